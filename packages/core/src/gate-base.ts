@@ -1,0 +1,412 @@
+import { KEEP_ALIVE, systemClock, type Clock, type TimerHandle } from './clock.js';
+import { ClosedError, LimitExceededError, QueueFullError, WaitTimeoutError, refusalError } from './errors.js';
+import { Emitter, type Disposer } from './events.js';
+import type {
+  AcquireOptions,
+  AdmitListener,
+  Gate,
+  GateStats,
+  Outcome,
+  Permit,
+  RefusalReason,
+  RefuseListener,
+  Refusal,
+  RunContext,
+  RunOptions,
+  TryAcquireOptions,
+} from './gate.js';
+import { runWithGate } from './run.js';
+import { checkAcquireOptions, checkCount, checkNumber, checkTryAcquireOptions } from './validate.js';
+import { WaiterQueue, type LeaveReason, type QueuedWaiter } from './waiter-queue.js';
+
+/** Options every {@link GateBase} subclass passes up. */
+export interface GateBaseOptions {
+  /** Name used in refusals, errors and metrics. */
+  readonly name: string;
+  /** Time source; default {@link systemClock}. */
+  readonly clock?: Clock | undefined;
+  /**
+   * Most units that may wait at once, in the gate's unit (a waiter of count 3 takes 3).
+   * `0` means `acquire` never waits. Must be finite: no queue in sluice is unbounded.
+   */
+  readonly queueLimit: number;
+  /** Anti-starvation age for priorities, in ms; see `WaiterQueueOptions.maxStarvationMs`. */
+  readonly maxStarvationMs?: number | undefined;
+}
+
+/** The refusal value a gate hands out; one shape for every refusal. */
+class GateRefusal implements Refusal {
+  readonly granted = false as const;
+  constructor(
+    readonly reason: RefusalReason,
+    readonly gate: string,
+    readonly retryAfterMs: number | undefined,
+  ) {}
+}
+
+/** The permit of a gate that tracks what it handed out; releases once. */
+class GatePermit implements Permit {
+  readonly granted = true as const;
+  private released = false;
+  constructor(
+    private readonly onRelease: (count: number, outcome: Outcome | undefined) => void,
+    readonly count: number,
+  ) {}
+  release(outcome?: Outcome): void {
+    if (this.released) return;
+    this.released = true;
+    this.onRelease(this.count, outcome);
+  }
+}
+
+/**
+ * The permit of a probe (`count` 0) and of gates that hand out nothing to give back: releasing
+ * it does nothing.
+ */
+export const EMPTY_PERMIT: Permit = Object.freeze({
+  granted: true as const,
+  release(): void {},
+});
+
+/** Rounds a wait estimate to whole milliseconds, up. */
+function ceilMs(ms: number | undefined): number | undefined {
+  return ms === undefined || ms === Infinity ? undefined : Math.max(0, Math.ceil(ms));
+}
+
+/**
+ * The shared machinery of a gate: boundary validation, the sync fast path, the waiter queue
+ * (priorities, aging, abort, `maxWaitMs` on one timer, queue limit), one wake timer for gates
+ * that refill over time, `run`, counters, events and `close`. A subclass writes only the core:
+ *
+ * - {@link GateBase.capacity}: the largest count one request may ask for;
+ * - {@link GateBase.tryTake}: take `count` units now if it can (with `count` 0: report whether
+ *   one unit is available, taking nothing);
+ * - {@link GateBase.availableUnits}: units grantable now;
+ * - optionally {@link GateBase.estimateWaitMs} (for `retryAfterMs`, the early `maxWaitMs`
+ *   refusal and the wake timer), {@link GateBase.permitFor}, {@link GateBase.onRelease},
+ *   {@link GateBase.refusalReason} and {@link GateBase.onClose};
+ * - and calls {@link GateBase.serve} whenever budget frees up outside a timer (a release).
+ *
+ * @example
+ * ```ts
+ * // A gate that admits at most `slots` holders at once.
+ * class Slots extends GateBase {
+ *   readonly capacity: number;
+ *   private free: number;
+ *   constructor(slots: number) {
+ *     super({ name: 'slots', queueLimit: 100 });
+ *     this.capacity = this.free = slots;
+ *   }
+ *   protected tryTake(count: number): boolean {
+ *     if (this.free < Math.max(count, 1)) return false;
+ *     this.free -= count;
+ *     return true;
+ *   }
+ *   protected availableUnits(): number { return this.free; }
+ *   protected onRelease(count: number): void { this.free += count; this.serve(); }
+ * }
+ * ```
+ */
+export abstract class GateBase implements Gate {
+  /** Name used in refusals, errors and metrics. */
+  readonly name: string;
+  /** Largest count one request can ask for, in the gate's unit. */
+  abstract readonly capacity: number;
+
+  /** The time source. */
+  protected readonly clock: Clock;
+  /** The waiters, in service order. */
+  protected readonly queue: WaiterQueue<Permit>;
+  /** Most units that may wait at once. */
+  protected readonly queueLimit: number;
+
+  private closed = false;
+  private admittedCount = 0;
+  private refusedCount = 0;
+  private cancelledEarly = 0;
+  private serving = false;
+  private wakeTimer: TimerHandle | undefined = undefined;
+  private wakeAt = Infinity;
+  private lastPermit: Permit | undefined = undefined;
+  private lastResolved: Promise<Permit> | undefined = undefined;
+  private readonly admitEvents = new Emitter<number, number>();
+  private readonly refuseEvents = new Emitter<Refusal>();
+  private readonly releaseHook = (count: number, outcome: Outcome | undefined): void =>
+    this.onRelease(count, outcome);
+  private readonly onWake = (): void => {
+    this.wakeTimer = undefined;
+    this.wakeAt = Infinity;
+    this.serve();
+  };
+
+  constructor(options: GateBaseOptions) {
+    this.name = options.name;
+    this.clock = options.clock ?? systemClock;
+    this.queueLimit = checkNumber(options.name, 'queueLimit', options.queueLimit, { min: 0, integer: true });
+    this.queue = new WaiterQueue<Permit>({
+      clock: this.clock,
+      maxStarvationMs: options.maxStarvationMs,
+      timeoutReason: (waiter) => this.timeoutReason(waiter),
+      onLeave: (reason) => this.onLeave(reason),
+    });
+  }
+
+  // ---- the core a subclass writes ----
+
+  /**
+   * Takes `count` units now if they are available and returns true; otherwise takes nothing and
+   * returns false. With `count` 0 (a probe) it reports whether one unit is available and takes
+   * nothing. Called only when no waiter is queued ahead, or for the head waiter.
+   */
+  protected abstract tryTake(count: number, priority: number): boolean;
+
+  /** Units that could be granted right now, ignoring the queue. */
+  protected abstract availableUnits(): number;
+
+  /**
+   * Milliseconds until `count` units could be granted to a request with `unitsAhead` units
+   * queued before it, if nothing else happens; `undefined` when it depends on a release (a slot
+   * frees only when a holder is done) or cannot be known. For gates that refuse for another
+   * reason (an open breaker), the time until that reason passes. Default: `undefined`.
+   */
+  protected estimateWaitMs(count: number, unitsAhead: number): number | undefined {
+    void count;
+    void unitsAhead;
+    return undefined;
+  }
+
+  /**
+   * The permit for `count` units just taken. Default: a permit that calls
+   * {@link GateBase.onRelease} once. Gates with nothing to give back may return one shared
+   * frozen permit (the resolved promise is then shared too).
+   */
+  protected permitFor(count: number): Permit {
+    return new GatePermit(this.releaseHook, count);
+  }
+
+  /** Called once per released permit from {@link GateBase.permitFor}. Default: nothing. */
+  protected onRelease(count: number, outcome: Outcome | undefined): void {
+    void count;
+    void outcome;
+  }
+
+  /**
+   * Why {@link GateBase.tryTake} just said no. Only `exhausted` may wait in the queue; any other
+   * reason rejects an `acquire` at once. Default `exhausted`.
+   */
+  protected refusalReason(count: number, priority: number): RefusalReason {
+    void count;
+    void priority;
+    return 'exhausted';
+  }
+
+  /** Called once by {@link GateBase.close} after every waiter was rejected. Default: nothing. */
+  protected onClose(): void {}
+
+  // ---- the public contract ----
+
+  /** True once {@link GateBase.close} was called. */
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
+  /** 1 with requests queued, else the used share of the capacity (0 when idle). */
+  get pressure(): number {
+    if (this.queue.size > 0) return 1;
+    const capacity = this.capacity;
+    if (!(capacity > 0) || capacity === Infinity) return 0;
+    const used = 1 - this.availableUnits() / capacity;
+    return used <= 0 ? 0 : used >= 1 ? 1 : used;
+  }
+
+  tryAcquire(count = 1, options?: TryAcquireOptions): Permit | Refusal {
+    checkCount(count, this.capacity, this.name);
+    if (options !== undefined) checkTryAcquireOptions(this.name, options);
+    const priority = options?.priority ?? 0;
+    if (this.closed) return this.refuse('closed', undefined, count !== 0);
+    if (this.queue.size === 0 && this.tryTake(count, priority)) {
+      if (count === 0) return EMPTY_PERMIT;
+      this.admittedCount++;
+      if (this.admitEvents.listening) this.admitEvents.emit(count, 0);
+      return this.permitFor(count);
+    }
+    const reason = this.queue.size === 0 ? this.refusalReason(count, priority) : 'exhausted';
+    const retryAfterMs = ceilMs(this.estimateWaitMs(Math.max(count, 1), this.queue.unitsAhead(priority)));
+    return this.refuse(reason, retryAfterMs, count !== 0);
+  }
+
+  acquire(count = 1, options?: AcquireOptions): Promise<Permit> {
+    try {
+      checkCount(count, this.capacity, this.name);
+      checkAcquireOptions(this.name, options);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    const signal = options?.signal;
+    if (signal !== undefined && signal.aborted) {
+      this.cancelledEarly++;
+      return Promise.reject(signal.reason);
+    }
+    if (this.closed) return this.reject(new ClosedError(this.name), 'closed', undefined);
+    const priority = options?.priority ?? 0;
+    const queue = this.queue;
+    if (queue.size === 0) {
+      if (this.tryTake(count, priority)) return this.grantNow(count);
+      const reason = this.refusalReason(count, priority);
+      if (reason !== 'exhausted') {
+        const refusal = this.refuse(reason, ceilMs(this.estimateWaitMs(count, 0)), true);
+        return Promise.reject(refusalError(refusal));
+      }
+    }
+    const unitsAhead = queue.unitsAhead(priority);
+    const maxWaitMs = options?.maxWaitMs ?? Infinity;
+    if (maxWaitMs !== Infinity) {
+      const estimate = this.estimateWaitMs(count, unitsAhead);
+      if (maxWaitMs === 0 || (estimate !== undefined && estimate > maxWaitMs)) {
+        const retryAfterMs = ceilMs(estimate);
+        return this.reject(new WaitTimeoutError(this.name, maxWaitMs, retryAfterMs), 'timeout', retryAfterMs);
+      }
+    }
+    if (queue.units + count > this.queueLimit) {
+      const retryAfterMs = ceilMs(this.estimateWaitMs(count, unitsAhead));
+      if (this.queueLimit === 0) {
+        // A gate without a queue: the request was simply over the limit.
+        return this.reject(new LimitExceededError(this.name, retryAfterMs), 'exhausted', retryAfterMs);
+      }
+      return this.reject(new QueueFullError(this.name, this.queueLimit, retryAfterMs), 'queue-full', retryAfterMs);
+    }
+    const promise = queue.enqueue(count, priority, signal, maxWaitMs, undefined);
+    this.serve();
+    return promise;
+  }
+
+  run<T>(fn: (context: RunContext) => T | PromiseLike<T>, options?: RunOptions): Promise<T> {
+    return runWithGate(this, this.clock, fn, options);
+  }
+
+  stats(): GateStats {
+    return {
+      capacity: this.capacity,
+      available: this.availableUnits(),
+      waiting: this.queue.size,
+      queued: this.queue.units,
+      admitted: this.admittedCount,
+      refused: this.refusedCount + this.queue.timedOut,
+      cancelled: this.cancelledEarly + this.queue.aborted,
+    };
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.cancelWake();
+    const closedRefusal = new GateRefusal('closed', this.name, undefined);
+    const rejected = this.queue.rejectAll(() => new ClosedError(this.name));
+    this.refusedCount += rejected;
+    if (this.refuseEvents.listening) for (let i = 0; i < rejected; i++) this.refuseEvents.emit(closedRefusal);
+    this.onClose();
+  }
+
+  onAdmit(listener: AdmitListener): Disposer {
+    return this.admitEvents.on(listener);
+  }
+
+  onRefuse(listener: RefuseListener): Disposer {
+    return this.refuseEvents.on(listener);
+  }
+
+  // ---- machinery for subclasses ----
+
+  /**
+   * Grants queued waiters, head first, while {@link GateBase.tryTake} accepts the head; then
+   * arms the one wake timer for the head's estimated wait, if the gate can estimate it. Call it
+   * whenever budget frees up outside a timer (a permit released, a limit raised).
+   * Never overtakes: when the head does not fit, the waiters behind it wait too.
+   */
+  protected serve(): void {
+    if (this.serving) return; // the running loop re-reads the head, so it sees the new budget
+    this.serving = true;
+    try {
+      const queue = this.queue;
+      for (;;) {
+        const head = queue.peek();
+        if (head === undefined) {
+          this.cancelWake();
+          return;
+        }
+        if (!this.tryTake(head.count, head.priority)) {
+          this.armWake(head.count);
+          return;
+        }
+        const permit = head.count === 0 ? EMPTY_PERMIT : this.permitFor(head.count);
+        this.admittedCount++;
+        if (this.admitEvents.listening) this.admitEvents.emit(head.count, this.clock.now() - head.enqueuedAt);
+        queue.grant(head, permit);
+      }
+    } finally {
+      this.serving = false;
+    }
+  }
+
+  private grantNow(count: number): Promise<Permit> {
+    this.admittedCount++;
+    if (this.admitEvents.listening) this.admitEvents.emit(count, 0);
+    const permit = count === 0 ? EMPTY_PERMIT : this.permitFor(count);
+    if (permit !== this.lastPermit) {
+      this.lastPermit = permit;
+      this.lastResolved = Promise.resolve(permit);
+    }
+    return this.lastResolved as Promise<Permit>;
+  }
+
+  private refuse(reason: RefusalReason, retryAfterMs: number | undefined, counted: boolean): Refusal {
+    const refusal = new GateRefusal(reason, this.name, retryAfterMs);
+    if (counted) {
+      this.refusedCount++;
+      if (this.refuseEvents.listening) this.refuseEvents.emit(refusal);
+    }
+    return refusal;
+  }
+
+  private reject(error: Error, reason: RefusalReason, retryAfterMs: number | undefined): Promise<never> {
+    this.refuse(reason, retryAfterMs, true);
+    return Promise.reject(error);
+  }
+
+  private timeoutReason(waiter: QueuedWaiter<undefined>): unknown {
+    const retryAfterMs = ceilMs(this.estimateWaitMs(waiter.count, this.queue.unitsAhead(waiter.priority)));
+    if (this.refuseEvents.listening) this.refuseEvents.emit(new GateRefusal('timeout', this.name, retryAfterMs));
+    return new WaitTimeoutError(this.name, waiter.deadline - waiter.enqueuedAt, retryAfterMs);
+  }
+
+  private onLeave(reason: LeaveReason): void {
+    void reason;
+    this.serve();
+  }
+
+  private armWake(count: number): void {
+    const estimate = this.estimateWaitMs(count, 0);
+    if (estimate === undefined || estimate === Infinity) {
+      this.cancelWake();
+      return;
+    }
+    // Why ceil and at least 1 ms: a timer that fires at the estimate must find the budget there;
+    // rounding up guarantees it despite floating-point refill arithmetic, so it never spins.
+    const delay = Math.max(1, Math.ceil(estimate));
+    const at = this.clock.now() + delay;
+    if (this.wakeTimer !== undefined) {
+      if (this.wakeAt <= at) return;
+      this.clock.clearTimer(this.wakeTimer);
+    }
+    this.wakeAt = at;
+    // Why keep-alive: the timer exists only while a caller awaits the head waiter.
+    this.wakeTimer = this.clock.setTimer(this.onWake, delay, KEEP_ALIVE);
+  }
+
+  private cancelWake(): void {
+    if (this.wakeTimer === undefined) return;
+    this.clock.clearTimer(this.wakeTimer);
+    this.wakeTimer = undefined;
+    this.wakeAt = Infinity;
+  }
+}

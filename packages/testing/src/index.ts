@@ -1,0 +1,24 @@
+export {
+  VirtualClock,
+  VirtualTimeStallError,
+  type SettleOptions,
+  type VirtualClockOptions,
+} from './virtual-clock.js';
+export { ControlledGate, type ControlledGateOptions, type ReleaseRecord } from './controlled-gate.js';
+export { createRandom, type Random } from './random.js';
+export {
+  simulateLoad,
+  summarize,
+  type LoadSimulationOptions,
+  type LoadSimulationResult,
+  type SimulatedRequest,
+  type Summary,
+} from './simulation.js';
+export {
+  driveGate,
+  settleAll,
+  type DriveOptions,
+  type DriveReport,
+  type GateOperation,
+  type WaiterRecord,
+} from './driver.js';

@@ -1,0 +1,46 @@
+import { readdirSync, readFileSync, existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import type { TestProjectInlineConfiguration } from 'vitest/config';
+
+const root = fileURLToPath(new URL('.', import.meta.url));
+
+/**
+ * Tests import packages by name (`@sluice/core`, `@sluice/testing/contract`) and run against
+ * their sources, so a test run never needs a build first. The release checks test the built
+ * output separately.
+ */
+function sourceAliases(): { find: string | RegExp; replacement: string }[] {
+  const aliases: { find: string | RegExp; replacement: string }[] = [];
+  for (const dir of readdirSync(`${root}packages`)) {
+    const manifestPath = `${root}packages/${dir}/package.json`;
+    if (!existsSync(manifestPath)) continue;
+    const manifest = JSON.parse(readFileSync(manifestPath, 'utf8')) as { name: string; exports?: Record<string, unknown> };
+    for (const subpath of Object.keys(manifest.exports ?? { '.': null })) {
+      if (subpath === './package.json') continue;
+      const entry = subpath === '.' ? 'index' : subpath.slice(2);
+      const specifier = subpath === '.' ? manifest.name : `${manifest.name}/${entry}`;
+      aliases.push({
+        find: new RegExp(`^${specifier.replace(/[/.]/g, '\\$&')}$`),
+        replacement: `${root}packages/${dir}/src/${entry}.ts`,
+      });
+    }
+  }
+  return aliases;
+}
+
+const alias = sourceAliases();
+
+function packageProject(name: string): TestProjectInlineConfiguration {
+  return {
+    resolve: { alias },
+    test: {
+      name,
+      root: `${root}packages/${name}`,
+      include: ['test/**/*.test.ts'],
+      environment: 'node',
+    },
+  };
+}
+
+/** The one list of test projects, named after the packages. */
+export const projects: TestProjectInlineConfiguration[] = [packageProject('core'), packageProject('testing')];
