@@ -225,6 +225,7 @@ export function describeGateContract(name: string, options: GateContractOptions)
       const first = track(f.gate.acquire(1));
       const second = track(f.gate.acquire(1));
       const urgent = track(f.gate.acquire(1, { priority: 10 }));
+      await f.clock.advance(0); // let composed gates move each request to the stage where it waits
       const order: string[] = [];
       const watch = (label: string, t: Tracked<Permit>) =>
         t.promise.then(
@@ -251,6 +252,7 @@ export function describeGateContract(name: string, options: GateContractOptions)
       const permits = exhaust(f);
       const large = track(f.gate.acquire(2));
       const small = track(f.gate.acquire(1));
+      await f.clock.advance(0);
       await restoreOne(f, permits);
       await f.clock.advance(0);
       expect(large.state).toBe('pending');

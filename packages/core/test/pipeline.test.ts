@@ -1,0 +1,158 @@
+import { describe, expect, it } from 'vitest';
+import {
+  CircuitOpenError,
+  ClosedError,
+  NOT_RUN,
+  Pipeline,
+  WaitTimeoutError,
+  pipeline,
+  type Outcome,
+  type Permit,
+  type Refusal,
+} from '@sluice/core';
+import { ControlledGate, VirtualClock } from '@sluice/testing';
+
+class LoggingGate extends ControlledGate {
+  constructor(
+    name: string,
+    private readonly log: string[],
+    options: Partial<ConstructorParameters<typeof ControlledGate>[0]> & { clock: VirtualClock },
+  ) {
+    super({ capacity: 10, ...options, name });
+  }
+  protected override onRelease(count: number, outcome: Outcome | undefined): void {
+    this.log.push(`${this.name}:${outcome === NOT_RUN ? 'NOT_RUN' : JSON.stringify(outcome)}`);
+    super.onRelease(count, outcome);
+  }
+}
+
+function setup() {
+  const clock = new VirtualClock({ stallReportMs: false });
+  const log: string[] = [];
+  const a = new LoggingGate('a', log, { clock });
+  const b = new LoggingGate('b', log, { clock });
+  const c = new LoggingGate('c', log, { clock, capacity: 2 });
+  return { clock, log, a, b, c, gate: pipeline({ clock, name: 'front' }, a, b, c) };
+}
+
+describe('pipeline', () => {
+  it('is a gate whose capacity is its smallest stage and whose pressure is its highest', () => {
+    const { gate, c } = setup();
+    expect(gate).toBeInstanceOf(Pipeline);
+    expect(gate.capacity).toBe(2);
+    expect(gate.stages).toHaveLength(3);
+    expect(gate.pressure).toBe(0);
+    c.tryAcquire(1);
+    expect(gate.pressure).toBe(0.5);
+  });
+
+  it('carries the outcome back through every stage, last to first, exactly once', () => {
+    const { gate, log } = setup();
+    const permit = gate.tryAcquire(1) as Permit;
+    permit.release({ ok: false, durationMs: 12 });
+    permit.release({ ok: true });
+    expect(log).toEqual(['c:{"ok":false,"durationMs":12}', 'b:{"ok":false,"durationMs":12}', 'a:{"ok":false,"durationMs":12}']);
+  });
+
+  it('on a sync refusal, releases what was taken in reverse with NOT_RUN and surfaces the stage’s refusal', () => {
+    const { gate, log, c } = setup();
+    c.refuseWith('circuit-open', 3_000);
+    const refusal = gate.tryAcquire(1) as Refusal;
+    expect(refusal).toEqual({ granted: false, reason: 'circuit-open', gate: 'c', retryAfterMs: 3_000 });
+    expect(log).toEqual(['b:NOT_RUN', 'a:NOT_RUN']);
+    expect(gate.stats()).toMatchObject({ admitted: 0, refused: 1 });
+  });
+
+  it('on an async rejection, releases earlier stages with NOT_RUN and rejects with the stage’s error', async () => {
+    const { gate, log, b } = setup();
+    b.refuseWith('circuit-open', 250);
+    const error = await gate.acquire(1).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(CircuitOpenError);
+    expect((error as CircuitOpenError).gate).toBe('b');
+    expect((error as CircuitOpenError).retryAfterMs).toBe(250);
+    expect(log).toEqual(['a:NOT_RUN']);
+  });
+
+  it('aborting while waiting at a later stage hands back the earlier stages', async () => {
+    const { clock, gate, log, a, c } = setup();
+    c.tryAcquire(2);
+    const controller = new AbortController();
+    const waiting = gate.acquire(1, { signal: controller.signal }).catch((e: unknown) => e);
+    await clock.advance(0);
+    expect(a.available).toBe(9);
+    controller.abort(new Error('gone'));
+    expect(((await waiting) as Error).message).toBe('gone');
+    expect(log).toEqual(['b:NOT_RUN', 'a:NOT_RUN']);
+    expect(a.available).toBe(10);
+    expect(gate.stats()).toMatchObject({ cancelled: 1, waiting: 0 });
+  });
+
+  it('shares one maxWaitMs budget across the stages', async () => {
+    const clock = new VirtualClock({ stallReportMs: false });
+    const slow = new ControlledGate({ name: 'slow', capacity: 1, refillPerSecond: 20, returnOnRelease: false, clock });
+    const slots = new ControlledGate({ name: 'slots', capacity: 1, clock });
+    const gate = pipeline({ clock }, slow, slots);
+    slow.tryAcquire(1); // the next unit arrives after 50 ms
+    slots.tryAcquire(1); // and no slot frees
+    const started = clock.now();
+    const error = await clock.settle(gate.acquire(1, { maxWaitMs: 80 }).catch((e: unknown) => e));
+    expect(error).toBeInstanceOf(WaitTimeoutError);
+    expect((error as WaitTimeoutError).gate).toBe('slots');
+    expect(clock.now() - started).toBe(80); // 50 ms at the first stage + the 30 ms left at the second
+    expect(slow.releases.map((r) => r.outcome)).toEqual([NOT_RUN]);
+  });
+
+  it('passes priority to every stage', async () => {
+    const { clock, gate, c } = setup();
+    const held = c.tryAcquire(2) as Permit;
+    const order: string[] = [];
+    void gate.acquire(1).then(() => order.push('normal'));
+    void gate.acquire(1, { priority: 3 }).then(() => order.push('urgent'));
+    await clock.advance(0);
+    held.release();
+    await clock.advance(0);
+    expect(order).toEqual(['urgent', 'normal']);
+  });
+
+  it('close() closes every stage and rejects waiters anywhere in the chain', async () => {
+    const { clock, gate, a, b, c } = setup();
+    c.tryAcquire(2);
+    const waiting = gate.acquire(1).catch((e: unknown) => e);
+    await clock.advance(0);
+    gate.close();
+    expect(await waiting).toBeInstanceOf(ClosedError);
+    expect([a.isClosed, b.isClosed, c.isClosed]).toEqual([true, true, true]);
+    expect(clock.pendingTimers).toBe(0);
+  });
+
+  it('run() reports the duration measured on its clock to every stage', async () => {
+    const { clock, gate, log } = setup();
+    const result = gate.run(async () => {
+      await new Promise<void>((resolve) => clock.setTimer(resolve, 40));
+      return 'done';
+    });
+    expect(await clock.settle(result)).toBe('done');
+    expect(log).toEqual(['c:{"ok":true,"durationMs":40}', 'b:{"ok":true,"durationMs":40}', 'a:{"ok":true,"durationMs":40}']);
+  });
+
+  it('adjust() reaches every stage permit that supports it', () => {
+    const { gate } = setup();
+    const adjusted: number[] = [];
+    const fake = {
+      name: 'reserving',
+      capacity: 100,
+      pressure: 0,
+      tryAcquire: () => ({ granted: true as const, release: () => {}, adjust: (n: number) => adjusted.push(n) }),
+      acquire: () => Promise.reject(new Error('unused')),
+    };
+    const withReservation = pipeline(gate.stages[0] as ControlledGate, fake as never);
+    (withReservation.tryAcquire(1) as Permit).adjust?.(7);
+    expect(adjusted).toEqual([7]);
+  });
+
+  it('an empty pipeline admits everything', () => {
+    const gate = pipeline();
+    expect(gate.capacity).toBe(Infinity);
+    expect(gate.tryAcquire(5).granted).toBe(true);
+  });
+});
