@@ -42,5 +42,16 @@ function packageProject(name: string): TestProjectInlineConfiguration {
   };
 }
 
-/** The one list of test projects, named after the packages. */
-export const projects: TestProjectInlineConfiguration[] = [packageProject('core'), packageProject('testing')];
+function exampleProject(name: string): TestProjectInlineConfiguration {
+  return {
+    resolve: { alias },
+    test: { name: `example-${name}`, root: `${root}examples/${name}`, include: ['test/**/*.test.ts'], environment: 'node' },
+  };
+}
+
+/** The one list of test projects, named after the packages and examples. */
+export const projects: TestProjectInlineConfiguration[] = [
+  packageProject('core'),
+  packageProject('testing'),
+  exampleProject('pipeline-demo'),
+];

@@ -1,7 +1,10 @@
 /**
  * Opaque handle of a timer armed through a {@link Clock}. Only the clock that made it can clear it.
  */
-export type TimerHandle = { readonly __sluiceTimer: unique symbol };
+export type TimerHandle = {
+  /** Brand only: a handle has no readable fields. */
+  readonly __sluiceTimer: unique symbol;
+};
 
 /** Options of {@link Clock.setTimer}. */
 export interface TimerOptions {

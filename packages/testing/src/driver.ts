@@ -12,24 +12,63 @@ import type { VirtualClock } from './virtual-clock.js';
  * - `abort`: aborts shared signal `signal` (a fresh one replaces it for later steps).
  * - `advance`: advances the virtual clock by `ms`, letting everything due happen.
  */
-export type GateOperation =
-  | { readonly kind: 'try'; readonly count: number; readonly priority: number }
-  | {
-      readonly kind: 'acquire';
-      readonly count: number;
-      readonly priority: number;
-      readonly maxWaitMs: number | undefined;
-      readonly signal: number | undefined;
-    }
-  | { readonly kind: 'release'; readonly pick: number }
-  | { readonly kind: 'abort'; readonly signal: number }
-  | { readonly kind: 'advance'; readonly ms: number };
+export type GateOperation = TryOperation | AcquireOperation | ReleaseOperation | AbortOperation | AdvanceOperation;
+
+/** `tryAcquire(count, { priority })`; a permit is held until a `release` step. */
+export interface TryOperation {
+  /** Discriminant. */
+  readonly kind: 'try';
+  /** Units asked for (0 probes). */
+  readonly count: number;
+  /** Priority of the request. */
+  readonly priority: number;
+}
+
+/** `acquire(count, { priority, maxWaitMs, signal })`. */
+export interface AcquireOperation {
+  /** Discriminant. */
+  readonly kind: 'acquire';
+  /** Units asked for. */
+  readonly count: number;
+  /** Priority of the request. */
+  readonly priority: number;
+  /** Its wait limit in ms, if any. */
+  readonly maxWaitMs: number | undefined;
+  /** Index of the shared abort signal it listens to, if any. */
+  readonly signal: number | undefined;
+}
+
+/** Releases the `pick % held`-th held permit with `{ ok: true }`. */
+export interface ReleaseOperation {
+  /** Discriminant. */
+  readonly kind: 'release';
+  /** Which held permit (modulo how many are held). */
+  readonly pick: number;
+}
+
+/** Aborts a shared signal (a fresh one replaces it for later steps). */
+export interface AbortOperation {
+  /** Discriminant. */
+  readonly kind: 'abort';
+  /** Index of the shared signal. */
+  readonly signal: number;
+}
+
+/** Advances the virtual clock, letting everything due happen. */
+export interface AdvanceOperation {
+  /** Discriminant. */
+  readonly kind: 'advance';
+  /** Virtual milliseconds to advance. */
+  readonly ms: number;
+}
 
 /** How one `acquire` of a driven workload ended. */
 export interface WaiterRecord {
   /** Position among the driver's `acquire` calls, from 0. */
   readonly id: number;
+  /** Units it asked for. */
   readonly count: number;
+  /** Its priority. */
   readonly priority: number;
   /** Virtual time of the call, in ms. */
   readonly calledAt: number;

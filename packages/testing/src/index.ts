@@ -12,6 +12,7 @@ export {
   type LoadSimulationOptions,
   type LoadSimulationResult,
   type SimulatedRequest,
+  type SimulatedRequestOptions,
   type Summary,
 } from './simulation.js';
 export {
@@ -20,5 +21,10 @@ export {
   type DriveOptions,
   type DriveReport,
   type GateOperation,
+  type TryOperation,
+  type AcquireOperation,
+  type ReleaseOperation,
+  type AbortOperation,
+  type AdvanceOperation,
   type WaiterRecord,
 } from './driver.js';

@@ -11,11 +11,17 @@ import type { VirtualClock } from './virtual-clock.js';
 
 /** Count, mean, percentiles and maximum of a set of samples (ms). */
 export interface Summary {
+  /** Number of samples. */
   readonly count: number;
+  /** Arithmetic mean. */
   readonly mean: number;
+  /** Median (nearest rank). */
   readonly p50: number;
+  /** 90th percentile (nearest rank). */
   readonly p90: number;
+  /** 99th percentile (nearest rank). */
   readonly p99: number;
+  /** Largest sample. */
   readonly max: number;
 }
 
@@ -45,6 +51,12 @@ export interface SimulatedRequest {
   readonly arrivedAt: number;
 }
 
+/** What {@link LoadSimulationOptions.requestOptions} returns for one request. */
+export interface SimulatedRequestOptions extends AcquireOptions {
+  /** Units the request asks for; default 1. */
+  readonly count?: number;
+}
+
 /** Options of {@link simulateLoad}. */
 export interface LoadSimulationOptions {
   /** The virtual clock everything runs on (the gate must use it too). */
@@ -69,7 +81,7 @@ export interface LoadSimulationOptions {
   /** `try`: refuse at once when the gate says no; `wait`: `acquire` with `acquireOptions`. Default `try`. */
   readonly admission?: 'try' | 'wait';
   /** Per-request count and acquire options (priority, maxWaitMs). Default count 1, no options. */
-  readonly requestOptions?: (request: SimulatedRequest, random: Random) => AcquireOptions & { readonly count?: number };
+  readonly requestOptions?: (request: SimulatedRequest, random: Random) => SimulatedRequestOptions;
   /**
    * A client gives up on a request whose response takes longer than this (ms from arrival); the
    * backend still does the work. Counted in `timedOut`. Default: clients wait forever.

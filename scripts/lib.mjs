@@ -1,0 +1,60 @@
+// Shared helpers of the workspace scripts. Plain Node (no dependencies), so they run before
+// anything is installed.
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+
+/** Prints a step header on stderr, so stdout stays the tools' own output. */
+export function step(title) {
+  process.stderr.write(`\n\u25b6 ${title}\n`);
+}
+
+/** Runs a command with inherited output; rejects with a clear message when it fails. */
+export function run(command, args, options = {}) {
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, args, { stdio: 'inherit', cwd: root, ...options });
+    child.on('error', reject);
+    child.on('exit', (code, signal) => {
+      if (code === 0) resolve();
+      else reject(new Error(`${[command, ...args].join(' ')} failed (${signal ?? `exit ${code}`})`));
+    });
+  });
+}
+
+/** Runs a command and captures its output (never throws; look at `status`). */
+export function capture(command, args, options = {}) {
+  const result = spawnSync(command, args, { cwd: root, encoding: 'utf8', ...options });
+  return { status: result.status ?? 1, stdout: result.stdout ?? '', stderr: result.stderr ?? '' };
+}
+
+/** The workspace packages under packages/*, with their manifests. */
+export function workspacePackages() {
+  const dir = join(root, 'packages');
+  return readdirSync(dir)
+    .filter((name) => existsSync(join(dir, name, 'package.json')))
+    .map((name) => ({ name, dir: join(dir, name), manifest: JSON.parse(readFileSync(join(dir, name, 'package.json'), 'utf8')) }));
+}
+
+/** Runs async jobs with at most `limit` at once; resolves to their results in order. */
+export async function pool(items, limit, job) {
+  const results = new Array(items.length);
+  let next = 0;
+  async function worker() {
+    while (next < items.length) {
+      const index = next++;
+      results[index] = await job(items[index], index);
+    }
+  }
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return results;
+}
+
+/** How to call the pnpm that runs this script (pnpm sets npm_execpath), else the one on PATH. */
+export function pnpmCommand() {
+  const execpath = process.env.npm_execpath;
+  if (execpath !== undefined && /pnpm\.c?js$/.test(execpath)) return [process.execPath, [execpath]];
+  return ['pnpm', []];
+}
