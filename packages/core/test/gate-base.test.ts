@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import {
   CircuitOpenError,
+  ClosedError,
   LimitExceededError,
   QueueFullError,
   ShedError,
@@ -85,13 +86,13 @@ describe('GateBase', () => {
   it('queue limit counts units: a waiter of 3 takes 3', async () => {
     const { gate } = setup({ queueLimit: 4 });
     drain(gate, 4);
-    void gate.acquire(3);
-    void gate.acquire(1);
+    const queued = [gate.acquire(3), gate.acquire(1)].map((p) => p.catch((e: unknown) => e));
     const error = await gate.acquire(1).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(QueueFullError);
     expect((error as QueueFullError).queueLimit).toBe(4);
     expect((error as QueueFullError).retryAfterMs).toBe(500);
     gate.close();
+    for (const settled of await Promise.all(queued)) expect(settled).toBeInstanceOf(ClosedError);
   });
 
   it('without a queue, an exhausted acquire is a LimitExceededError with the retry hint', async () => {
