@@ -53,5 +53,6 @@ function exampleProject(name: string): TestProjectInlineConfiguration {
 export const projects: TestProjectInlineConfiguration[] = [
   packageProject('core'),
   packageProject('testing'),
+  packageProject('buffer'),
   exampleProject('pipeline-demo'),
 ];
