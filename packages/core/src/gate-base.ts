@@ -1,19 +1,21 @@
 import { KEEP_ALIVE, systemClock, type Clock, type TimerHandle } from './clock.js';
 import { ClosedError, LimitExceededError, QueueFullError, WaitTimeoutError, refusalError } from './errors.js';
 import { Emitter, type Disposer } from './events.js';
-import type {
-  AcquireOptions,
-  AdmitListener,
-  Gate,
-  GateStats,
-  Outcome,
-  Permit,
-  RefusalReason,
-  RefuseListener,
-  Refusal,
-  RunContext,
-  RunOptions,
-  TryAcquireOptions,
+import {
+  ACQUIRE_NOW,
+  type AcquireNow,
+  type AcquireOptions,
+  type AdmitListener,
+  type Gate,
+  type GateStats,
+  type Outcome,
+  type Permit,
+  type RefusalReason,
+  type RefuseListener,
+  type Refusal,
+  type RunContext,
+  type RunOptions,
+  type TryAcquireOptions,
 } from './gate.js';
 import { runWithGate } from './run.js';
 import { checkAcquireOptions, checkCount, checkNumber, checkTryAcquireOptions } from './validate.js';
@@ -107,7 +109,7 @@ function ceilMs(ms: number | undefined): number | undefined {
  * }
  * ```
  */
-export abstract class GateBase implements Gate {
+export abstract class GateBase implements Gate, AcquireNow {
   /** Name used in refusals, errors and metrics. */
   readonly name: string;
   /** Largest count one request can ask for, in the gate's unit. */
@@ -282,6 +284,14 @@ export abstract class GateBase implements Gate {
 
   run<T>(fn: (context: RunContext) => T | PromiseLike<T>, options?: RunOptions): Promise<T> {
     return runWithGate(this, this.clock, fn, options);
+  }
+
+  /** The pipeline fast path; see {@link ACQUIRE_NOW}. */
+  [ACQUIRE_NOW](count: number, priority: number): Permit | undefined {
+    if (this.closed || this.queue.size !== 0 || !this.tryTake(count, priority)) return undefined;
+    this.admittedCount++;
+    if (this.admitEvents.listening) this.admitEvents.emit(count, 0);
+    return count === 0 ? EMPTY_PERMIT : this.permitFor(count);
   }
 
   stats(): GateStats {

@@ -146,7 +146,7 @@ export interface GateStats {
   readonly waiting: number;
   /** Units those waiting requests ask for. */
   readonly queued: number;
-  /** Requests granted so far (probes with count 0 are not counted). */
+  /** Requests granted so far (`tryAcquire(0)` probes are not counted; `acquire(0)` is). */
   readonly admitted: number;
   /** Requests that ended without a permit for any reason but the caller's abort. */
   readonly refused: number;
@@ -218,6 +218,29 @@ export interface Gate {
   onAdmit(listener: AdmitListener): Disposer;
   /** Subscribes to refusals (sync refusals and rejected waits); returns an unsubscriber. */
   onRefuse(listener: RefuseListener): Disposer;
+}
+
+/**
+ * Key of an optional fast path for gates that compose other gates (a pipeline): a gate may
+ * implement `[ACQUIRE_NOW](count, priority)`, returning the permit that `acquire(count,
+ * { priority })` would grant without waiting (counted as an admission), or `undefined` —
+ * counting nothing, changing nothing — when `acquire` would wait or refuse. A pipeline uses it to
+ * grant without a promise hop per stage, and falls back to `acquire` for the first stage that
+ * returns `undefined`, so that stage's refusal is counted once, by `acquire`.
+ *
+ * `Symbol.for`, so every copy of sluice agrees on it. `GateBase` implements it.
+ */
+export const ACQUIRE_NOW: unique symbol = Symbol.for('sluice.acquireNow');
+
+/** A gate offering the {@link ACQUIRE_NOW} fast path. */
+export interface AcquireNow {
+  /** See {@link ACQUIRE_NOW}. The caller validated `count`. */
+  [ACQUIRE_NOW](count: number, priority: number): Permit | undefined;
+}
+
+/** True when `gate` offers the {@link ACQUIRE_NOW} fast path. */
+export function hasAcquireNow(gate: object): gate is AcquireNow {
+  return typeof (gate as Partial<AcquireNow>)[ACQUIRE_NOW] === 'function';
 }
 
 /** True when `result` is a permit (narrows `Permit | Refusal`). */

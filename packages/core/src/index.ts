@@ -1,7 +1,10 @@
 export { systemClock, KEEP_ALIVE, type Clock, type TimerHandle, type TimerOptions } from './clock.js';
 export {
+  ACQUIRE_NOW,
   NOT_RUN,
+  hasAcquireNow,
   isPermit,
+  type AcquireNow,
   type AcquireOptions,
   type AdmitListener,
   type Gate,

@@ -3,6 +3,8 @@ import { ClosedError, InvalidArgumentError, isSluiceError, refusalReasonOf } fro
 import { Emitter, type Disposer } from './events.js';
 import {
   NOT_RUN,
+  hasAcquireNow,
+  ACQUIRE_NOW,
   type AcquireOptions,
   type AdmitListener,
   type Gate,
@@ -56,6 +58,14 @@ class PipelinePermit implements Permit {
     if (this.released) return;
     for (const permit of this.permits) permit.adjust?.(count);
   }
+}
+
+/** The permit for what a pipeline took: nothing, one stage's permit as it is, or a chain. */
+function combine(first: Permit | undefined, rest: Permit[] | undefined): Permit {
+  if (first === undefined) return EMPTY_PERMIT;
+  if (rest === undefined) return first;
+  rest.unshift(first);
+  return new PipelinePermit(rest);
 }
 
 function isGate(value: unknown): value is Gate {
@@ -134,25 +144,27 @@ export class Pipeline implements Gate {
     if (options !== undefined) checkTryAcquireOptions(this.name, options);
     if (this.closed) return this.refused({ granted: false, reason: 'closed', gate: this.name, retryAfterMs: undefined }, count);
     const stages = this.stages;
-    if (stages.length === 1) {
-      // One stage: its own permit already does everything a pipeline permit would.
-      const result = (stages[0] as Gate).tryAcquire(count, options);
-      return result.granted ? this.admitted(result, count) : this.refused(result, count);
-    }
-    const permits: Permit[] = [];
-    for (const stage of stages) {
-      const result = stage.tryAcquire(count, options);
+    // Only permits that do something on release are kept: pass-through stages hand out
+    // EMPTY_PERMIT, and a pipeline whose stages all did needs no permit of its own.
+    let first: Permit | undefined;
+    let rest: Permit[] | undefined;
+    for (let i = 0; i < stages.length; i++) {
+      const result = (stages[i] as Gate).tryAcquire(count, options);
       if (!result.granted) {
-        releaseInReverse(permits, NOT_RUN);
+        if (rest !== undefined) releaseInReverse(rest, NOT_RUN);
+        first?.release(NOT_RUN);
         return this.refused(result, count);
       }
-      permits.push(result);
+      if (result === EMPTY_PERMIT) continue;
+      if (first === undefined) first = result;
+      else (rest ??= []).push(result);
     }
     if (count === 0) {
-      releaseInReverse(permits, NOT_RUN);
+      if (rest !== undefined) releaseInReverse(rest, NOT_RUN);
+      first?.release(NOT_RUN);
       return EMPTY_PERMIT;
     }
-    return this.admitted(new PipelinePermit(permits), count);
+    return this.admitted(combine(first, rest), count);
   }
 
   acquire(count = 1, options?: AcquireOptions): Promise<Permit> {
@@ -171,35 +183,33 @@ export class Pipeline implements Gate {
       this.refused({ granted: false, reason: 'closed', gate: this.name, retryAfterMs: undefined }, 1);
       return Promise.reject(new ClosedError(this.name));
     }
-    const start = this.admitEvents.listening ? this.clock.now() : 0;
-    this.waitingCount++;
-    this.queuedUnits += count;
-    return this.acquireStages(count, options).then(
-      (permit) => {
-        this.settled(count);
-        this.admittedCount++;
-        if (this.admitEvents.listening) this.admitEvents.emit(count, this.clock.now() - start);
-        return permit;
-      },
-      (error: unknown) => {
-        this.settled(count);
-        if (signal !== undefined && signal.aborted && error === signal.reason) {
-          this.cancelledCount++;
-        } else {
-          this.refusedCount++;
-          const reason = refusalReasonOf(error);
-          if (reason !== undefined && this.refuseEvents.listening) {
-            this.refuseEvents.emit({
-              granted: false,
-              reason,
-              gate: (isSluiceError(error) && error.gate) || this.name,
-              retryAfterMs: isSluiceError(error) ? error.retryAfterMs : undefined,
-            });
-          }
-        }
-        throw error;
-      },
-    );
+    // Fast path: every stage that can grant at once does, synchronously (no promise hop per
+    // stage). The first stage that cannot is handed to the async path, which calls its
+    // `acquire`: that is where a wait or a refusal happens, and is counted, once.
+    const stages = this.stages;
+    const priority = options?.priority ?? 0;
+    let first: Permit | undefined;
+    let rest: Permit[] | undefined;
+    let index = 0;
+    for (; index < stages.length; index++) {
+      const stage = stages[index] as Gate;
+      const permit = hasAcquireNow(stage) ? stage[ACQUIRE_NOW](count, priority) : undefined;
+      if (permit === undefined) break;
+      if (permit === EMPTY_PERMIT) continue;
+      if (first === undefined) first = permit;
+      else (rest ??= []).push(permit);
+    }
+    if (index === stages.length) {
+      this.admittedCount++;
+      if (this.admitEvents.listening) this.admitEvents.emit(count, 0);
+      if (count !== 0) return Promise.resolve(combine(first, rest));
+      // acquire(0) waits for availability and takes nothing
+      if (rest !== undefined) releaseInReverse(rest, NOT_RUN);
+      first?.release(NOT_RUN);
+      return Promise.resolve(EMPTY_PERMIT);
+    }
+    const taken: Permit[] = first === undefined ? [] : rest === undefined ? [first] : [first, ...rest];
+    return this.acquireFrom(index, taken, count, options);
   }
 
   run<T>(fn: (context: RunContext) => T | PromiseLike<T>, options?: RunOptions): Promise<T> {
@@ -235,34 +245,54 @@ export class Pipeline implements Gate {
     return this.refuseEvents.on(listener);
   }
 
-  private async acquireStages(count: number, options: AcquireOptions | undefined): Promise<Permit> {
+  /** The async path: acquires stages `index…` one after another, holding `taken`. */
+  private async acquireFrom(index: number, taken: Permit[], count: number, options: AcquireOptions | undefined): Promise<Permit> {
     const stages = this.stages;
-    const permits: Permit[] = [];
+    const signal = options?.signal;
     const maxWaitMs = options?.maxWaitMs;
-    const deadline = maxWaitMs === undefined || maxWaitMs === Infinity ? Infinity : this.clock.now() + maxWaitMs;
+    const start = this.clock.now();
+    const deadline = maxWaitMs === undefined || maxWaitMs === Infinity ? Infinity : start + maxWaitMs;
+    this.waitingCount++;
+    this.queuedUnits += count;
     try {
-      for (let i = 0; i < stages.length; i++) {
+      for (let i = index; i < stages.length; i++) {
         let stageOptions = options;
-        if (deadline !== Infinity && i > 0) {
-          // Each stage gets what is left of the caller's wait budget.
+        if (deadline !== Infinity && i > index) {
+          // Each later stage gets what is left of the caller's wait budget.
           stageOptions = { ...options, maxWaitMs: Math.max(0, deadline - this.clock.now()) };
         }
-        permits.push(await (stages[i] as Gate).acquire(count, stageOptions));
+        const permit = await (stages[i] as Gate).acquire(count, stageOptions);
+        if (permit !== EMPTY_PERMIT) taken.push(permit);
       }
     } catch (error) {
-      releaseInReverse(permits, NOT_RUN);
+      this.waitingCount--;
+      this.queuedUnits -= count;
+      releaseInReverse(taken, NOT_RUN);
+      if (signal !== undefined && signal.aborted && error === signal.reason) {
+        this.cancelledCount++;
+      } else {
+        this.refusedCount++;
+        const reason = refusalReasonOf(error);
+        if (reason !== undefined && this.refuseEvents.listening) {
+          this.refuseEvents.emit({
+            granted: false,
+            reason,
+            gate: (isSluiceError(error) && error.gate) || this.name,
+            retryAfterMs: isSluiceError(error) ? error.retryAfterMs : undefined,
+          });
+        }
+      }
       throw error;
     }
-    if (count === 0) {
-      releaseInReverse(permits, NOT_RUN);
-      return EMPTY_PERMIT;
-    }
-    return permits.length === 1 ? (permits[0] as Permit) : new PipelinePermit(permits);
-  }
-
-  private settled(count: number): void {
     this.waitingCount--;
     this.queuedUnits -= count;
+    this.admittedCount++;
+    if (this.admitEvents.listening) this.admitEvents.emit(count, this.clock.now() - start);
+    if (count === 0) {
+      releaseInReverse(taken, NOT_RUN);
+      return EMPTY_PERMIT;
+    }
+    return taken.length === 0 ? EMPTY_PERMIT : taken.length === 1 ? (taken[0] as Permit) : new PipelinePermit(taken);
   }
 
   private admitted(permit: Permit, count: number): Permit {

@@ -1,6 +1,7 @@
 import type { Clock } from './clock.js';
 import { InvalidArgumentError } from './errors.js';
-import type { Gate, RunContext, RunOptions } from './gate.js';
+import { ACQUIRE_NOW, hasAcquireNow, type Gate, type Permit, type RunContext, type RunOptions } from './gate.js';
+import { checkAcquireOptions, checkCount } from './validate.js';
 
 /**
  * The body of every `Gate.run`: acquires `options.count` (default 1), runs `fn`, and releases
@@ -18,7 +19,15 @@ export async function runWithGate<T>(
   if (typeof fn !== 'function') {
     throw new InvalidArgumentError(gate.name, 'fn', 'a function', fn);
   }
-  const permit = await gate.acquire(options?.count ?? 1, options);
+  const count = options?.count ?? 1;
+  let permit: Permit | undefined;
+  if (hasAcquireNow(gate) && options?.signal?.aborted !== true) {
+    // Granted at once when it can be: one promise hop less than awaiting `acquire`.
+    checkCount(count, gate.capacity, gate.name);
+    checkAcquireOptions(gate.name, options);
+    permit = gate[ACQUIRE_NOW](count, options?.priority ?? 0);
+  }
+  permit ??= await gate.acquire(count, options);
   const start = clock.now();
   let value: T;
   try {

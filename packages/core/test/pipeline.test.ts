@@ -155,4 +155,44 @@ describe('pipeline', () => {
     expect(gate.capacity).toBe(Infinity);
     expect(gate.tryAcquire(5).granted).toBe(true);
   });
+
+  it('grants without a promise hop per stage when every stage can, and counts a wait once where it happens', async () => {
+    const { clock, gate, a, c } = setup();
+    const permit = await gate.acquire(1);
+    expect(a.stats()).toMatchObject({ admitted: 1, refused: 0 });
+    permit.release({ ok: true });
+    const held = c.tryAcquire(2) as Permit; // the last stage is now full
+    const waiting = gate.acquire(1);
+    await clock.advance(0);
+    expect(c.stats()).toMatchObject({ admitted: 2, refused: 0, waiting: 1 });
+    expect(gate.stats()).toMatchObject({ waiting: 1, admitted: 1 });
+    held.release();
+    (await waiting).release();
+    expect(c.stats()).toMatchObject({ admitted: 3, refused: 0, waiting: 0 });
+    expect(a.stats()).toMatchObject({ admitted: 2, refused: 0 });
+    expect(gate.stats()).toMatchObject({ waiting: 0, admitted: 2, refused: 0 });
+  });
+
+  it('works with gates that offer no fast path', async () => {
+    const clock = new VirtualClock();
+    const slots = new ControlledGate({ capacity: 1, clock });
+    let released = 0;
+    const plain = {
+      name: 'plain',
+      capacity: 5,
+      pressure: 0,
+      tryAcquire: () => ({ granted: true as const, release: () => void released++ }),
+      acquire: () => Promise.resolve({ granted: true as const, release: () => void released++ }),
+      run: () => Promise.reject(new Error('unused')),
+      stats: () => ({ capacity: 5, available: 5, waiting: 0, queued: 0, admitted: 0, refused: 0, cancelled: 0 }),
+      close: () => {},
+      onAdmit: () => () => {},
+      onRefuse: () => () => {},
+    };
+    const gate = pipeline({ clock }, slots, plain);
+    const permit = await gate.acquire(1);
+    permit.release({ ok: true });
+    expect(released).toBe(1);
+    expect(slots.releases).toHaveLength(1);
+  });
 });
