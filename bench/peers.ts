@@ -9,3 +9,4 @@
 import Denque from 'denque';
 
 export { Denque };
+export { PriorityQueue as PQueuePriorityQueue } from 'p-queue';

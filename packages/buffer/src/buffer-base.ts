@@ -68,6 +68,17 @@ export abstract class BufferBase<T> implements ItemBuffer<T> {
   protected droppedItems = 0;
   /** True once someone listens to `onTake`: entry times are recorded from then on. */
   protected timing = false;
+  /**
+   * Items below which an offer takes the fast path: `capacity` while open, -1 once ended or
+   * closed, so "full" and "closed" cost one comparison together.
+   */
+  protected limit: number;
+  /**
+   * A removal that leaves at most this many items needs the slow path: `Infinity` while
+   * producers wait for room, the low-water mark while paused, else -1. One comparison on `poll`
+   * instead of three.
+   */
+  protected slowAt = -1;
   /** Producers waiting for room, with their items. */
   protected readonly putters: WaiterQueue<void, T>;
   /** Consumers waiting for an item. */
@@ -92,6 +103,7 @@ export abstract class BufferBase<T> implements ItemBuffer<T> {
     this.maxPendingPuts = options.maxPendingPuts;
     this.maxPendingTakes = options.maxPendingTakes;
     this.clock = options.clock ?? systemClock;
+    this.limit = options.capacity;
     this.putters = new WaiterQueue<void, T>({
       clock: this.clock,
       maxStarvationMs: Infinity,
@@ -101,6 +113,7 @@ export abstract class BufferBase<T> implements ItemBuffer<T> {
       },
       onLeave: (reason, count) => {
         if (reason === 'abort') this.refusedCount += count;
+        this.refreshSlowAt();
       },
     });
     this.takers = new WaiterQueue<T>({
@@ -182,7 +195,9 @@ export abstract class BufferBase<T> implements ItemBuffer<T> {
       this.refusedCount++;
       return Promise.reject(new QueueFullError(this.name, this.maxPendingPuts));
     }
-    return this.putters.enqueue(1, priority, signal, maxWaitMs, item);
+    const promise = this.putters.enqueue(1, priority, signal, maxWaitMs, item);
+    this.slowAt = Infinity;
+    return promise;
   }
 
   /**
@@ -222,6 +237,7 @@ export abstract class BufferBase<T> implements ItemBuffer<T> {
   end(): void {
     if (this.state !== OPEN) return;
     this.state = ENDED;
+    this.limit = -1;
     if (this.size === 0) this.takers.rejectAll(() => new ClosedError(this.name));
   }
 
@@ -235,10 +251,12 @@ export abstract class BufferBase<T> implements ItemBuffer<T> {
   close(): T[] {
     if (this.state === CLOSED) return [];
     this.state = CLOSED;
+    this.limit = -1;
     const items = this.size > 0 ? this.removeAll() : [];
     if (this.paused) this.resume();
     this.refusedCount += this.putters.rejectAll(() => new ClosedError(this.name));
     this.takers.rejectAll(() => new ClosedError(this.name));
+    this.refreshSlowAt();
     return items;
   }
 
@@ -313,13 +331,20 @@ export abstract class BufferBase<T> implements ItemBuffer<T> {
   /** Marks the buffer paused and tells the producer, once per crossing. */
   protected pause(): void {
     this.paused = true;
+    this.refreshSlowAt();
     if (this.pauseEvents.listening) this.pauseEvents.emit();
   }
 
   /** Marks the buffer resumed and tells the producer, once per crossing. */
   protected resume(): void {
     this.paused = false;
+    this.refreshSlowAt();
     if (this.resumeEvents.listening) this.resumeEvents.emit();
+  }
+
+  /** Recomputes {@link BufferBase.slowAt} after the state it depends on changed. */
+  protected refreshSlowAt(): void {
+    this.slowAt = this.putters.size !== 0 ? Infinity : this.paused ? this.lowWaterMark : -1;
   }
 
   /** Reports a dropped item. */
@@ -340,6 +365,7 @@ export abstract class BufferBase<T> implements ItemBuffer<T> {
       if (head === undefined || this.accept(head.payload, head.priority) === 'refused') break;
       putters.grant(head, undefined);
     }
+    this.refreshSlowAt();
   }
 
   /** `removeNext` plus the follow-up a removal needs. */

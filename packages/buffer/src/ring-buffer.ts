@@ -63,23 +63,47 @@ export abstract class RingBuffer<T> extends BufferBase<T> {
   }
 
   offer(item: T): OfferResult {
-    if (this.state !== OPEN) throw this.closedError();
-    if (this.takers.size !== 0) {
+    const used = this.writeSeq - this.readSeq;
+    const size = used - this.holes;
+    if (size >= this.limit) {
+      // full, or ended/closed
+      if (this.state !== OPEN) throw this.closedError();
+      return this.overflow(item, true);
+    }
+    if (size === 0 && this.takers.size !== 0) {
+      // consumers only wait while the buffer is empty
       this.handOff(item);
       return 'ok';
     }
-    const size = this.writeSeq - this.readSeq - this.holes;
-    if (size >= this.capacity) return this.overflow(item, true);
-    this.append(item);
-    if (size + 1 >= this.highWaterMark && !this.paused) this.pause();
+    if (used > this.mask) this.resize((this.mask + 1) * 2);
+    const slot = this.writeSeq & this.mask;
+    this.ring[slot] = item;
+    if (this.times !== undefined) this.times[slot] = this.clock.now();
+    this.writeSeq++;
+    if (size >= this.highWaterMark - 1 && !this.paused) this.pause();
     return this.paused ? 'pause' : 'ok';
   }
 
   poll(): T | undefined {
-    if (this.writeSeq - this.readSeq === this.holes) return undefined;
-    const item = this.shiftItem();
-    if (this.timing) this.reportTake(item);
-    if (this.putters.size !== 0 || (this.paused && this.size <= this.lowWaterMark)) this.afterRemoval();
+    const readSeq = this.readSeq;
+    const used = this.writeSeq - readSeq;
+    if (used === this.holes) return undefined;
+    if (this.holes !== 0) return this.pollPastHoles();
+    const ring = this.ring;
+    const index = readSeq & this.mask;
+    const item = ring[index] as T;
+    ring[index] = undefined; // drop the reference so the item can be collected
+    if (this.timing) this.reportTake(item, index);
+    this.readSeq = readSeq + 1;
+    if (used <= this.shrinkBelow) this.resize((this.mask + 1) >>> 1);
+    if (used - 1 <= this.slowAt) this.afterRemoval();
+    return item;
+  }
+
+  /** `poll` when holes are in the ring (drop-random). */
+  private pollPastHoles(): T {
+    const item = this.removeNext();
+    if (this.size <= this.slowAt) this.afterRemoval();
     return item;
   }
 
@@ -117,8 +141,12 @@ export abstract class RingBuffer<T> extends BufferBase<T> {
   }
 
   protected removeNext(): T {
-    const item = this.shiftItem();
-    if (this.timing) this.reportTake(item);
+    const index = this.skipHoles();
+    const item = this.ring[index] as T;
+    this.ring[index] = undefined;
+    if (this.timing) this.reportTake(item, index);
+    this.readSeq++;
+    this.shrinkIfSparse();
     return item;
   }
 
@@ -159,8 +187,12 @@ export abstract class RingBuffer<T> extends BufferBase<T> {
 
   /** Removes the front item without counting it as taken (drop-oldest). */
   protected dropFront(): T {
-    const item = this.shiftItem();
+    const index = this.skipHoles();
+    const item = this.ring[index] as T;
+    this.ring[index] = undefined;
+    this.readSeq++;
     this.skipped++;
+    this.shrinkIfSparse();
     return item;
   }
 
@@ -183,30 +215,29 @@ export abstract class RingBuffer<T> extends BufferBase<T> {
     }
   }
 
-  /** Removes the front item, passing over holes; the caller checked an item is held. */
-  private shiftItem(): T {
+  /** Passes over holes at the front; returns the slot of the front item (the caller checked one is held). */
+  private skipHoles(): number {
     const ring = this.ring;
     const mask = this.mask;
     let index = this.readSeq & mask;
-    let slot = ring[index];
-    while (slot === HOLE) {
+    while (ring[index] === HOLE) {
       ring[index] = undefined;
       this.readSeq++;
       this.holes--;
       this.skipped++;
       index = this.readSeq & mask;
-      slot = ring[index];
     }
-    ring[index] = undefined; // drop the reference so the item can be collected
-    this.readSeq++;
-    if (this.writeSeq - this.readSeq < this.shrinkBelow) this.resize((mask + 1) >>> 1);
-    return slot as T;
+    return index;
   }
 
-  private reportTake(item: T): void {
+  private shrinkIfSparse(): void {
+    if (this.writeSeq - this.readSeq < this.shrinkBelow) this.resize((this.mask + 1) >>> 1);
+  }
+
+  /** Reports the wait of the item that was in `index` (before the ring may move). */
+  private reportTake(item: T, index: number): void {
     if (!this.takeEvents.listening || this.times === undefined) return;
-    const enteredAt = this.times[(this.readSeq - 1) & this.mask] as number;
-    this.takeEvents.emit(item, this.clock.now() - enteredAt);
+    this.takeEvents.emit(item, this.clock.now() - (this.times[index] as number));
   }
 
   /** Moves the live slots (holes included) to a ring of `slots`. */
