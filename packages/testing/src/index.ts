@@ -16,6 +16,11 @@ export {
   type Summary,
 } from './simulation.js';
 export {
+  simulateProducerConsumer,
+  type ProducerConsumerOptions,
+  type ProducerConsumerResult,
+} from './producer-consumer.js';
+export {
   driveGate,
   settleAll,
   type DriveOptions,
