@@ -196,7 +196,7 @@ export abstract class BufferBase<T> implements ItemBuffer<T> {
       return Promise.reject(new QueueFullError(this.name, this.maxPendingPuts));
     }
     const promise = this.putters.enqueue(1, priority, signal, maxWaitMs, item);
-    this.slowAt = Infinity;
+    this.refreshSlowAt();
     return promise;
   }
 
@@ -238,6 +238,7 @@ export abstract class BufferBase<T> implements ItemBuffer<T> {
     if (this.state !== OPEN) return;
     this.state = ENDED;
     this.limit = -1;
+    this.refreshSlowAt();
     if (this.size === 0) this.takers.rejectAll(() => new ClosedError(this.name));
   }
 
@@ -283,6 +284,7 @@ export abstract class BufferBase<T> implements ItemBuffer<T> {
     if (!this.timing) {
       this.timing = true;
       this.startTiming();
+      this.refreshSlowAt();
     }
     return this.takeEvents.on(listener);
   }
@@ -342,7 +344,11 @@ export abstract class BufferBase<T> implements ItemBuffer<T> {
     if (this.resumeEvents.listening) this.resumeEvents.emit();
   }
 
-  /** Recomputes {@link BufferBase.slowAt} after the state it depends on changed. */
+  /**
+   * Recomputes {@link BufferBase.slowAt} after the state it depends on changed (pause, resume,
+   * producers waiting or leaving, end, close). Subclasses that keep fast-path thresholds of their
+   * own override it and recompute them too.
+   */
   protected refreshSlowAt(): void {
     this.slowAt = this.putters.size !== 0 ? Infinity : this.paused ? this.lowWaterMark : -1;
   }

@@ -54,8 +54,12 @@ export class PriorityBuffer<T> extends BufferBase<T> {
   private nonEmpty = 0;
   private held = 0;
   private acceptedCount = 0;
-  private takenCount = 0;
   private stamping: boolean;
+  private offerFastBelow = 0;
+  private pollSlowAt = Infinity;
+  /** Priority of an offer without one: `defaultPriority`, or NaN (slow path) when `priorityOf` decides. */
+  private readonly implicitPriority: number;
+  private answer: OfferResult = 'ok';
 
   /** @throws InvalidArgumentError for a bad capacity, water marks, levels, priority or policy. */
   constructor(options: PriorityBufferOptions<T>) {
@@ -70,6 +74,7 @@ export class PriorityBuffer<T> extends BufferBase<T> {
     });
     checkFunction(name, 'priorityOf', options.priorityOf, true);
     this.priorityOfItem = options.priorityOf;
+    this.implicitPriority = options.priorityOf === undefined ? this.defaultPriority : Number.NaN;
     this.whenFull = checkOneOf(name, 'whenFull', options.whenFull ?? 'refuse', OVERFLOWS);
     this.maxStarvationMs = checkNumber(name, 'maxStarvationMs', options.maxStarvationMs ?? Infinity, {
       min: 0,
@@ -80,6 +85,7 @@ export class PriorityBuffer<T> extends BufferBase<T> {
       items: new RingDeque<T>(),
       times: this.stamping ? new RingDeque<number>() : undefined,
     }));
+    this.refreshSlowAt();
   }
 
   get size(): number {
@@ -93,6 +99,32 @@ export class PriorityBuffer<T> extends BufferBase<T> {
    * @throws ClosedError after `end()`/`close()`.
    */
   offer(item: T, priority?: number): OfferResult {
+    const held = this.held;
+    const p = priority === undefined ? this.implicitPriority : priority;
+    // Fast path: an in-range integer priority, room, no high-water crossing, nothing waiting, no
+    // timing. `(held - 1) >>> 0` is huge for an empty buffer (consumers may wait).
+    if ((held - 1) >>> 0 < this.offerFastBelow && p >>> 0 === p && p < this.levels) {
+      (this.queues[p] as Level<T>).items.push(item);
+      this.nonEmpty |= 1 << p;
+      this.held = held + 1;
+      this.acceptedCount++;
+      return this.answer;
+    }
+    return this.offerSlow(item, priority);
+  }
+
+  poll(): T | undefined {
+    const held = this.held;
+    if (held <= this.pollSlowAt) return this.pollSlow();
+    const level = 31 - Math.clz32(this.nonEmpty);
+    const items = (this.queues[level] as Level<T>).items;
+    const item = items.shift() as T;
+    if (items.length === 0) this.nonEmpty &= ~(1 << level);
+    this.held = held - 1;
+    return item;
+  }
+
+  private offerSlow(item: T, priority: number | undefined): OfferResult {
     if (this.state !== OPEN) throw this.closedError();
     const p = this.priorityFor(item, priority);
     if (this.takers.size !== 0) {
@@ -104,11 +136,24 @@ export class PriorityBuffer<T> extends BufferBase<T> {
     return this.paused ? 'pause' : 'ok';
   }
 
-  poll(): T | undefined {
+  private pollSlow(): T | undefined {
     if (this.held === 0) return undefined;
     const item = this.removeNext();
-    if (this.putters.size !== 0 || (this.paused && this.held <= this.lowWaterMark)) this.afterRemoval();
+    if (this.held <= this.slowAt) this.afterRemoval();
     return item;
+  }
+
+  protected override refreshSlowAt(): void {
+    super.refreshSlowAt();
+    // As in RingBuffer: fast offers while 1 ≤ held ≤ offerFastBelow, fast polls while held >
+    // pollSlowAt; timing and aging always take the slow paths.
+    const plain = !this.stamping;
+    this.offerFastBelow =
+      plain && this.state === OPEN
+        ? Math.min(this.capacity - 1, this.paused ? Infinity : this.highWaterMark - 2)
+        : 0;
+    this.pollSlowAt = plain ? Math.max(this.slowAt + 1, 0) : Infinity;
+    this.answer = this.paused ? 'pause' : 'ok';
   }
 
   peek(): T | undefined {
@@ -129,7 +174,8 @@ export class PriorityBuffer<T> extends BufferBase<T> {
       accepted: this.acceptedCount,
       dropped: this.droppedItems,
       refused: this.refusedCount,
-      taken: this.takenCount,
+      // every accepted item was taken, evicted (dropped) or is held
+      taken: this.acceptedCount - this.held - this.droppedItems,
       pendingPuts: this.putters.size,
       pendingTakes: this.takers.size,
       paused: this.paused,
@@ -157,7 +203,6 @@ export class PriorityBuffer<T> extends BufferBase<T> {
     const enteredAt = queue.times?.shift();
     if (queue.items.length === 0) this.nonEmpty &= ~(1 << level);
     this.held--;
-    this.takenCount++;
     if (this.timing && this.takeEvents.listening) {
       this.takeEvents.emit(item, enteredAt === undefined ? Number.NaN : this.clock.now() - enteredAt);
     }
@@ -172,12 +217,12 @@ export class PriorityBuffer<T> extends BufferBase<T> {
 
   protected countHandOff(): void {
     this.acceptedCount++;
-    this.takenCount++;
   }
 
   protected startTiming(): void {
     if (this.stamping) return;
     this.stamping = true;
+    this.refreshSlowAt();
     for (const queue of this.queues) {
       queue.times = new RingDeque<number>();
       for (let i = 0; i < queue.items.length; i++) queue.times.push(Number.NaN);

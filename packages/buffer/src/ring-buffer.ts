@@ -44,12 +44,19 @@ export abstract class RingBuffer<T> extends BufferBase<T> {
   private handedOff = 0;
   /** Offered items dropped without entering (drop-newest). */
   protected droppedIncoming = 0;
+  /** An offer takes the fast path while 1 ≤ held ≤ this; see `refreshFastPaths`. */
+  private offerFastBelow = 0;
+  /** A poll takes the slow path while held ≤ this; see `refreshFastPaths`. */
+  private pollSlowAt = Infinity;
+  /** What a fast offer answers: `pause` while paused, else `ok`. */
+  private answer: OfferResult = 'ok';
 
   constructor(options: ResolvedBufferOptions) {
     super(options);
     this.minSlots = nextPowerOfTwo(Math.min(options.capacity, INITIAL_SLOTS));
     this.mask = this.minSlots - 1;
     this.ring = new Array<Slot<T>>(this.minSlots);
+    this.refreshFastPaths();
   }
 
   /**
@@ -62,7 +69,35 @@ export abstract class RingBuffer<T> extends BufferBase<T> {
     return this.writeSeq - this.readSeq - this.holes;
   }
 
+  // The hot paths are one comparison against a threshold kept up to date by the rare events
+  // that change it (pause, resume, growth, waiting producers, holes, timing, end/close): a
+  // reachable call in a hot function costs even when not taken, so all of them live in the
+  // slow paths.
+
   offer(item: T): OfferResult {
+    const used = this.writeSeq - this.readSeq;
+    // `(used - 1) >>> 0` is huge for an empty ring, which must look for waiting consumers; so one
+    // unsigned comparison tests 1 ≤ used ≤ offerFastBelow.
+    if ((used - 1) >>> 0 >= this.offerFastBelow) return this.offerSlow(item);
+    this.ring[this.writeSeq & this.mask] = item;
+    this.writeSeq++;
+    return this.answer;
+  }
+
+  poll(): T | undefined {
+    const readSeq = this.readSeq;
+    const used = this.writeSeq - readSeq;
+    if (used <= this.pollSlowAt) return this.pollSlow();
+    const ring = this.ring;
+    const index = readSeq & this.mask;
+    const item = ring[index] as T;
+    ring[index] = undefined; // drop the reference so the item can be collected
+    this.readSeq = readSeq + 1;
+    return item;
+  }
+
+  /** `offer` for everything but "room, no pause to fire, no growth, no timing". */
+  private offerSlow(item: T): OfferResult {
     const used = this.writeSeq - this.readSeq;
     const size = used - this.holes;
     if (size >= this.limit) {
@@ -75,36 +110,41 @@ export abstract class RingBuffer<T> extends BufferBase<T> {
       this.handOff(item);
       return 'ok';
     }
-    if (used > this.mask) this.resize((this.mask + 1) * 2);
-    const slot = this.writeSeq & this.mask;
-    this.ring[slot] = item;
-    if (this.times !== undefined) this.times[slot] = this.clock.now();
-    this.writeSeq++;
+    this.append(item);
     if (size >= this.highWaterMark - 1 && !this.paused) this.pause();
     return this.paused ? 'pause' : 'ok';
   }
 
-  poll(): T | undefined {
-    const readSeq = this.readSeq;
-    const used = this.writeSeq - readSeq;
-    if (used === this.holes) return undefined;
-    if (this.holes !== 0) return this.pollPastHoles();
-    const ring = this.ring;
-    const index = readSeq & this.mask;
-    const item = ring[index] as T;
-    ring[index] = undefined; // drop the reference so the item can be collected
-    if (this.timing) this.reportTake(item, index);
-    this.readSeq = readSeq + 1;
-    if (used <= this.shrinkBelow) this.resize((this.mask + 1) >>> 1);
-    if (used - 1 <= this.slowAt) this.afterRemoval();
-    return item;
-  }
-
-  /** `poll` when holes are in the ring (drop-random). */
-  private pollPastHoles(): T {
+  /** `poll` for everything but "an item with no holes, no timing, no shrink, nothing to resume". */
+  private pollSlow(): T | undefined {
+    if (this.writeSeq - this.readSeq === this.holes) return undefined;
     const item = this.removeNext();
     if (this.size <= this.slowAt) this.afterRemoval();
     return item;
+  }
+
+  protected override refreshSlowAt(): void {
+    super.refreshSlowAt();
+    this.refreshFastPaths();
+  }
+
+  /**
+   * Recomputes the thresholds of the hot paths. An offer is fast while the ring holds at most
+   * `offerFastBelow` items (and at least one): the buffer is open, has room, will not reach the
+   * high-water mark (or is already paused), the ring need not grow, nothing is timed and there
+   * are no holes. A poll is fast while more than `pollSlowAt` are held: no holes, no timing, and
+   * the removal neither shrinks the ring nor reaches the slow-path mark.
+   */
+  private refreshFastPaths(): void {
+    const plain = !this.timing && this.holes === 0;
+    // fast while used ≤ B: room after the append (used ≤ capacity − 1), a free slot (used ≤ mask),
+    // and no high-water crossing to report (used + 1 < highWaterMark, unless already paused)
+    this.offerFastBelow =
+      plain && this.state === OPEN
+        ? Math.min(this.capacity - 1, this.mask, this.paused ? Infinity : this.highWaterMark - 2)
+        : 0;
+    this.pollSlowAt = plain ? Math.max(this.slowAt + 1, this.shrinkBelow) : Infinity;
+    this.answer = this.paused ? 'pause' : 'ok';
   }
 
   peek(): T | undefined {
@@ -164,6 +204,7 @@ export abstract class RingBuffer<T> extends BufferBase<T> {
     this.mask = this.minSlots - 1;
     this.shrinkBelow = -1;
     if (this.times !== undefined) this.times = new Float64Array(this.minSlots);
+    this.refreshFastPaths();
     if (this.timing && this.takeEvents.listening) for (const item of items) this.takeEvents.emit(item, Number.NaN);
     return items;
   }
@@ -209,7 +250,7 @@ export abstract class RingBuffer<T> extends BufferBase<T> {
       const slot = this.ring[index];
       if (slot === HOLE) continue; // at most half the slots are holes: expected ≤ 2 draws
       this.ring[index] = HOLE;
-      this.holes++;
+      if (this.holes++ === 0) this.refreshFastPaths();
       if (this.holes > SWEEP_AFTER_HOLES && this.holes > this.size) this.sweepHoles();
       return slot as T;
     }
@@ -220,6 +261,7 @@ export abstract class RingBuffer<T> extends BufferBase<T> {
     const ring = this.ring;
     const mask = this.mask;
     let index = this.readSeq & mask;
+    if (ring[index] !== HOLE) return index;
     while (ring[index] === HOLE) {
       ring[index] = undefined;
       this.readSeq++;
@@ -227,6 +269,7 @@ export abstract class RingBuffer<T> extends BufferBase<T> {
       this.skipped++;
       index = this.readSeq & mask;
     }
+    if (this.holes === 0) this.refreshFastPaths();
     return index;
   }
 
@@ -255,6 +298,7 @@ export abstract class RingBuffer<T> extends BufferBase<T> {
     this.mask = nextMask;
     // Why a quarter: halving then leaves the ring half full, so it cannot thrash at the boundary.
     this.shrinkBelow = slots > this.minSlots ? slots >>> 2 : -1;
+    this.refreshFastPaths();
   }
 
   /** Packs the held items to the back of the sequence range, dropping the holes between them. */
@@ -273,6 +317,7 @@ export abstract class RingBuffer<T> extends BufferBase<T> {
     this.skipped += this.holes;
     this.readSeq += this.holes;
     this.holes = 0;
+    this.refreshFastPaths();
   }
 }
 
