@@ -54,5 +54,6 @@ export const projects: TestProjectInlineConfiguration[] = [
   packageProject('core'),
   packageProject('testing'),
   packageProject('buffer'),
+  packageProject('rate-limit'),
   exampleProject('pipeline-demo'),
 ];

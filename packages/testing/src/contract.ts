@@ -93,10 +93,17 @@ async function restore(f: Fixture, permits: Permit[]): Promise<void> {
   await f.clock.advance(f.refillMs);
 }
 
-/** Gives back exactly one unit's worth: one permit released, or one unit of refill time. */
-async function restoreOne(f: Fixture, permits: Permit[]): Promise<void> {
+/**
+ * Gives back one unit's worth: one permit released, then — for gates that refill with time —
+ * virtual time in small steps until `done()` says the expected grant happened (refill need not
+ * be linear: a sliding window returns units as its previous window fades), at most `refillMs`.
+ */
+async function restoreOne(f: Fixture, permits: Permit[], done: () => boolean): Promise<void> {
   permits.shift()?.release({ ok: true });
-  await f.clock.advance(f.refillMs === 0 ? 0 : Math.ceil(f.refillMs / f.initial));
+  await f.clock.advance(0);
+  if (f.refillMs === 0) return;
+  const step = Math.max(1, Math.floor(f.refillMs / (f.initial * 20)));
+  for (let spent = 0; !done() && spent < f.refillMs; spent += step) await f.clock.advance(step);
 }
 
 /** Asserts that a drained, fully released gate grants `initial` units again (nothing leaked). */
@@ -238,10 +245,7 @@ export function describeGateContract(name: string, options: GateContractOptions)
       void watch('first', first);
       void watch('second', second);
       void watch('urgent', urgent);
-      for (let i = 0; i < 3; i++) {
-        await restoreOne(f, permits);
-        await f.clock.advance(0);
-      }
+      for (let i = 0; i < 3; i++) await restoreOne(f, permits, () => order.length > i);
       expect(order).toEqual(['urgent', 'first', 'second']);
       await expectFullBudget(f, permits);
     });
@@ -253,16 +257,15 @@ export function describeGateContract(name: string, options: GateContractOptions)
       const large = track(f.gate.acquire(2));
       const small = track(f.gate.acquire(1));
       await f.clock.advance(0);
-      await restoreOne(f, permits);
-      await f.clock.advance(0);
+      // one unit back: enough for the small request, not the large one ahead of it
+      await restoreOne(f, permits, () => f.gate.stats().available >= 1);
       expect(large.state).toBe('pending');
       expect(small.state).toBe('pending');
-      await restoreOne(f, permits);
-      await f.clock.advance(0);
+      await restoreOne(f, permits, () => large.state !== 'pending');
       expect(large.state).toBe('fulfilled');
       expect(small.state).toBe('pending');
       permits.push(large.value as Permit);
-      await restoreOne(f, permits);
+      await restoreOne(f, permits, () => small.state !== 'pending');
       await f.clock.settle(small.promise);
       permits.push(small.value as Permit);
       await expectFullBudget(f, permits);
@@ -321,7 +324,7 @@ export function describeGateContract(name: string, options: GateContractOptions)
       expect(aborted.error).toBe(reason);
       expect(f.gate.stats().waiting).toBe(1);
       expect(f.gate.stats().cancelled).toBe(1);
-      await restoreOne(f, permits);
+      await restoreOne(f, permits, () => next.state !== 'pending');
       await f.clock.settle(next.promise);
       permits.push(next.value as Permit);
       await expectFullBudget(f, permits);
@@ -335,16 +338,20 @@ export function describeGateContract(name: string, options: GateContractOptions)
       await f.clock.advance(0);
       expect(now.state).toBe('rejected');
       expect(now.error).toBeInstanceOf(WaitTimeoutError);
-      const unitMs = f.refillMs === 0 ? Infinity : f.refillMs / f.initial;
-      const maxWaitMs = unitMs === Infinity ? 50 : Math.max(0, Math.floor(unitMs / 2));
+      // A gate that can predict the wait (its refusal carries retryAfterMs) must refuse a wait
+      // limit below the prediction at once; one that cannot must time the waiter out exactly.
+      const probe = f.gate.tryAcquire(1);
+      const hint = probe.granted ? undefined : probe.retryAfterMs;
+      if (probe.granted) permits.push(probe);
+      const maxWaitMs = hint === undefined ? 50 : Math.floor(hint / 2);
       const started = f.clock.now();
       const waiter = track(f.gate.acquire(1, { maxWaitMs }));
       await f.clock.advance(0);
-      if (maxWaitMs > 0 && f.refillMs === 0) {
+      if (hint === undefined) {
         await f.clock.advance(maxWaitMs - 1);
         expect(waiter.state).toBe('pending');
+        await f.clock.advance(1);
       }
-      await f.clock.advance(maxWaitMs === 0 ? 0 : 1);
       await f.clock.advance(0);
       expect(waiter.state).toBe('rejected');
       expect(waiter.error).toBeInstanceOf(WaitTimeoutError);

@@ -1,0 +1,17 @@
+export { TokenBucket, tokenBucket } from './token-bucket.js';
+export { Gcra, gcra } from './gcra.js';
+export { SlidingWindow, slidingWindow } from './sliding-window.js';
+export { KeyedLimiter, type KeyedLimiterOptions, type KeyedLimiterStats } from './keyed-limiter.js';
+export { AllOf, allOf, type AllOfOptions } from './all-of.js';
+export { RateLimiter } from './rate-limiter.js';
+export {
+  bucketTokens,
+  bucketWaitMs,
+  gcraAdmit,
+  gcraAvailable,
+  gcraParameters,
+  gcraWaitMs,
+  slidingWindowEstimate,
+  slidingWindowWaitMs,
+} from './math.js';
+export type { GcraOptions, LimiterOptions, SlidingWindowOptions, TokenBucketOptions } from './options.js';

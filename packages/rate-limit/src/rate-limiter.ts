@@ -1,0 +1,121 @@
+import { EMPTY_PERMIT, GateBase, checkNumber, type Clock, type Permit } from '@sluice/core';
+
+/** Internal: what every limiter's constructor passes up. */
+export interface RateLimiterInit {
+  readonly name: string;
+  readonly clock: Clock | undefined;
+  readonly capacity: number;
+  readonly queueLimit: number | undefined;
+  readonly maxStarvationMs: number | undefined;
+}
+
+/**
+ * The base of the limiters in this package: a `GateBase` whose budget refills with time. A
+ * subclass writes its arithmetic for a given instant (`canTakeAt`, `takeAt`, `waitMsAt`,
+ * `availableAt`); this class reads the clock once per call, keeps time monotonic (a clock that
+ * jumps backwards is treated as standing still), hands out one shared permit (releasing a rate
+ * limiter's permit gives nothing back: the units are spent when granted, as providers count
+ * them; use `refund` for units that were not used), and exposes the member protocol `allOf`
+ * composes.
+ */
+export abstract class RateLimiter extends GateBase {
+  /** Largest count one request may ask for (`burst` or `limit`). */
+  readonly capacity: number;
+  /** The latest clock reading seen: time never runs backwards for the arithmetic. */
+  protected lastNow: number;
+
+  constructor(init: RateLimiterInit) {
+    const queueLimit = checkNumber(init.name, 'queueLimit', init.queueLimit ?? init.capacity, { min: 0, integer: true });
+    super({ name: init.name, clock: init.clock, queueLimit, maxStarvationMs: init.maxStarvationMs });
+    this.capacity = init.capacity;
+    this.lastNow = this.clock.now();
+  }
+
+  // ---- composition: what `allOf` uses to check all members before taking from any ----
+
+  /**
+   * True when `member` could grant `count` now without overtaking its own waiters.
+   * @internal
+   */
+  static canTakeNow(member: RateLimiter, count: number, nowMs: number): boolean {
+    return member.queue.size === 0 && !member.isClosed && member.canTakeAt(count, member.monotonic(nowMs));
+  }
+
+  /**
+   * Takes `count` from `member`; the caller checked {@link RateLimiter.canTakeNow}.
+   * @internal
+   */
+  static takeNow(member: RateLimiter, count: number, nowMs: number): void {
+    member.takeAt(count, member.monotonic(nowMs));
+  }
+
+  /**
+   * Milliseconds until `member` could grant `count`, behind its own waiters.
+   * @internal
+   */
+  static waitMsFor(member: RateLimiter, count: number, nowMs: number): number {
+    return member.waitMsAt(count + member.queue.units, member.monotonic(nowMs));
+  }
+
+  // ---- the arithmetic a subclass writes, at a given (monotonic) instant ----
+
+  /** True when `count` units (with `count` 0: one unit) are available at `nowMs`. Mutates nothing but caches. */
+  protected abstract canTakeAt(count: number, nowMs: number): boolean;
+  /** Takes `count` units at `nowMs`; the caller checked `canTakeAt`. */
+  protected abstract takeAt(count: number, nowMs: number): void;
+  /** Milliseconds from `nowMs` until `units` units are available (0 when they are now). */
+  protected abstract waitMsAt(units: number, nowMs: number): number;
+  /** Whole units available at `nowMs`. */
+  protected abstract availableAt(nowMs: number): number;
+  /** Gives back up to `count` units at `nowMs`, never above capacity. */
+  protected abstract refundAt(count: number, nowMs: number): void;
+
+  // ---- GateBase ----
+
+  protected tryTake(count: number): boolean {
+    const now = this.monotonic(this.clock.now());
+    if (!this.canTakeAt(count, now)) return false;
+    if (count !== 0) this.takeAt(count, now);
+    return true;
+  }
+
+  protected availableUnits(): number {
+    return this.availableAt(this.monotonic(this.clock.now()));
+  }
+
+  protected override estimateWaitMs(count: number, unitsAhead: number): number {
+    return this.waitMsAt(count + unitsAhead, this.monotonic(this.clock.now()));
+  }
+
+  /** One shared permit: a rate limiter's release has nothing to give back. */
+  protected override permitFor(): Permit {
+    return EMPTY_PERMIT;
+  }
+
+  // ---- public ----
+
+  /** Whole units available now (the seed's `availableTokens`). */
+  get available(): number {
+    return this.availableUnits();
+  }
+
+  /**
+   * Gives back units that were granted but not used (a reservation that turned out smaller, a
+   * request that was cancelled downstream), never above capacity, and serves waiters that now
+   * fit. Refunding what was used over-admits: only refund what did not happen.
+   *
+   * @param count - units to give back, an integer ≥ 0.
+   */
+  refund(count: number): void {
+    checkNumber(this.name, 'count', count, { min: 0, integer: true });
+    if (count === 0 || this.isClosed) return;
+    this.refundAt(count, this.monotonic(this.clock.now()));
+    this.serve();
+  }
+
+  /** Clamps a clock reading so arithmetic time never runs backwards. */
+  protected monotonic(nowMs: number): number {
+    if (nowMs > this.lastNow) this.lastNow = nowMs;
+    return this.lastNow;
+  }
+}
