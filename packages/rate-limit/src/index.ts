@@ -3,7 +3,7 @@ export { Gcra, gcra } from './gcra.js';
 export { SlidingWindow, slidingWindow } from './sliding-window.js';
 export { KeyedLimiter, type KeyedLimiterOptions, type KeyedLimiterStats } from './keyed-limiter.js';
 export { AllOf, allOf, type AllOfOptions } from './all-of.js';
-export { RateLimiter } from './rate-limiter.js';
+export { RateLimiter, type RateLimiterInit } from './rate-limiter.js';
 export {
   bucketTokens,
   bucketWaitMs,
@@ -13,5 +13,6 @@ export {
   gcraWaitMs,
   slidingWindowEstimate,
   slidingWindowWaitMs,
+  type GcraParameters,
 } from './math.js';
 export type { GcraOptions, LimiterOptions, SlidingWindowOptions, TokenBucketOptions } from './options.js';

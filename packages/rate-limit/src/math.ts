@@ -29,6 +29,14 @@ export function bucketWaitMs(tokens: number, needed: number, ratePerMs: number):
   return needed <= tokens ? 0 : (needed - tokens) / ratePerMs;
 }
 
+/** The two constants of a GCRA limit. */
+export interface GcraParameters {
+  /** Emission interval T: ms per unit. */
+  readonly emissionMs: number;
+  /** Tolerance τ = burst × T: how far ahead of now the theoretical arrival time may run, ms. */
+  readonly toleranceMs: number;
+}
+
 /**
  * The two constants of the generic cell rate algorithm (GCRA) for `ratePerSecond` and `burst`:
  * the emission interval T (ms per token) and the tolerance τ = burst × T (how far ahead of `now`
@@ -36,7 +44,7 @@ export function bucketWaitMs(tokens: number, needed: number, ratePerMs: number):
  * `max(tat, now) + c·T − now ≤ τ`, which admits the same traffic as a token bucket of `burst`
  * tokens refilling at `ratePerSecond`.
  */
-export function gcraParameters(ratePerSecond: number, burst: number): { readonly emissionMs: number; readonly toleranceMs: number } {
+export function gcraParameters(ratePerSecond: number, burst: number): GcraParameters {
   const emissionMs = 1000 / ratePerSecond;
   return { emissionMs, toleranceMs: burst * emissionMs };
 }

@@ -2,10 +2,15 @@ import { EMPTY_PERMIT, GateBase, checkNumber, type Clock, type Permit } from '@s
 
 /** Internal: what every limiter's constructor passes up. */
 export interface RateLimiterInit {
+  /** Name used in refusals, errors and metrics. */
   readonly name: string;
+  /** Time source, or `undefined` for `systemClock`. */
   readonly clock: Clock | undefined;
+  /** Largest count one request may ask for. */
   readonly capacity: number;
+  /** Most units waiting, or `undefined` for the capacity. */
   readonly queueLimit: number | undefined;
+  /** Anti-starvation age, or `undefined` for the default. */
   readonly maxStarvationMs: number | undefined;
 }
 
