@@ -628,3 +628,23 @@ function buildRows(
     };
   });
 }
+
+/**
+ * Heap bytes allocated per call of `op`: the used heap after `ops` calls minus before, right
+ * after a full GC, divided by `ops` (median of `samples`). Keep `ops × bytes` well under the
+ * young generation (a few MiB), so no scavenge runs inside the loop and hides allocations.
+ * Needs `--expose-gc`.
+ */
+export function bytesAllocatedPerOp(op: () => unknown, ops = 20_000, samples = 5): number {
+  const gc = requireGc();
+  for (let i = 0; i < ops; i++) op(); // warm up: optimized code allocates less than the interpreter
+  const results: number[] = [];
+  for (let s = 0; s < samples; s++) {
+    gc();
+    gc();
+    const before = process.memoryUsage().heapUsed;
+    for (let i = 0; i < ops; i++) op();
+    results.push(Math.max(0, process.memoryUsage().heapUsed - before) / ops);
+  }
+  return median(results);
+}

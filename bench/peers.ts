@@ -10,3 +10,6 @@ import Denque from 'denque';
 
 export { Denque };
 export { PriorityQueue as PQueuePriorityQueue } from 'p-queue';
+export { TokenBucket as LimiterTokenBucket, RateLimiter as LimiterRateLimiter } from 'limiter';
+export { RateLimiterMemory } from 'rate-limiter-flexible';
+export { default as Bottleneck } from 'bottleneck';

@@ -29,6 +29,9 @@ export type SluiceErrorCode =
 /** Brand shared by every copy of this package, so guards work across duplicate installs. */
 const SLUICE_ERROR = Symbol.for('sluice.error');
 
+/** V8's knob for how many frames a new Error captures (other engines ignore it). */
+const errorConstructor = Error as { stackTraceLimit?: number };
+
 /** Details every sluice error may carry. */
 export interface SluiceErrorDetails {
   /** Name of the gate or buffer that raised it. */
@@ -37,6 +40,13 @@ export interface SluiceErrorDetails {
   readonly retryAfterMs?: number | undefined;
   /** The underlying cause, if any. */
   readonly cause?: unknown;
+  /**
+   * Capture a stack trace. Default `true`. Refusals (`LIMIT_EXCEEDED`, `QUEUE_FULL`,
+   * `WAIT_TIMEOUT`, `CIRCUIT_OPEN`, `SHED`, `PAUSED`, `CLOSED`) pass `false`: they are answers,
+   * not bugs, their `gate` says where they come from, and capturing frames would cost more than
+   * the refusal itself under load.
+   */
+  readonly stack?: boolean;
 }
 
 /**
@@ -66,7 +76,11 @@ export class SluiceError extends Error {
   readonly retryAfterMs: number | undefined;
 
   constructor(code: SluiceErrorCode, message: string, details: SluiceErrorDetails = {}) {
+    const limit = errorConstructor.stackTraceLimit;
+    const stackless = details.stack === false && limit !== undefined;
+    if (stackless) errorConstructor.stackTraceLimit = 0;
     super(message, details.cause === undefined ? undefined : { cause: details.cause });
+    if (stackless) errorConstructor.stackTraceLimit = limit;
     this.code = code;
     this.gate = details.gate;
     this.retryAfterMs = details.retryAfterMs;
@@ -86,11 +100,7 @@ function retryText(retryAfterMs: number | undefined): string {
 /** The gate has no budget for the request now (tokens, slots, quota). Code `LIMIT_EXCEEDED`. */
 export class LimitExceededError extends SluiceError {
   constructor(gate: string, retryAfterMs?: number, cause?: unknown) {
-    super('LIMIT_EXCEEDED', `${gate}: limit exceeded${retryText(retryAfterMs)}`, {
-      gate,
-      retryAfterMs,
-      cause,
-    });
+    super('LIMIT_EXCEEDED', `${gate}: limit exceeded${retryText(retryAfterMs)}`, { gate, retryAfterMs, cause, stack: false });
   }
 }
 named(LimitExceededError, 'LimitExceededError');
@@ -101,10 +111,7 @@ export class QueueFullError extends SluiceError {
   readonly queueLimit: number | undefined;
   constructor(gate: string, queueLimit?: number, retryAfterMs?: number) {
     const limit = queueLimit === undefined ? '' : ` (queueLimit ${queueLimit})`;
-    super('QUEUE_FULL', `${gate}: queue is full${limit}${retryText(retryAfterMs)}`, {
-      gate,
-      retryAfterMs,
-    });
+    super('QUEUE_FULL', `${gate}: queue is full${limit}${retryText(retryAfterMs)}`, { gate, retryAfterMs, stack: false });
     this.queueLimit = queueLimit;
   }
 }
@@ -119,7 +126,7 @@ export class WaitTimeoutError extends SluiceError {
     super(
       'WAIT_TIMEOUT',
       `${gate}: could not be granted${within}${retryText(retryAfterMs)}`,
-      { gate, retryAfterMs },
+      { gate, retryAfterMs, stack: false },
     );
     this.maxWaitMs = maxWaitMs;
   }
@@ -129,7 +136,7 @@ named(WaitTimeoutError, 'WaitTimeoutError');
 /** A circuit breaker is open (or half-open with its trials taken). Code `CIRCUIT_OPEN`. */
 export class CircuitOpenError extends SluiceError {
   constructor(gate: string, retryAfterMs?: number) {
-    super('CIRCUIT_OPEN', `${gate}: circuit is open${retryText(retryAfterMs)}`, { gate, retryAfterMs });
+    super('CIRCUIT_OPEN', `${gate}: circuit is open${retryText(retryAfterMs)}`, { gate, retryAfterMs, stack: false });
   }
 }
 named(CircuitOpenError, 'CircuitOpenError');
@@ -137,7 +144,7 @@ named(CircuitOpenError, 'CircuitOpenError');
 /** A load shedder refused the request to protect the work already admitted. Code `SHED`. */
 export class ShedError extends SluiceError {
   constructor(gate: string, retryAfterMs?: number) {
-    super('SHED', `${gate}: shed under load${retryText(retryAfterMs)}`, { gate, retryAfterMs });
+    super('SHED', `${gate}: shed under load${retryText(retryAfterMs)}`, { gate, retryAfterMs, stack: false });
   }
 }
 named(ShedError, 'ShedError');
@@ -145,10 +152,7 @@ named(ShedError, 'ShedError');
 /** Intake is paused because the downstream asked to back off (e.g. a 429). Code `PAUSED`. */
 export class PausedError extends SluiceError {
   constructor(gate: string, retryAfterMs?: number) {
-    super('PAUSED', `${gate}: paused by downstream backpressure${retryText(retryAfterMs)}`, {
-      gate,
-      retryAfterMs,
-    });
+    super('PAUSED', `${gate}: paused by downstream backpressure${retryText(retryAfterMs)}`, { gate, retryAfterMs, stack: false });
   }
 }
 named(PausedError, 'PausedError');
@@ -156,7 +160,7 @@ named(PausedError, 'PausedError');
 /** The component was closed; nothing more will be granted. Code `CLOSED`. */
 export class ClosedError extends SluiceError {
   constructor(gate: string) {
-    super('CLOSED', `${gate}: closed`, { gate });
+    super('CLOSED', `${gate}: closed`, { gate, stack: false });
   }
 }
 named(ClosedError, 'ClosedError');

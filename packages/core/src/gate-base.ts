@@ -117,11 +117,13 @@ export abstract class GateBase implements Gate, AcquireNow {
 
   /** The time source. */
   protected readonly clock: Clock;
-  /** The waiters, in service order. */
-  protected readonly queue: WaiterQueue<Permit>;
   /** Most units that may wait at once. */
   protected readonly queueLimit: number;
 
+  // Everything a gate needs only once someone waits or listens is made then, not here: a
+  // keyed limiter holds thousands of gates that never see a waiter or a listener.
+  private waiters: WaiterQueue<Permit> | undefined = undefined;
+  private readonly maxStarvationMs: number | undefined;
   private closed = false;
   private admittedCount = 0;
   private refusedCount = 0;
@@ -131,26 +133,45 @@ export abstract class GateBase implements Gate, AcquireNow {
   private wakeAt = Infinity;
   private lastPermit: Permit | undefined = undefined;
   private lastResolved: Promise<Permit> | undefined = undefined;
-  private readonly admitEvents = new Emitter<number, number>();
-  private readonly refuseEvents = new Emitter<Refusal>();
-  private readonly releaseHook = (count: number, outcome: Outcome | undefined): void =>
-    this.onRelease(count, outcome);
-  private readonly onWake = (): void => {
-    this.wakeTimer = undefined;
-    this.wakeAt = Infinity;
-    this.serve();
-  };
+  private lastRefusal: Refusal | undefined = undefined;
+  private admitEvents: Emitter<number, number> | undefined = undefined;
+  private refuseEvents: Emitter<Refusal> | undefined = undefined;
+  private releaseHook: ((count: number, outcome: Outcome | undefined) => void) | undefined = undefined;
+  private wakeHook: (() => void) | undefined = undefined;
 
   constructor(options: GateBaseOptions) {
     this.name = options.name;
     this.clock = options.clock ?? systemClock;
     this.queueLimit = checkNumber(options.name, 'queueLimit', options.queueLimit, { min: 0, integer: true });
-    this.queue = new WaiterQueue<Permit>({
+    this.maxStarvationMs = options.maxStarvationMs;
+    if (options.maxStarvationMs !== undefined) {
+      checkNumber(options.name, 'maxStarvationMs', options.maxStarvationMs, { min: 0, allowInfinity: true });
+    }
+  }
+
+  /** The waiters, in service order (made on first use). */
+  protected get queue(): WaiterQueue<Permit> {
+    return (this.waiters ??= new WaiterQueue<Permit>({
       clock: this.clock,
-      maxStarvationMs: options.maxStarvationMs,
+      maxStarvationMs: this.maxStarvationMs,
       timeoutReason: (waiter) => this.timeoutReason(waiter),
       onLeave: (reason) => this.onLeave(reason),
-    });
+    }));
+  }
+
+  /** Requests waiting now. */
+  protected get waiterCount(): number {
+    return this.waiters === undefined ? 0 : this.waiters.size;
+  }
+
+  /** Units the waiting requests ask for. */
+  protected get waitingUnits(): number {
+    return this.waiters === undefined ? 0 : this.waiters.units;
+  }
+
+  /** Units queued ahead of a new request of `priority`. */
+  private unitsAhead(priority: number): number {
+    return this.waiters === undefined ? 0 : this.waiters.unitsAhead(priority);
   }
 
   // ---- the core a subclass writes ----
@@ -178,12 +199,21 @@ export abstract class GateBase implements Gate, AcquireNow {
   }
 
   /**
+   * `retryAfterMs` for a `tryAcquire` that `tryTake` just refused. Default:
+   * {@link GateBase.estimateWaitMs}. A gate that read the clock in `tryTake` may override it to
+   * reuse that reading instead of reading the clock again.
+   */
+  protected retryAfterRefusalMs(count: number, unitsAhead: number): number | undefined {
+    return this.estimateWaitMs(count, unitsAhead);
+  }
+
+  /**
    * The permit for `count` units just taken. Default: a permit that calls
    * {@link GateBase.onRelease} once. Gates with nothing to give back may return one shared
    * frozen permit (the resolved promise is then shared too).
    */
   protected permitFor(count: number): Permit {
-    return new GatePermit(this.releaseHook, count);
+    return new GatePermit((this.releaseHook ??= (n, outcome) => this.onRelease(n, outcome)), count);
   }
 
   /** Called once per released permit from {@link GateBase.permitFor}. Default: nothing. */
@@ -214,7 +244,7 @@ export abstract class GateBase implements Gate, AcquireNow {
 
   /** 1 with requests queued, else the used share of the capacity (0 when idle). */
   get pressure(): number {
-    if (this.queue.size > 0) return 1;
+    if (this.waiterCount > 0) return 1;
     const capacity = this.capacity;
     if (!(capacity > 0) || capacity === Infinity) return 0;
     const used = 1 - this.availableUnits() / capacity;
@@ -226,14 +256,15 @@ export abstract class GateBase implements Gate, AcquireNow {
     if (options !== undefined) checkTryAcquireOptions(this.name, options);
     const priority = options?.priority ?? 0;
     if (this.closed) return this.refuse('closed', undefined, count !== 0);
-    if (this.queue.size === 0 && this.tryTake(count, priority)) {
+    const waiting = this.waiterCount;
+    if (waiting === 0 && this.tryTake(count, priority)) {
       if (count === 0) return EMPTY_PERMIT;
       this.admittedCount++;
-      if (this.admitEvents.listening) this.admitEvents.emit(count, 0);
+      if (this.admitEvents?.listening === true) this.admitEvents.emit(count, 0);
       return this.permitFor(count);
     }
-    const reason = this.queue.size === 0 ? this.refusalReason(count, priority) : 'exhausted';
-    const retryAfterMs = ceilMs(this.estimateWaitMs(Math.max(count, 1), this.queue.unitsAhead(priority)));
+    const reason = waiting === 0 ? this.refusalReason(count, priority) : 'exhausted';
+    const retryAfterMs = ceilMs(this.retryAfterRefusalMs(Math.max(count, 1), this.unitsAhead(priority)));
     return this.refuse(reason, retryAfterMs, count !== 0);
   }
 
@@ -251,8 +282,7 @@ export abstract class GateBase implements Gate, AcquireNow {
     }
     if (this.closed) return this.reject(new ClosedError(this.name), 'closed', undefined);
     const priority = options?.priority ?? 0;
-    const queue = this.queue;
-    if (queue.size === 0) {
+    if (this.waiterCount === 0) {
       if (this.tryTake(count, priority)) return this.grantNow(count);
       const reason = this.refusalReason(count, priority);
       if (reason !== 'exhausted') {
@@ -260,7 +290,7 @@ export abstract class GateBase implements Gate, AcquireNow {
         return Promise.reject(refusalError(refusal));
       }
     }
-    const unitsAhead = queue.unitsAhead(priority);
+    const unitsAhead = this.unitsAhead(priority);
     const maxWaitMs = options?.maxWaitMs ?? Infinity;
     if (maxWaitMs !== Infinity) {
       const estimate = this.estimateWaitMs(count, unitsAhead);
@@ -269,7 +299,7 @@ export abstract class GateBase implements Gate, AcquireNow {
         return this.reject(new WaitTimeoutError(this.name, maxWaitMs, retryAfterMs), 'timeout', retryAfterMs);
       }
     }
-    if (queue.units + count > this.queueLimit) {
+    if (this.waitingUnits + count > this.queueLimit) {
       const retryAfterMs = ceilMs(this.estimateWaitMs(count, unitsAhead));
       if (this.queueLimit === 0) {
         // A gate without a queue: the request was simply over the limit.
@@ -277,7 +307,7 @@ export abstract class GateBase implements Gate, AcquireNow {
       }
       return this.reject(new QueueFullError(this.name, this.queueLimit, retryAfterMs), 'queue-full', retryAfterMs);
     }
-    const promise = queue.enqueue(count, priority, signal, maxWaitMs, undefined);
+    const promise = this.queue.enqueue(count, priority, signal, maxWaitMs, undefined);
     this.serve();
     return promise;
   }
@@ -288,9 +318,9 @@ export abstract class GateBase implements Gate, AcquireNow {
 
   /** The pipeline fast path; see {@link ACQUIRE_NOW}. */
   [ACQUIRE_NOW](count: number, priority: number): Permit | undefined {
-    if (this.closed || this.queue.size !== 0 || !this.tryTake(count, priority)) return undefined;
+    if (this.closed || this.waiterCount !== 0 || !this.tryTake(count, priority)) return undefined;
     this.admittedCount++;
-    if (this.admitEvents.listening) this.admitEvents.emit(count, 0);
+    if (this.admitEvents?.listening === true) this.admitEvents.emit(count, 0);
     return count === 0 ? EMPTY_PERMIT : this.permitFor(count);
   }
 
@@ -298,11 +328,11 @@ export abstract class GateBase implements Gate, AcquireNow {
     return {
       capacity: this.capacity,
       available: this.availableUnits(),
-      waiting: this.queue.size,
-      queued: this.queue.units,
+      waiting: this.waiterCount,
+      queued: this.waitingUnits,
       admitted: this.admittedCount,
-      refused: this.refusedCount + this.queue.timedOut,
-      cancelled: this.cancelledEarly + this.queue.aborted,
+      refused: this.refusedCount + (this.waiters?.timedOut ?? 0),
+      cancelled: this.cancelledEarly + (this.waiters?.aborted ?? 0),
     };
   }
 
@@ -311,18 +341,18 @@ export abstract class GateBase implements Gate, AcquireNow {
     this.closed = true;
     this.cancelWake();
     const closedRefusal = new GateRefusal('closed', this.name, undefined);
-    const rejected = this.queue.rejectAll(() => new ClosedError(this.name));
+    const rejected = this.waiters?.rejectAll(() => new ClosedError(this.name)) ?? 0;
     this.refusedCount += rejected;
-    if (this.refuseEvents.listening) for (let i = 0; i < rejected; i++) this.refuseEvents.emit(closedRefusal);
+    if (this.refuseEvents?.listening === true) for (let i = 0; i < rejected; i++) this.refuseEvents.emit(closedRefusal);
     this.onClose();
   }
 
   onAdmit(listener: AdmitListener): Disposer {
-    return this.admitEvents.on(listener);
+    return (this.admitEvents ??= new Emitter<number, number>()).on(listener);
   }
 
   onRefuse(listener: RefuseListener): Disposer {
-    return this.refuseEvents.on(listener);
+    return (this.refuseEvents ??= new Emitter<Refusal>()).on(listener);
   }
 
   // ---- machinery for subclasses ----
@@ -335,9 +365,10 @@ export abstract class GateBase implements Gate, AcquireNow {
    */
   protected serve(): void {
     if (this.serving) return; // the running loop re-reads the head, so it sees the new budget
+    if (this.waiters === undefined) return;
     this.serving = true;
     try {
-      const queue = this.queue;
+      const queue = this.waiters;
       for (;;) {
         const head = queue.peek();
         if (head === undefined) {
@@ -350,7 +381,7 @@ export abstract class GateBase implements Gate, AcquireNow {
         }
         const permit = head.count === 0 ? EMPTY_PERMIT : this.permitFor(head.count);
         this.admittedCount++;
-        if (this.admitEvents.listening) this.admitEvents.emit(head.count, this.clock.now() - head.enqueuedAt);
+        if (this.admitEvents?.listening === true) this.admitEvents.emit(head.count, this.clock.now() - head.enqueuedAt);
         queue.grant(head, permit);
       }
     } finally {
@@ -360,7 +391,7 @@ export abstract class GateBase implements Gate, AcquireNow {
 
   private grantNow(count: number): Promise<Permit> {
     this.admittedCount++;
-    if (this.admitEvents.listening) this.admitEvents.emit(count, 0);
+    if (this.admitEvents?.listening === true) this.admitEvents.emit(count, 0);
     const permit = count === 0 ? EMPTY_PERMIT : this.permitFor(count);
     if (permit !== this.lastPermit) {
       this.lastPermit = permit;
@@ -369,11 +400,20 @@ export abstract class GateBase implements Gate, AcquireNow {
     return this.lastResolved as Promise<Permit>;
   }
 
+  /**
+   * The refusal value for `reason` and `retryAfterMs`. Refusals are frozen, so the last one is
+   * handed out again while nothing changed (a burst of refusals within the same millisecond
+   * allocates nothing); callers may keep them.
+   */
   private refuse(reason: RefusalReason, retryAfterMs: number | undefined, counted: boolean): Refusal {
-    const refusal = new GateRefusal(reason, this.name, retryAfterMs);
+    let refusal = this.lastRefusal;
+    if (refusal === undefined || refusal.reason !== reason || refusal.retryAfterMs !== retryAfterMs) {
+      refusal = Object.freeze(new GateRefusal(reason, this.name, retryAfterMs));
+      this.lastRefusal = refusal;
+    }
     if (counted) {
       this.refusedCount++;
-      if (this.refuseEvents.listening) this.refuseEvents.emit(refusal);
+      if (this.refuseEvents?.listening === true) this.refuseEvents.emit(refusal);
     }
     return refusal;
   }
@@ -384,8 +424,8 @@ export abstract class GateBase implements Gate, AcquireNow {
   }
 
   private timeoutReason(waiter: QueuedWaiter<undefined>): unknown {
-    const retryAfterMs = ceilMs(this.estimateWaitMs(waiter.count, this.queue.unitsAhead(waiter.priority)));
-    if (this.refuseEvents.listening) this.refuseEvents.emit(new GateRefusal('timeout', this.name, retryAfterMs));
+    const retryAfterMs = ceilMs(this.estimateWaitMs(waiter.count, this.unitsAhead(waiter.priority)));
+    if (this.refuseEvents?.listening === true) this.refuseEvents.emit(new GateRefusal('timeout', this.name, retryAfterMs));
     return new WaitTimeoutError(this.name, waiter.deadline - waiter.enqueuedAt, retryAfterMs);
   }
 
@@ -410,7 +450,12 @@ export abstract class GateBase implements Gate, AcquireNow {
     }
     this.wakeAt = at;
     // Why keep-alive: the timer exists only while a caller awaits the head waiter.
-    this.wakeTimer = this.clock.setTimer(this.onWake, delay, KEEP_ALIVE);
+    this.wakeHook ??= () => {
+      this.wakeTimer = undefined;
+      this.wakeAt = Infinity;
+      this.serve();
+    };
+    this.wakeTimer = this.clock.setTimer(this.wakeHook, delay, KEEP_ALIVE);
   }
 
   private cancelWake(): void {

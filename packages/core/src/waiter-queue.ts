@@ -119,9 +119,10 @@ export class WaiterQueue<V, P = undefined> {
   private readonly deadlines: Waiter<V, P>[] = [];
   private timer: TimerHandle | undefined = undefined;
   private timerAt = Infinity;
-  private readonly onTimer = (): void => this.expire();
+  private onTimer: (() => void) | undefined = undefined;
 
-  private readonly signals = new Map<AbortSignal, SignalGroup<V, P>>();
+  /** Waiters by signal, made with the first waiter that brings one. */
+  private signals: Map<AbortSignal, SignalGroup<V, P>> | undefined = undefined;
 
   private abortedCount = 0;
   private timedOutCount = 0;
@@ -388,6 +389,7 @@ export class WaiterQueue<V, P = undefined> {
     if (this.timer !== undefined) this.clock.clearTimer(this.timer);
     this.timerAt = at;
     // Why keep-alive: a deadline only exists while a caller awaits the waiter's promise.
+    this.onTimer ??= () => this.expire();
     this.timer = this.clock.setTimer(this.onTimer, Math.max(0, at - now), KEEP_ALIVE);
   }
 
@@ -418,11 +420,12 @@ export class WaiterQueue<V, P = undefined> {
   // ---- signals: one listener per distinct AbortSignal ----
 
   private attachSignal(waiter: Waiter<V, P>, signal: AbortSignal): void {
-    let group = this.signals.get(signal);
+    const signals = (this.signals ??= new Map());
+    let group = signals.get(signal);
     if (group === undefined) {
       const created: SignalGroup<V, P> = { head: undefined, listener: () => this.abortGroup(signal) };
       group = created;
-      this.signals.set(signal, created);
+      signals.set(signal, created);
       signal.addEventListener('abort', created.listener);
     }
     const head = group.head;
@@ -432,7 +435,7 @@ export class WaiterQueue<V, P = undefined> {
   }
 
   private detachSignal(waiter: Waiter<V, P>, signal: AbortSignal): void {
-    const group = this.signals.get(signal);
+    const group = this.signals?.get(signal);
     if (group === undefined) return; // the whole group is being aborted
     const { signalPrev: prev, signalNext: next } = waiter;
     if (prev !== undefined) prev.signalNext = next;
@@ -441,15 +444,15 @@ export class WaiterQueue<V, P = undefined> {
     waiter.signalPrev = undefined;
     waiter.signalNext = undefined;
     if (group.head === undefined) {
-      this.signals.delete(signal);
+      this.signals?.delete(signal);
       signal.removeEventListener('abort', group.listener);
     }
   }
 
   private abortGroup(signal: AbortSignal): void {
-    const group = this.signals.get(signal);
+    const group = this.signals?.get(signal);
     if (group === undefined) return;
-    this.signals.delete(signal);
+    this.signals?.delete(signal);
     signal.removeEventListener('abort', group.listener);
     const aborted: Waiter<V, P>[] = [];
     for (let waiter = group.head; waiter !== undefined; waiter = waiter.signalNext) {

@@ -103,3 +103,25 @@ describe('error family', () => {
     expect(describeValue('x'.repeat(100))).toMatch(/…" \(string\)$/);
   });
 });
+
+describe('stack traces', () => {
+  it('refusals carry no stack frames (they are answers, not bugs); programming errors do', () => {
+    const refusals = [
+      new LimitExceededError('g'),
+      new QueueFullError('g'),
+      new WaitTimeoutError('g'),
+      new CircuitOpenError('g'),
+      new ShedError('g'),
+      new PausedError('g'),
+      new ClosedError('g'),
+    ];
+    for (const error of refusals) {
+      expect(error.stack).toBe(`${error.name}: ${error.message}`);
+    }
+    expect(new TooLargeError('g', 2, 1).stack).toMatch(/\n\s+at /);
+    expect(new InvalidArgumentError('g', 'x', 'a number', 'y').stack).toMatch(/\n\s+at /);
+    // the engine's own setting is left as it was
+    expect(Error.stackTraceLimit).toBeGreaterThan(0);
+    expect(new Error('plain').stack).toMatch(/\n\s+at /);
+  });
+});

@@ -50,6 +50,21 @@ export class Gcra extends RateLimiter {
     return this.tat;
   }
 
+  /** The hot path in one pass: one clock read, the GCRA comparison, the new TAT. */
+  protected override tryTake(count: number): boolean {
+    let now = this.clock.now();
+    if (now > this.lastNow) this.lastNow = now;
+    else now = this.lastNow;
+    const tat = this.tat;
+    const next = (tat > now ? tat : now) + (count === 0 ? 1 : count) * this.emissionMs;
+    if (next - now > this.toleranceMs) {
+      this.refusedWaitMs = Math.ceil(next - this.toleranceMs - now);
+      return false;
+    }
+    if (count !== 0) this.tat = next;
+    return true;
+  }
+
   protected canTakeAt(count: number, nowMs: number): boolean {
     return !Number.isNaN(gcraAdmit(this.tat, nowMs, count === 0 ? 1 : count, this.emissionMs, this.toleranceMs));
   }

@@ -43,7 +43,7 @@ export abstract class RateLimiter extends GateBase {
    * @internal
    */
   static canTakeNow(member: RateLimiter, count: number, nowMs: number): boolean {
-    return member.queue.size === 0 && !member.isClosed && member.canTakeAt(count, member.monotonic(nowMs));
+    return member.waiterCount === 0 && !member.isClosed && member.canTakeAt(count, member.monotonic(nowMs));
   }
 
   /**
@@ -59,7 +59,7 @@ export abstract class RateLimiter extends GateBase {
    * @internal
    */
   static waitMsFor(member: RateLimiter, count: number, nowMs: number): number {
-    return member.waitMsAt(count + member.queue.units, member.monotonic(nowMs));
+    return member.waitMsAt(count + member.waitingUnits, member.monotonic(nowMs));
   }
 
   // ---- the arithmetic a subclass writes, at a given (monotonic) instant ----
@@ -90,6 +90,17 @@ export abstract class RateLimiter extends GateBase {
 
   protected override estimateWaitMs(count: number, unitsAhead: number): number {
     return this.waitMsAt(count + unitsAhead, this.monotonic(this.clock.now()));
+  }
+
+  /**
+   * Whole ms until the request `tryTake` just refused would fit, set by the limiters' one-pass
+   * `tryTake` when it refuses (nobody is queued then), so a refusal does its arithmetic once.
+   */
+  protected refusedWaitMs = 0;
+
+  /** The wait the refusing `tryTake` recorded, or computed at its clock reading: one clock read per refusal. */
+  protected override retryAfterRefusalMs(count: number, unitsAhead: number): number {
+    return unitsAhead === 0 ? this.refusedWaitMs : this.waitMsAt(count + unitsAhead, this.lastNow);
   }
 
   /** One shared permit: a rate limiter's release has nothing to give back. */

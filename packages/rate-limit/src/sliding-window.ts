@@ -41,6 +41,22 @@ export class SlidingWindow extends RateLimiter {
     this.windowStart = this.lastNow;
   }
 
+  /** The hot path in one pass: one clock read, the roll, the estimate, the count. */
+  protected override tryTake(count: number): boolean {
+    let now = this.clock.now();
+    if (now > this.lastNow) this.lastNow = now;
+    else now = this.lastNow;
+    if (now - this.windowStart >= this.windowMs) this.roll(now);
+    const into = (now - this.windowStart) / this.windowMs;
+    const needed = count === 0 ? 1 : count;
+    if (this.previous * (1 - into) + this.current + needed > this.limit) {
+      this.refusedWaitMs = Math.ceil(this.waitMsAt(needed, now));
+      return false;
+    }
+    this.current += count;
+    return true;
+  }
+
   protected canTakeAt(count: number, nowMs: number): boolean {
     this.roll(nowMs);
     const estimate = slidingWindowEstimate(this.previous, this.current, this.windowStart, nowMs, this.windowMs);

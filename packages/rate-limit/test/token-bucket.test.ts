@@ -33,13 +33,18 @@ describe('TokenBucket', () => {
     }
   });
 
-  it('hands out one shared permit and a fresh refusal value', () => {
-    const { gate } = bucket({ burst: 1 });
+  it('hands out one shared permit, and frozen refusals reused while nothing changed', async () => {
+    const { clock, gate } = bucket({ burst: 1 });
     expect(gate.tryAcquire()).toBe(EMPTY_PERMIT);
     const a = gate.tryAcquire() as Refusal;
     const b = gate.tryAcquire() as Refusal;
-    expect(a).not.toBe(b);
-    expect(a).toEqual(b);
+    expect(b).toBe(a); // same answer in the same instant: no allocation
+    expect(Object.isFrozen(a)).toBe(true); // safe to keep
+    await clock.advance(30);
+    const c = gate.tryAcquire() as Refusal;
+    expect(c).not.toBe(a);
+    expect([a.retryAfterMs, c.retryAfterMs]).toEqual([100, 70]);
+    expect(gate.stats().refused).toBe(3);
   });
 
   it('starts from initialTokens', () => {
