@@ -1,12 +1,13 @@
 import {
   ClosedError,
   InvalidArgumentError,
-  LimitExceededError,
   QueueFullError,
   TooLargeError,
   WaitTimeoutError,
+  refusalReasonOf,
   type Gate,
   type Permit,
+  type RefusalReason,
 } from '@sluice/core';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
@@ -28,6 +29,11 @@ export interface GateContractSubject {
    * gates.
    */
   readonly refillMs: number;
+  /**
+   * The reason the gate gives when its budget is used up; default `exhausted`. A half-open
+   * circuit breaker whose trials are taken says `circuit-open`; a load shedder says `shed`.
+   */
+  readonly refusalReason?: RefusalReason;
 }
 
 /** Options of {@link describeGateContract}. */
@@ -148,14 +154,14 @@ export function describeGateContract(name: string, options: GateContractOptions)
   const make = (): Fixture => fixture(options);
 
   describe(`${name} — gate contract`, () => {
-    it('grants up to its capacity, then refuses with "exhausted" and its own name', async () => {
+    it('grants up to its capacity, then refuses with its reason and its own name', async () => {
       const f = make();
       expect(f.initial).toBeGreaterThanOrEqual(1);
       const permits = exhaust(f);
       const refusal = f.gate.tryAcquire(1);
       expect(refusal.granted).toBe(false);
       if (!refusal.granted) {
-        expect(refusal.reason).toBe('exhausted');
+        expect(refusal.reason).toBe(f.refusalReason ?? 'exhausted');
         expect(typeof refusal.gate).toBe('string');
         expect(refusal.gate.length).toBeGreaterThan(0);
         if (refusal.retryAfterMs !== undefined) expect(refusal.retryAfterMs).toBeGreaterThanOrEqual(0);
@@ -287,7 +293,8 @@ export function describeGateContract(name: string, options: GateContractOptions)
       const overflow = track(f.gate.acquire(1));
       await f.clock.advance(0);
       expect(overflow.state).toBe('rejected');
-      expect(overflow.error).toBeInstanceOf(f.queueLimit === 0 ? LimitExceededError : QueueFullError);
+      if (f.queueLimit === 0) expect(refusalReasonOf(overflow.error)).toBe(f.refusalReason ?? 'exhausted');
+      else expect(overflow.error).toBeInstanceOf(QueueFullError);
       f.gate.close();
       await f.clock.advance(0);
       expect(waiters.every((w) => w.state === 'rejected' && w.error instanceof ClosedError)).toBe(true);
