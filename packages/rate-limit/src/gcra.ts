@@ -1,5 +1,5 @@
 import { checkName, checkNumber, checkOptions } from '@sluice/core';
-import { gcraAdmit, gcraAvailable, gcraParameters, gcraWaitMs } from './math.js';
+import { UNIT_EPSILON, gcraAdmit, gcraAvailable, gcraParameters, gcraWaitMs } from './math.js';
 import type { GcraOptions } from './options.js';
 import { RateLimiter } from './rate-limiter.js';
 
@@ -57,7 +57,7 @@ export class Gcra extends RateLimiter {
     else now = this.lastNow;
     const tat = this.tat;
     const next = (tat > now ? tat : now) + (count === 0 ? 1 : count) * this.emissionMs;
-    if (next - now > this.toleranceMs) {
+    if (next - now > this.toleranceMs + UNIT_EPSILON * this.emissionMs) {
       this.refusedWaitMs = Math.ceil(next - this.toleranceMs - now);
       return false;
     }

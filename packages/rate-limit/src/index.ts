@@ -5,6 +5,7 @@ export { KeyedLimiter, type KeyedLimiterOptions, type KeyedLimiterStats } from '
 export { AllOf, allOf, type AllOfOptions } from './all-of.js';
 export { RateLimiter, type RateLimiterInit } from './rate-limiter.js';
 export {
+  UNIT_EPSILON,
   bucketTokens,
   bucketWaitMs,
   gcraAdmit,

@@ -3,6 +3,14 @@
 // instants, or in a Redis script.
 
 /**
+ * Tolerance, in units, of every "is there enough?" comparison. Refill summed over many small
+ * steps drifts below the exact value (ten 1 ms steps at 100/s give 0.9999999999999999 tokens),
+ * which would refuse a unit that is there; a billionth of a unit absorbs that drift and admits
+ * nothing measurable beyond the limit.
+ */
+export const UNIT_EPSILON = 1e-9;
+
+/**
  * Tokens in a continuously refilling bucket at `nowMs`, given `tokens` at `updatedAtMs`.
  * Refill is `ratePerMs` per elapsed millisecond, capped at `burst`. A clock that stands still or
  * runs backwards (`nowMs ≤ updatedAtMs`) refills nothing: never negative tokens, never a burst
@@ -26,7 +34,7 @@ export function bucketTokens(tokens: number, updatedAtMs: number, nowMs: number,
  * requests at once.
  */
 export function bucketWaitMs(tokens: number, needed: number, ratePerMs: number): number {
-  return needed <= tokens ? 0 : (needed - tokens) / ratePerMs;
+  return needed <= tokens + UNIT_EPSILON ? 0 : (needed - tokens) / ratePerMs;
 }
 
 /** The two constants of a GCRA limit. */
@@ -63,19 +71,19 @@ export function gcraParameters(ratePerSecond: number, burst: number): GcraParame
  */
 export function gcraAdmit(tat: number, nowMs: number, cost: number, emissionMs: number, toleranceMs: number): number {
   const next = (tat > nowMs ? tat : nowMs) + cost * emissionMs;
-  return next - nowMs <= toleranceMs ? next : Number.NaN;
+  return next - nowMs <= toleranceMs + UNIT_EPSILON * emissionMs ? next : Number.NaN;
 }
 
 /** Milliseconds until a GCRA request of `cost` would pass at `nowMs` (0 when it passes now). */
 export function gcraWaitMs(tat: number, nowMs: number, cost: number, emissionMs: number, toleranceMs: number): number {
   const wait = (tat > nowMs ? tat : nowMs) + cost * emissionMs - toleranceMs - nowMs;
-  return wait > 0 ? wait : 0;
+  return wait > UNIT_EPSILON * emissionMs ? wait : 0;
 }
 
 /** Whole tokens a GCRA limiter could admit at `nowMs`. */
 export function gcraAvailable(tat: number, nowMs: number, emissionMs: number, toleranceMs: number): number {
   const ahead = tat > nowMs ? tat - nowMs : 0;
-  return Math.floor((toleranceMs - ahead) / emissionMs + 1e-9);
+  return Math.floor((toleranceMs - ahead) / emissionMs + UNIT_EPSILON);
 }
 
 /**
@@ -103,7 +111,7 @@ export function slidingWindowWaitMs(
   limit: number,
   needed: number,
 ): number {
-  if (slidingWindowEstimate(previous, current, windowStartMs, nowMs, windowMs) + needed <= limit) return 0;
+  if (slidingWindowEstimate(previous, current, windowStartMs, nowMs, windowMs) + needed <= limit + UNIT_EPSILON) return 0;
   const nextWindow = windowStartMs + windowMs;
   if (current + needed <= limit && previous > 0) {
     // the previous window's weight fades within this window

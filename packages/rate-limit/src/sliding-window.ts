@@ -1,5 +1,5 @@
 import { checkName, checkNumber, checkOptions } from '@sluice/core';
-import { slidingWindowEstimate, slidingWindowWaitMs } from './math.js';
+import { UNIT_EPSILON, slidingWindowEstimate, slidingWindowWaitMs } from './math.js';
 import type { SlidingWindowOptions } from './options.js';
 import { RateLimiter } from './rate-limiter.js';
 
@@ -49,7 +49,7 @@ export class SlidingWindow extends RateLimiter {
     if (now - this.windowStart >= this.windowMs) this.roll(now);
     const into = (now - this.windowStart) / this.windowMs;
     const needed = count === 0 ? 1 : count;
-    if (this.previous * (1 - into) + this.current + needed > this.limit) {
+    if (this.previous * (1 - into) + this.current + needed > this.limit + UNIT_EPSILON) {
       this.refusedWaitMs = Math.ceil(this.waitMsAt(needed, now));
       return false;
     }
@@ -60,7 +60,7 @@ export class SlidingWindow extends RateLimiter {
   protected canTakeAt(count: number, nowMs: number): boolean {
     this.roll(nowMs);
     const estimate = slidingWindowEstimate(this.previous, this.current, this.windowStart, nowMs, this.windowMs);
-    return estimate + (count === 0 ? 1 : count) <= this.limit;
+    return estimate + (count === 0 ? 1 : count) <= this.limit + UNIT_EPSILON;
   }
 
   protected takeAt(count: number, nowMs: number): void {
@@ -77,7 +77,7 @@ export class SlidingWindow extends RateLimiter {
 
   protected availableAt(nowMs: number): number {
     this.roll(nowMs);
-    return Math.max(0, Math.floor(this.limit - slidingWindowEstimate(this.previous, this.current, this.windowStart, nowMs, this.windowMs) + 1e-9));
+    return Math.max(0, Math.floor(this.limit - slidingWindowEstimate(this.previous, this.current, this.windowStart, nowMs, this.windowMs) + UNIT_EPSILON));
   }
 
   protected refundAt(count: number, nowMs: number): void {

@@ -1,5 +1,5 @@
 import { checkName, checkNumber, checkOptions } from '@sluice/core';
-import { bucketTokens, bucketWaitMs } from './math.js';
+import { UNIT_EPSILON, bucketTokens, bucketWaitMs } from './math.js';
 import type { TokenBucketOptions } from './options.js';
 import { RateLimiter } from './rate-limiter.js';
 
@@ -67,21 +67,22 @@ export class TokenBucket extends RateLimiter {
     else now = this.lastNow;
     const tokens = now === this.updatedAt ? this.tokenCount : this.refill(now);
     const needed = count === 0 ? 1 : count;
-    if (tokens < needed) {
+    if (tokens + UNIT_EPSILON < needed) {
       this.refusedWaitMs = Math.ceil((needed - tokens) * this.msPerToken);
       return false;
     }
-    this.tokenCount = tokens - count;
+    this.tokenCount = tokens > count ? tokens - count : 0;
     return true;
   }
 
   protected canTakeAt(count: number, nowMs: number): boolean {
     const tokens = this.refill(nowMs);
-    return tokens >= (count === 0 ? 1 : count);
+    return tokens + UNIT_EPSILON >= (count === 0 ? 1 : count);
   }
 
   protected takeAt(count: number, nowMs: number): void {
-    this.tokenCount = this.refill(nowMs) - count;
+    // never below zero, even when the tolerance let a hair-short request through
+    this.tokenCount = Math.max(0, this.refill(nowMs) - count);
   }
 
   protected waitMsAt(units: number, nowMs: number): number {
@@ -89,7 +90,7 @@ export class TokenBucket extends RateLimiter {
   }
 
   protected availableAt(nowMs: number): number {
-    return Math.floor(this.refill(nowMs));
+    return Math.floor(this.refill(nowMs) + UNIT_EPSILON);
   }
 
   protected refundAt(count: number, nowMs: number): void {
