@@ -55,5 +55,6 @@ export const projects: TestProjectInlineConfiguration[] = [
   packageProject('testing'),
   packageProject('buffer'),
   packageProject('rate-limit'),
+  packageProject('concurrency'),
   exampleProject('pipeline-demo'),
 ];

@@ -122,7 +122,7 @@ export abstract class GateBase implements Gate, AcquireNow {
 
   // Everything a gate needs only once someone waits or listens is made then, not here: a
   // keyed limiter holds thousands of gates that never see a waiter or a listener.
-  private waiters: WaiterQueue<Permit> | undefined = undefined;
+  private waiters: WaiterQueue<unknown, unknown> | undefined = undefined;
   private readonly maxStarvationMs: number | undefined;
   private closed = false;
   private admittedCount = 0;
@@ -150,8 +150,8 @@ export abstract class GateBase implements Gate, AcquireNow {
   }
 
   /** The waiters, in service order (made on first use). */
-  protected get queue(): WaiterQueue<Permit> {
-    return (this.waiters ??= new WaiterQueue<Permit>({
+  protected get queue(): WaiterQueue<unknown, unknown> {
+    return (this.waiters ??= new WaiterQueue<unknown, unknown>({
       clock: this.clock,
       maxStarvationMs: this.maxStarvationMs,
       timeoutReason: (waiter) => this.timeoutReason(waiter),
@@ -269,6 +269,17 @@ export abstract class GateBase implements Gate, AcquireNow {
   }
 
   acquire(count = 1, options?: AcquireOptions): Promise<Permit> {
+    return this.request(count, options, undefined) as Promise<Permit>;
+  }
+
+  /**
+   * The body of `acquire`, for a request carrying `payload`: validation, the sync fast path,
+   * the early refusals (queue full, `maxWaitMs`), then the queue. What the request resolves with
+   * when admitted is {@link GateBase.admit}'s: a permit, unless a subclass queues work itself
+   * (a concurrency limiter's `run` queues the function and starts it on admission, so a queued
+   * task holds no suspended async frame).
+   */
+  protected request(count: number, options: AcquireOptions | undefined, payload: unknown): Promise<unknown> {
     try {
       checkCount(count, this.capacity, this.name);
       checkAcquireOptions(this.name, options);
@@ -283,7 +294,11 @@ export abstract class GateBase implements Gate, AcquireNow {
     if (this.closed) return this.reject(new ClosedError(this.name), 'closed', undefined);
     const priority = options?.priority ?? 0;
     if (this.waiterCount === 0) {
-      if (this.tryTake(count, priority)) return this.grantNow(count);
+      if (this.tryTake(count, priority)) {
+        this.admittedCount++;
+        if (this.admitEvents?.listening === true) this.admitEvents.emit(count, 0);
+        return this.resolved(this.admit(count, payload));
+      }
       const reason = this.refusalReason(count, priority);
       if (reason !== 'exhausted') {
         const refusal = this.refuse(reason, ceilMs(this.estimateWaitMs(count, 0)), true);
@@ -307,9 +322,18 @@ export abstract class GateBase implements Gate, AcquireNow {
       }
       return this.reject(new QueueFullError(this.name, this.queueLimit, retryAfterMs), 'queue-full', retryAfterMs);
     }
-    const promise = this.queue.enqueue(count, priority, signal, maxWaitMs, undefined);
+    const promise = this.queue.enqueue(count, priority, signal, maxWaitMs, payload);
     this.serve();
     return promise;
+  }
+
+  /**
+   * What an admitted request of `count` carrying `payload` resolves with (a promise adopts).
+   * Default: the permit — `EMPTY_PERMIT` for a count of 0, else {@link GateBase.permitFor}.
+   */
+  protected admit(count: number, payload: unknown): unknown {
+    void payload;
+    return count === 0 ? EMPTY_PERMIT : this.permitFor(count);
   }
 
   run<T>(fn: (context: RunContext) => T | PromiseLike<T>, options?: RunOptions): Promise<T> {
@@ -379,23 +403,21 @@ export abstract class GateBase implements Gate, AcquireNow {
           this.armWake(head.count);
           return;
         }
-        const permit = head.count === 0 ? EMPTY_PERMIT : this.permitFor(head.count);
         this.admittedCount++;
         if (this.admitEvents?.listening === true) this.admitEvents.emit(head.count, this.clock.now() - head.enqueuedAt);
-        queue.grant(head, permit);
+        queue.grant(head, this.admit(head.count, head.payload));
       }
     } finally {
       this.serving = false;
     }
   }
 
-  private grantNow(count: number): Promise<Permit> {
-    this.admittedCount++;
-    if (this.admitEvents?.listening === true) this.admitEvents.emit(count, 0);
-    const permit = count === 0 ? EMPTY_PERMIT : this.permitFor(count);
-    if (permit !== this.lastPermit) {
-      this.lastPermit = permit;
-      this.lastResolved = Promise.resolve(permit);
+  /** A promise of `value`; a stateless permit's resolved promise is made once and shared. */
+  private resolved(value: unknown): Promise<unknown> {
+    if (value !== this.lastPermit) {
+      if (typeof value !== 'object' || value === null || (value as Permit).granted !== true) return Promise.resolve(value);
+      this.lastPermit = value as Permit;
+      this.lastResolved = Promise.resolve(value as Permit);
     }
     return this.lastResolved as Promise<Permit>;
   }
@@ -423,7 +445,7 @@ export abstract class GateBase implements Gate, AcquireNow {
     return Promise.reject(error);
   }
 
-  private timeoutReason(waiter: QueuedWaiter<undefined>): unknown {
+  private timeoutReason(waiter: QueuedWaiter<unknown>): unknown {
     const retryAfterMs = ceilMs(this.estimateWaitMs(waiter.count, this.unitsAhead(waiter.priority)));
     if (this.refuseEvents?.listening === true) this.refuseEvents.emit(new GateRefusal('timeout', this.name, retryAfterMs));
     return new WaitTimeoutError(this.name, waiter.deadline - waiter.enqueuedAt, retryAfterMs);

@@ -115,6 +115,8 @@ export interface LoadSimulationResult {
   readonly latency: Summary;
   /** Arrival → admission, for admitted requests, in ms. */
   readonly admissionWait: Summary;
+  /** Admission → response, for completed requests, in ms: what the work took once let in (backend queueing included). */
+  readonly serviceLatency: Summary;
   /** Largest backend queue (waiting, not running) seen. */
   readonly maxBackendQueue: number;
   /** Backend queue depth at each sample: `[timeMs, depth]`. */
@@ -126,13 +128,16 @@ export interface LoadSimulationResult {
 interface BackendJob {
   readonly request: SimulatedRequest;
   readonly permit: Permit | undefined;
+  /** When the gate admitted it: the permit's duration runs from here (backend queueing included). */
+  readonly admittedAt: number;
 }
 
 /**
  * Runs a seeded open-loop load test in virtual time: Poisson arrivals at `arrivalsPerSecond` for
  * `durationMs`, optionally admitted by `gate`, served by a backend with `servers` workers and a
- * FIFO queue. Permits are released when the backend finishes, with the outcome (`ok`,
- * `durationMs`), so gates that learn from outcomes see real feedback.
+ * FIFO queue. Permits are released when the backend finishes, with the outcome (`ok`, and
+ * `durationMs` from admission to response, time queued at the backend included), so gates that
+ * learn from outcomes see the latency their admissions cause.
  *
  * Same seed, same options: same result.
  *
@@ -174,6 +179,7 @@ export async function simulateLoad(options: LoadSimulationOptions): Promise<Load
   const endOfArrivals = start + durationMs;
   const refused: Record<string, number> = {};
   const latencies: number[] = [];
+  const serviceLatencies: number[] = [];
   const admissionWaits: number[] = [];
   const samples: [number, number][] = [];
   const backendQueue: BackendJob[] = [];
@@ -189,7 +195,6 @@ export async function simulateLoad(options: LoadSimulationOptions): Promise<Load
 
   const startJob = (job: BackendJob): void => {
     busy++;
-    const began = clock.now();
     const ms = Math.max(0, serviceTime(random));
     const fails = failureRate > 0 && random.chance(failureRate);
     clock.setTimer(() => {
@@ -198,9 +203,11 @@ export async function simulateLoad(options: LoadSimulationOptions): Promise<Load
       const now = clock.now();
       const latency = now - job.request.arrivedAt;
       latencies.push(latency);
+      serviceLatencies.push(now - job.admittedAt);
       if (latency > clientTimeoutMs) timedOut++;
       if (fails) failed++;
-      job.permit?.release({ ok: !fails, durationMs: now - began });
+      // the gate's view: from admission to response, time queued at the backend included
+      job.permit?.release({ ok: !fails, durationMs: now - job.admittedAt });
       const next = backendQueue[queueHead];
       if (next !== undefined) {
         backendQueue[queueHead++] = undefined as unknown as BackendJob;
@@ -216,7 +223,7 @@ export async function simulateLoad(options: LoadSimulationOptions): Promise<Load
   const submit = (request: SimulatedRequest, permit: Permit | undefined): void => {
     admitted++;
     admissionWaits.push(clock.now() - request.arrivedAt);
-    const job: BackendJob = { request, permit };
+    const job: BackendJob = { request, permit, admittedAt: clock.now() };
     if (busy < servers) startJob(job);
     else {
       backendQueue.push(job);
@@ -285,6 +292,7 @@ export async function simulateLoad(options: LoadSimulationOptions): Promise<Load
     unfinished,
     latency: summarize(latencies),
     admissionWait: summarize(admissionWaits),
+    serviceLatency: summarize(serviceLatencies),
     maxBackendQueue,
     backendQueueSamples: samples,
     endedAt: clock.now(),
