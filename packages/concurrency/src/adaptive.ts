@@ -81,8 +81,11 @@ export interface LimitChange {
  * timers, no clock of its own.
  */
 export class AdaptiveLimit {
+  /** The rule in use. */
   readonly algorithm: AdaptiveAlgorithm;
+  /** Lowest limit. */
   readonly minLimit: number;
+  /** Highest limit. */
   readonly maxLimit: number;
   private readonly windowMs: number;
   private readonly minSamples: number;
