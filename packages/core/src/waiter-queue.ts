@@ -21,21 +21,39 @@ export interface QueuedWaiter<P = undefined> {
 
 class Waiter<V, P> implements QueuedWaiter<P> {
   state = QUEUED;
-  heapIndex = -1;
-  signalPrev: Waiter<V, P> | undefined = undefined;
-  signalNext: Waiter<V, P> | undefined = undefined;
-  resolve!: (value: V) => void;
-  reject!: (reason: unknown) => void;
+  /** Its place among the waiters sharing its abort signal; made only for waiters with a signal. */
+  link: SignalLink<V, P> | undefined = undefined;
+  /**
+   * Settles the waiter's promise. Only `resolve` is kept (a rejection resolves with a rejected
+   * promise): one closure less per queued waiter.
+   */
+  resolve!: (value: V | PromiseLike<V>) => void;
 
   constructor(
     readonly count: number,
     readonly priority: number,
     readonly enqueuedAt: number,
-    readonly deadline: number,
-    readonly payload: P,
-    readonly level: Level<V, P>,
-    readonly signal: AbortSignal | undefined,
+    /** Kept instead of the deadline: a small integer, where a deadline would be a boxed double. */
+    readonly maxWaitMs: number,
+    public payload: P,
   ) {}
+
+  /** Clock time after which it times out (`Infinity` without `maxWaitMs`). */
+  get deadline(): number {
+    return this.enqueuedAt + this.maxWaitMs;
+  }
+
+  /** Rejects, and lets go of the payload (a tombstone keeps nothing alive). */
+  reject(reason: unknown): void {
+    this.payload = undefined as P;
+    this.resolve(Promise.reject(reason));
+  }
+
+  /** Resolves, and lets go of the payload. */
+  fulfil(value: V | PromiseLike<V>): void {
+    this.payload = undefined as P;
+    this.resolve(value);
+  }
 }
 
 interface Level<V, P> {
@@ -49,8 +67,16 @@ interface Level<V, P> {
   units: number;
 }
 
+/** A waiter in the list of those sharing one abort signal. */
+interface SignalLink<V, P> {
+  readonly waiter: Waiter<V, P>;
+  readonly signal: AbortSignal;
+  prev: SignalLink<V, P> | undefined;
+  next: SignalLink<V, P> | undefined;
+}
+
 interface SignalGroup<V, P> {
-  head: Waiter<V, P> | undefined;
+  head: SignalLink<V, P> | undefined;
   readonly listener: () => void;
 }
 
@@ -116,7 +142,13 @@ export class WaiterQueue<V, P = undefined> {
   private liveWaiters = 0;
   private liveUnits = 0;
 
-  private readonly deadlines: Waiter<V, P>[] = [];
+  /**
+   * Waiters with a deadline, as a binary min-heap. A waiter granted or aborted before its
+   * deadline is only marked settled here (a tombstone) and swept in bulk once tombstones
+   * outnumber the live entries: no O(log n) removal per grant.
+   */
+  private deadlines: Waiter<V, P>[] = [];
+  private deadDeadlines = 0;
   private timer: TimerHandle | undefined = undefined;
   private timerAt = Infinity;
   private onTimer: (() => void) | undefined = undefined;
@@ -191,10 +223,9 @@ export class WaiterQueue<V, P = undefined> {
   enqueue(count: number, priority: number, signal: AbortSignal | undefined, maxWaitMs: number, payload: P): Promise<V> {
     const now = this.clock.now();
     const level = this.levelFor(priority);
-    const waiter = new Waiter<V, P>(count, priority, now, now + maxWaitMs, payload, level, signal);
-    const promise = new Promise<V>((resolve, reject) => {
+    const waiter = new Waiter<V, P>(count, priority, now, maxWaitMs, payload);
+    const promise = new Promise<V>((resolve) => {
       waiter.resolve = resolve;
-      waiter.reject = reject;
     });
     level.waiters.push(waiter);
     level.live++;
@@ -240,7 +271,7 @@ export class WaiterQueue<V, P = undefined> {
     const w = waiter as Waiter<V, P>;
     if (w.state !== QUEUED) return;
     this.settle(w);
-    w.resolve(value);
+    w.fulfil(value);
   }
 
   /**
@@ -255,7 +286,8 @@ export class WaiterQueue<V, P = undefined> {
     }
     for (const waiter of pending) this.settle(waiter);
     this.levels = [];
-    this.deadlines.length = 0;
+    this.deadlines = [];
+    this.deadDeadlines = 0;
     this.disarm();
     for (const waiter of pending) waiter.reject(reasonFor(waiter));
     return pending.length;
@@ -289,10 +321,13 @@ export class WaiterQueue<V, P = undefined> {
     return level;
   }
 
-  /** Takes a waiter out of every structure. Does not settle its promise. */
-  private settle(waiter: Waiter<V, P>): void {
+  /**
+   * Takes a waiter out of every structure (its deadline entry becomes a tombstone, unless the
+   * caller already popped it: `inHeap` false). Does not settle its promise.
+   */
+  private settle(waiter: Waiter<V, P>, inHeap = true): void {
     waiter.state = SETTLED;
-    const level = waiter.level;
+    const level = this.levelOf(waiter.priority);
     level.live--;
     level.units -= waiter.count;
     this.liveWaiters--;
@@ -308,8 +343,18 @@ export class WaiterQueue<V, P = undefined> {
       }
     }
     if (level.live === 0) this.retireLevel(level);
-    if (waiter.heapIndex >= 0) this.removeDeadline(waiter);
-    if (waiter.signal !== undefined) this.detachSignal(waiter, waiter.signal);
+    if (inHeap && waiter.maxWaitMs !== Infinity) this.deadDeadline();
+    if (waiter.link !== undefined) this.detachSignal(waiter.link);
+  }
+
+  /** The level holding the live waiters of `priority` (levels retire only once empty). */
+  private levelOf(priority: number): Level<V, P> {
+    const levels = this.levels;
+    for (let i = 0; i < levels.length; i++) {
+      const level = levels[i] as Level<V, P>;
+      if (level.priority === priority) return level;
+    }
+    throw new Error(`WaiterQueue: no level for priority ${priority}`); // unreachable
   }
 
   private retireLevel(level: Level<V, P>): void {
@@ -323,66 +368,72 @@ export class WaiterQueue<V, P = undefined> {
     }
   }
 
-  // ---- deadlines: a binary min-heap by deadline, served by one timer ----
+  // ---- deadlines: a binary min-heap by deadline with lazy deletion, served by one timer ----
 
   private addDeadline(waiter: Waiter<V, P>, now: number): void {
     const heap = this.deadlines;
-    waiter.heapIndex = heap.length;
     heap.push(waiter);
-    this.siftUp(waiter.heapIndex);
-    if (waiter.deadline < this.timerAt) this.arm(waiter.deadline, now);
+    this.siftUp(heap.length - 1);
+    const deadline = waiter.deadline;
+    if (deadline < this.timerAt) this.arm(deadline, now);
   }
 
-  private removeDeadline(waiter: Waiter<V, P>): void {
-    const heap = this.deadlines;
-    const index = waiter.heapIndex;
-    waiter.heapIndex = -1;
-    const last = heap.pop() as Waiter<V, P>;
-    if (last !== waiter) {
-      heap[index] = last;
-      last.heapIndex = index;
-      this.siftDown(index);
-      this.siftUp(last.heapIndex);
+  /** A waiter with a deadline settled before it: sweep the tombstones once they outnumber the rest. */
+  private deadDeadline(): void {
+    const dead = ++this.deadDeadlines;
+    const size = this.deadlines.length;
+    if (dead > SWEEP_AFTER_DEAD && dead * 2 > size) {
+      const live = this.deadlines.filter((w) => w.state === QUEUED);
+      this.deadlines = live;
+      this.deadDeadlines = 0;
+      for (let i = (live.length >>> 1) - 1; i >= 0; i--) this.siftDown(i);
     }
-    // The timer is left armed: when it fires early it re-arms for the next deadline. That saves
-    // a clear + set for every waiter granted before its deadline (the common case).
+  }
+
+  /** Removes the heap's top (live or tombstone). */
+  private popDeadline(): Waiter<V, P> {
+    const heap = this.deadlines;
+    const top = heap[0] as Waiter<V, P>;
+    const last = heap.pop() as Waiter<V, P>;
+    if (heap.length > 0) {
+      heap[0] = last;
+      this.siftDown(0);
+    }
+    if (top.state !== QUEUED) this.deadDeadlines--;
+    return top;
   }
 
   private siftUp(index: number): void {
     const heap = this.deadlines;
     const item = heap[index] as Waiter<V, P>;
+    const deadline = item.deadline;
     while (index > 0) {
       const parentIndex = (index - 1) >>> 1;
       const parent = heap[parentIndex] as Waiter<V, P>;
-      if (parent.deadline <= item.deadline) break;
+      if (parent.deadline <= deadline) break;
       heap[index] = parent;
-      parent.heapIndex = index;
       index = parentIndex;
     }
     heap[index] = item;
-    item.heapIndex = index;
   }
 
   private siftDown(index: number): void {
     const heap = this.deadlines;
     const length = heap.length;
     const item = heap[index] as Waiter<V, P>;
+    const deadline = item.deadline;
     for (;;) {
       const left = 2 * index + 1;
       if (left >= length) break;
       const right = left + 1;
       let child = left;
-      if (right < length && (heap[right] as Waiter<V, P>).deadline < (heap[left] as Waiter<V, P>).deadline) {
-        child = right;
-      }
+      if (right < length && (heap[right] as Waiter<V, P>).deadline < (heap[left] as Waiter<V, P>).deadline) child = right;
       const childItem = heap[child] as Waiter<V, P>;
-      if (childItem.deadline >= item.deadline) break;
+      if (childItem.deadline >= deadline) break;
       heap[index] = childItem;
-      childItem.heapIndex = index;
       index = child;
     }
     heap[index] = item;
-    item.heapIndex = index;
   }
 
   private arm(at: number, now: number): void {
@@ -405,10 +456,16 @@ export class WaiterQueue<V, P = undefined> {
     const heap = this.deadlines;
     const now = this.clock.now();
     let expired: Waiter<V, P>[] | undefined;
-    while (heap.length > 0 && (heap[0] as Waiter<V, P>).deadline <= now) {
-      const waiter = heap[0] as Waiter<V, P>;
-      this.settle(waiter);
-      (expired ??= []).push(waiter);
+    while (heap.length > 0) {
+      const top = heap[0] as Waiter<V, P>;
+      if (top.state !== QUEUED) {
+        this.popDeadline(); // a tombstone: it left before its deadline
+        continue;
+      }
+      if (top.deadline > now) break;
+      this.popDeadline();
+      this.settle(top, false);
+      (expired ??= []).push(top);
     }
     if (heap.length > 0) this.arm((heap[0] as Waiter<V, P>).deadline, now);
     if (expired === undefined) return;
@@ -429,23 +486,23 @@ export class WaiterQueue<V, P = undefined> {
       signal.addEventListener('abort', created.listener);
     }
     const head = group.head;
-    waiter.signalNext = head;
-    if (head !== undefined) head.signalPrev = waiter;
-    group.head = waiter;
+    const link: SignalLink<V, P> = { waiter, signal, prev: undefined, next: head };
+    if (head !== undefined) head.prev = link;
+    group.head = link;
+    waiter.link = link;
   }
 
-  private detachSignal(waiter: Waiter<V, P>, signal: AbortSignal): void {
-    const group = this.signals?.get(signal);
+  private detachSignal(link: SignalLink<V, P>): void {
+    link.waiter.link = undefined;
+    const group = this.signals?.get(link.signal);
     if (group === undefined) return; // the whole group is being aborted
-    const { signalPrev: prev, signalNext: next } = waiter;
-    if (prev !== undefined) prev.signalNext = next;
+    const { prev, next } = link;
+    if (prev !== undefined) prev.next = next;
     else group.head = next;
-    if (next !== undefined) next.signalPrev = prev;
-    waiter.signalPrev = undefined;
-    waiter.signalNext = undefined;
+    if (next !== undefined) next.prev = prev;
     if (group.head === undefined) {
-      this.signals?.delete(signal);
-      signal.removeEventListener('abort', group.listener);
+      this.signals?.delete(link.signal);
+      link.signal.removeEventListener('abort', group.listener);
     }
   }
 
@@ -455,8 +512,8 @@ export class WaiterQueue<V, P = undefined> {
     this.signals?.delete(signal);
     signal.removeEventListener('abort', group.listener);
     const aborted: Waiter<V, P>[] = [];
-    for (let waiter = group.head; waiter !== undefined; waiter = waiter.signalNext) {
-      if (waiter.state === QUEUED) aborted.push(waiter);
+    for (let link = group.head; link !== undefined; link = link.next) {
+      if (link.waiter.state === QUEUED) aborted.push(link.waiter);
     }
     for (const waiter of aborted) this.settle(waiter);
     this.abortedCount += aborted.length;
