@@ -56,5 +56,6 @@ export const projects: TestProjectInlineConfiguration[] = [
   packageProject('buffer'),
   packageProject('rate-limit'),
   packageProject('concurrency'),
+  packageProject('breaker'),
   exampleProject('pipeline-demo'),
 ];

@@ -86,7 +86,7 @@ function ceilMs(ms: number | undefined): number | undefined {
  * - {@link GateBase.availableUnits}: units grantable now;
  * - optionally {@link GateBase.estimateWaitMs} (for `retryAfterMs`, the early `maxWaitMs`
  *   refusal and the wake timer), {@link GateBase.permitFor}, {@link GateBase.onRelease},
- *   {@link GateBase.refusalReason} and {@link GateBase.onClose};
+ *   {@link GateBase.refusalReason} and {@link GateBase.closeCore};
  * - and calls {@link GateBase.serve} whenever budget frees up outside a timer (a release).
  *
  * @example
@@ -190,11 +190,13 @@ export abstract class GateBase implements Gate, AcquireNow {
    * Milliseconds until `count` units could be granted to a request with `unitsAhead` units
    * queued before it, if nothing else happens; `undefined` when it depends on a release (a slot
    * frees only when a holder is done) or cannot be known. For gates that refuse for another
-   * reason (an open breaker), the time until that reason passes. Default: `undefined`.
+   * reason (an open breaker), the time until that reason passes. `priority` is the request's
+   * (a shedder's thresholds depend on it). Default: `undefined`.
    */
-  protected estimateWaitMs(count: number, unitsAhead: number): number | undefined {
+  protected estimateWaitMs(count: number, unitsAhead: number, priority: number): number | undefined {
     void count;
     void unitsAhead;
+    void priority;
     return undefined;
   }
 
@@ -203,8 +205,8 @@ export abstract class GateBase implements Gate, AcquireNow {
    * {@link GateBase.estimateWaitMs}. A gate that read the clock in `tryTake` may override it to
    * reuse that reading instead of reading the clock again.
    */
-  protected retryAfterRefusalMs(count: number, unitsAhead: number): number | undefined {
-    return this.estimateWaitMs(count, unitsAhead);
+  protected retryAfterRefusalMs(count: number, unitsAhead: number, priority: number): number | undefined {
+    return this.estimateWaitMs(count, unitsAhead, priority);
   }
 
   /**
@@ -232,8 +234,30 @@ export abstract class GateBase implements Gate, AcquireNow {
     return 'exhausted';
   }
 
-  /** Called once by {@link GateBase.close} after every waiter was rejected. Default: nothing. */
-  protected onClose(): void {}
+  /**
+   * The waiter to serve next; default the queue's order (priority, FIFO, aging). A gate may
+   * serve differently (a shedder serves the newest first while overloaded), or drop waiters it
+   * no longer wants with `queue.drop` before returning the one to serve.
+   */
+  protected nextWaiter(queue: WaiterQueue<unknown, unknown>): QueuedWaiter<unknown> | undefined {
+    return queue.peek();
+  }
+
+  /**
+   * Drops a queued waiter the gate no longer wants to serve (from {@link GateBase.nextWaiter}),
+   * rejecting it with the error of `reason` (and `retryAfterMs`); counted as a refusal.
+   */
+  protected dropWaiter(waiter: QueuedWaiter<unknown>, reason: RefusalReason, retryAfterMs: number | undefined): void {
+    const refusal = this.refuse(reason, retryAfterMs, true);
+    this.queue.drop(waiter, refusalError(refusal));
+  }
+
+  /**
+   * Called once by {@link GateBase.close} after every waiter was rejected: release what the gate
+   * holds (close members, stop monitors). Default: nothing. (Not `onClose`, which gates such as
+   * a breaker use for their public "closed" event.)
+   */
+  protected closeCore(): void {}
 
   // ---- the public contract ----
 
@@ -264,7 +288,7 @@ export abstract class GateBase implements Gate, AcquireNow {
       return this.permitFor(count);
     }
     const reason = waiting === 0 ? this.refusalReason(count, priority) : 'exhausted';
-    const retryAfterMs = ceilMs(this.retryAfterRefusalMs(Math.max(count, 1), this.unitsAhead(priority)));
+    const retryAfterMs = ceilMs(this.retryAfterRefusalMs(Math.max(count, 1), this.unitsAhead(priority), priority));
     return this.refuse(reason, retryAfterMs, count !== 0);
   }
 
@@ -301,21 +325,21 @@ export abstract class GateBase implements Gate, AcquireNow {
       }
       const reason = this.refusalReason(count, priority);
       if (reason !== 'exhausted') {
-        const refusal = this.refuse(reason, ceilMs(this.estimateWaitMs(count, 0)), true);
+        const refusal = this.refuse(reason, ceilMs(this.estimateWaitMs(count, 0, priority)), true);
         return Promise.reject(refusalError(refusal));
       }
     }
     const unitsAhead = this.unitsAhead(priority);
     const maxWaitMs = options?.maxWaitMs ?? Infinity;
     if (maxWaitMs !== Infinity) {
-      const estimate = this.estimateWaitMs(count, unitsAhead);
+      const estimate = this.estimateWaitMs(count, unitsAhead, priority);
       if (maxWaitMs === 0 || (estimate !== undefined && estimate > maxWaitMs)) {
         const retryAfterMs = ceilMs(estimate);
         return this.reject(new WaitTimeoutError(this.name, maxWaitMs, retryAfterMs), 'timeout', retryAfterMs);
       }
     }
     if (this.waitingUnits + count > this.queueLimit) {
-      const retryAfterMs = ceilMs(this.estimateWaitMs(count, unitsAhead));
+      const retryAfterMs = ceilMs(this.estimateWaitMs(count, unitsAhead, priority));
       if (this.queueLimit === 0) {
         // A gate without a queue: the request was simply over the limit.
         return this.reject(new LimitExceededError(this.name, retryAfterMs), 'exhausted', retryAfterMs);
@@ -368,7 +392,7 @@ export abstract class GateBase implements Gate, AcquireNow {
     const rejected = this.waiters?.rejectAll(() => new ClosedError(this.name)) ?? 0;
     this.refusedCount += rejected;
     if (this.refuseEvents?.listening === true) for (let i = 0; i < rejected; i++) this.refuseEvents.emit(closedRefusal);
-    this.onClose();
+    this.closeCore();
   }
 
   onAdmit(listener: AdmitListener): Disposer {
@@ -394,13 +418,13 @@ export abstract class GateBase implements Gate, AcquireNow {
     try {
       const queue = this.waiters;
       for (;;) {
-        const head = queue.peek();
+        const head = this.nextWaiter(queue);
         if (head === undefined) {
           this.cancelWake();
           return;
         }
         if (!this.tryTake(head.count, head.priority)) {
-          this.armWake(head.count);
+          this.armWake(head.count, head.priority);
           return;
         }
         this.admittedCount++;
@@ -446,7 +470,7 @@ export abstract class GateBase implements Gate, AcquireNow {
   }
 
   private timeoutReason(waiter: QueuedWaiter<unknown>): unknown {
-    const retryAfterMs = ceilMs(this.estimateWaitMs(waiter.count, this.unitsAhead(waiter.priority)));
+    const retryAfterMs = ceilMs(this.estimateWaitMs(waiter.count, this.unitsAhead(waiter.priority), waiter.priority));
     if (this.refuseEvents?.listening === true) this.refuseEvents.emit(new GateRefusal('timeout', this.name, retryAfterMs));
     return new WaitTimeoutError(this.name, waiter.deadline - waiter.enqueuedAt, retryAfterMs);
   }
@@ -456,8 +480,8 @@ export abstract class GateBase implements Gate, AcquireNow {
     this.serve();
   }
 
-  private armWake(count: number): void {
-    const estimate = this.estimateWaitMs(count, 0);
+  private armWake(count: number, priority: number): void {
+    const estimate = this.estimateWaitMs(count, 0, priority);
     if (estimate === undefined || estimate === Infinity) {
       this.cancelWake();
       return;

@@ -266,6 +266,38 @@ export class WaiterQueue<V, P = undefined> {
     return starving !== undefined && starving.enqueuedAt < top.enqueuedAt ? starving : top;
   }
 
+  /**
+   * The newest waiter of the highest priority, or `undefined` when none: for owners that serve
+   * LIFO while overloaded (adaptive LIFO), so callers who are still waiting get answers first.
+   */
+  peekNewest(): QueuedWaiter<P> | undefined {
+    if (this.liveWaiters === 0) return undefined;
+    for (const level of this.levels) {
+      if (level.live === 0) continue;
+      const waiters = level.waiters;
+      let back = waiters.peekBack() as Waiter<V, P>;
+      while (back.state !== QUEUED) {
+        waiters.pop();
+        level.dead--;
+        back = waiters.peekBack() as Waiter<V, P>;
+      }
+      return back;
+    }
+    return undefined;
+  }
+
+  /**
+   * Removes `waiter` without granting it and rejects it with `reason`, as an owner's own
+   * decision (a shedder dropping a waiter that waited too long). Counted in neither `aborted`
+   * nor `timedOut`; reports no leave.
+   */
+  drop(waiter: QueuedWaiter<P>, reason: unknown): void {
+    const w = waiter as Waiter<V, P>;
+    if (w.state !== QUEUED) return;
+    this.settle(w);
+    w.reject(reason);
+  }
+
   /** Removes `waiter` (from {@link WaiterQueue.peek}) and resolves it with `value`. */
   grant(waiter: QueuedWaiter<P>, value: V): void {
     const w = waiter as Waiter<V, P>;

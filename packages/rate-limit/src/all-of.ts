@@ -103,7 +103,7 @@ export class AllOf extends GateBase {
     return EMPTY_PERMIT;
   }
 
-  protected override onClose(): void {
+  protected override closeCore(): void {
     for (const member of this.members) member.close();
   }
 }
