@@ -225,6 +225,17 @@ export abstract class GateBase implements Gate, AcquireNow {
   }
 
   /**
+   * A refusal decided on arrival, before the queue is looked at: a reason (never `exhausted`)
+   * refuses the request at once, even while others wait; `undefined` lets it through to
+   * {@link GateBase.tryTake} or the queue. A shedder sheds here. Default: `undefined`.
+   */
+  protected arrivalRefusal(count: number, priority: number): RefusalReason | undefined {
+    void count;
+    void priority;
+    return undefined;
+  }
+
+  /**
    * Why {@link GateBase.tryTake} just said no. Only `exhausted` may wait in the queue; any other
    * reason rejects an `acquire` at once. Default `exhausted`.
    */
@@ -280,6 +291,8 @@ export abstract class GateBase implements Gate, AcquireNow {
     if (options !== undefined) checkTryAcquireOptions(this.name, options);
     const priority = options?.priority ?? 0;
     if (this.closed) return this.refuse('closed', undefined, count !== 0);
+    const early = this.arrivalRefusal(count, priority);
+    if (early !== undefined) return this.refuse(early, ceilMs(this.estimateWaitMs(Math.max(count, 1), 0, priority)), count !== 0);
     const waiting = this.waiterCount;
     if (waiting === 0 && this.tryTake(count, priority)) {
       if (count === 0) return EMPTY_PERMIT;
@@ -317,6 +330,10 @@ export abstract class GateBase implements Gate, AcquireNow {
     }
     if (this.closed) return this.reject(new ClosedError(this.name), 'closed', undefined);
     const priority = options?.priority ?? 0;
+    const early = this.arrivalRefusal(count, priority);
+    if (early !== undefined) {
+      return Promise.reject(refusalError(this.refuse(early, ceilMs(this.estimateWaitMs(count, 0, priority)), true)));
+    }
     if (this.waiterCount === 0) {
       if (this.tryTake(count, priority)) {
         this.admittedCount++;
@@ -366,7 +383,9 @@ export abstract class GateBase implements Gate, AcquireNow {
 
   /** The pipeline fast path; see {@link ACQUIRE_NOW}. */
   [ACQUIRE_NOW](count: number, priority: number): Permit | undefined {
-    if (this.closed || this.waiterCount !== 0 || !this.tryTake(count, priority)) return undefined;
+    if (this.closed || this.waiterCount !== 0 || this.arrivalRefusal(count, priority) !== undefined || !this.tryTake(count, priority)) {
+      return undefined;
+    }
     this.admittedCount++;
     if (this.admitEvents?.listening === true) this.admitEvents.emit(count, 0);
     return count === 0 ? EMPTY_PERMIT : this.permitFor(count);

@@ -15,7 +15,8 @@ describe('README', () => {
     const log = vi.spyOn(console, 'log').mockImplementation(() => {});
     try {
       await import(/* @vite-ignore */ file);
-      expect(log).toHaveBeenCalledWith('WAIT_TIMEOUT', 'pace', 100);
+      // the hint is measured on the real clock, so under load it may be a millisecond or two short of 100
+      expect(log).toHaveBeenCalledWith('WAIT_TIMEOUT', 'pace', expect.closeTo(100, -1));
     } finally {
       log.mockRestore();
     }
