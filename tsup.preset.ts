@@ -11,18 +11,23 @@ export function libraryBuild(options: {
   entry: Record<string, string>;
   platform?: 'neutral' | 'node';
   external?: string[];
+  /** Empty `dist` first; default true. A package with several builds cleans once, in its build script. */
+  clean?: boolean;
+  /** tsconfig for the declarations; default the package's `tsconfig.json`. */
+  tsconfig?: string;
 }): Options {
   return {
     entry: options.entry,
     format: ['esm', 'cjs'],
     dts: true,
     sourcemap: true,
-    clean: true,
+    clean: options.clean ?? true,
     target: 'es2022',
     platform: options.platform ?? 'neutral',
     treeshake: true,
     splitting: true,
     external: options.external ?? [],
     outDir: 'dist',
+    ...(options.tsconfig === undefined ? {} : { tsconfig: options.tsconfig }),
   };
 }

@@ -56,6 +56,7 @@ export const projects: TestProjectInlineConfiguration[] = [
   packageProject('buffer'),
   packageProject('rate-limit'),
   packageProject('concurrency'),
+  packageProject('shedder'),
   packageProject('breaker'),
   exampleProject('pipeline-demo'),
 ];

@@ -5,7 +5,8 @@
 // - browser bundles: every entry of a browser-safe package bundles with esbuild for
 //   `platform: 'browser'` with zero Node built-in imports (the core must run in browsers and
 //   edge runtimes unchanged).
-// Packages marked `"sluice": { "platform": "node" }` in package.json skip the browser check.
+// Packages marked `"sluice": { "platform": "node" }` in package.json skip the browser check, and
+// so do the Node-only entries a package lists in `"sluice": { "nodeEntries": ["./node"] }`.
 import { mkdtempSync, rmSync, readdirSync } from 'node:fs';
 import { builtinModules } from 'node:module';
 import { tmpdir } from 'node:os';
@@ -22,7 +23,7 @@ async function checkBrowserBundle({ name, dir, manifest }) {
   const { build } = await import('esbuild');
   const peers = Object.keys({ ...manifest.peerDependencies, ...manifest.dependencies });
   const entries = Object.entries(manifest.exports ?? {})
-    .filter(([subpath]) => subpath !== './package.json')
+    .filter(([subpath]) => subpath !== './package.json' && !(manifest.sluice?.nodeEntries ?? []).includes(subpath))
     .map(([subpath, target]) => ({ subpath, file: join(dir, target.import.default) }));
   for (const { subpath, file } of entries) {
     const nodeImports = [];

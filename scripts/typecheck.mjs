@@ -4,9 +4,10 @@
 //    types, resolving @sluice/* to sources (the same view the tests run with);
 // 2. each package's own tsconfig: its sources alone, resolving other @sluice packages through
 //    their built declarations as a user would, and — for browser-safe packages — with no Node
-//    types at all, so a stray `process` or `Buffer` fails here.
+//    types at all, so a stray `process` or `Buffer` fails here (Node-only entries are excluded
+//    there and checked by the package's tsconfig.node.json);
 // It also checks that the root tsconfig maps every published entry point to its source.
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { capture, pool, root, step, workspacePackages } from './lib.mjs';
 
@@ -57,7 +58,11 @@ const projects = [
   { label: 'workspace (tsconfig.json)', config: join(root, 'tsconfig.json') },
   { label: `README examples (${exampleFiles.length})`, config: join(examplesDir, 'tsconfig.json') },
 ].concat(
-  packages.map(({ name, dir }) => ({ label: `packages/${name}`, config: join(dir, 'tsconfig.json') })),
+  packages.flatMap(({ name, dir }) => [
+    { label: `packages/${name}`, config: join(dir, 'tsconfig.json') },
+    // a package with Node-only entries checks them (and the rest) once more with Node types
+    ...(existsSync(join(dir, 'tsconfig.node.json')) ? [{ label: `packages/${name} (node)`, config: join(dir, 'tsconfig.node.json') }] : []),
+  ]),
 );
 
 const results = await pool(projects, 2, async ({ label, config }) => {

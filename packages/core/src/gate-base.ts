@@ -72,7 +72,8 @@ export const EMPTY_PERMIT: Permit = Object.freeze({
 
 /** Rounds a wait estimate to whole milliseconds, up. */
 function ceilMs(ms: number | undefined): number | undefined {
-  return ms === undefined || ms === Infinity ? undefined : Math.max(0, Math.ceil(ms));
+  // a nanosecond of slack, so floating-point dust (3 / 0.1 = 30.000000000000004) does not add a ms
+  return ms === undefined || ms === Infinity ? undefined : Math.max(0, Math.ceil(ms - 1e-6));
 }
 
 /**

@@ -1,26 +1,8 @@
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
-import { describe, expect, it, vi } from 'vitest';
-
-const readme = readFileSync(fileURLToPath(new URL('../README.md', import.meta.url)), 'utf8');
-const example = /^```ts\n([\s\S]*?)^```$/m.exec(readme)?.[1];
+import { describe, expect, it } from 'vitest';
+import { runReadmeBlock } from '../../../test-support/readme.ts';
 
 describe('README', () => {
   it('the example runs and prints what its comments say', async () => {
-    expect(example).toBeDefined();
-    const dir = fileURLToPath(new URL('../.cache/', import.meta.url));
-    mkdirSync(dir, { recursive: true });
-    const file = `${dir}readme-example.ts`;
-    writeFileSync(file, example as string);
-    const lines: string[] = [];
-    const log = vi.spyOn(console, 'log').mockImplementation((...args: unknown[]) => {
-      lines.push(args.map((a) => (typeof a === 'string' ? a : JSON.stringify(a))).join(' '));
-    });
-    try {
-      await import(/* @vite-ignore */ file);
-    } finally {
-      log.mockRestore();
-    }
-    expect(lines).toEqual(['true false 100', 'true', 'true']);
+    expect(await runReadmeBlock(import.meta.url)).toEqual(['true false 100', 'true', 'true']);
   });
 });
