@@ -58,5 +58,6 @@ export const projects: TestProjectInlineConfiguration[] = [
   packageProject('concurrency'),
   packageProject('shedder'),
   packageProject('breaker'),
+  packageProject('overload'),
   exampleProject('pipeline-demo'),
 ];

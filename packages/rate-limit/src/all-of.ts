@@ -76,6 +76,11 @@ export class AllOf extends GateBase {
     this.serve();
   }
 
+  /** Takes `count` more from every member, into debt if need be (see `RateLimiter.debit`). */
+  debit(count: number): void {
+    for (const member of this.members) member.debit(count);
+  }
+
   protected tryTake(count: number): boolean {
     const now = this.clock.now();
     const members = this.members;

@@ -129,6 +129,24 @@ export abstract class RateLimiter extends GateBase {
     this.serve();
   }
 
+  /**
+   * Takes `count` more units now whether or not they are available: work that turned out to
+   * cost more than it reserved. The limiter may go into debt (a token bucket below zero, a GCRA
+   * arrival time further ahead), which later requests wait out; it never refuses.
+   *
+   * @param count - units to take, an integer ≥ 0.
+   */
+  debit(count: number): void {
+    checkNumber(this.name, 'count', count, { min: 0, integer: true });
+    if (count === 0 || this.isClosed) return;
+    this.debitAt(count, this.monotonic(this.clock.now()));
+  }
+
+  /** Takes `count` units at `nowMs` even past zero; default {@link RateLimiter.takeAt}, for limiters whose state has no floor. */
+  protected debitAt(count: number, nowMs: number): void {
+    this.takeAt(count, nowMs);
+  }
+
   /** Clamps a clock reading so arithmetic time never runs backwards. */
   protected monotonic(nowMs: number): number {
     if (nowMs > this.lastNow) this.lastNow = nowMs;

@@ -54,7 +54,7 @@ export class TokenBucket extends RateLimiter {
     this.updatedAt = this.lastNow;
   }
 
-  /** Tokens now, exactly (fractional while refilling). */
+  /** Tokens now, exactly (fractional while refilling; negative while a `debit` is paid off). */
   get tokens(): number {
     const now = this.monotonic(this.clock.now());
     return bucketTokens(this.tokenCount, this.updatedAt, now, this.ratePerMs, this.burst);
@@ -90,7 +90,13 @@ export class TokenBucket extends RateLimiter {
   }
 
   protected availableAt(nowMs: number): number {
-    return Math.floor(this.refill(nowMs) + UNIT_EPSILON);
+    const tokens = Math.floor(this.refill(nowMs) + UNIT_EPSILON);
+    return tokens > 0 ? tokens : 0;
+  }
+
+  /** A debit may take the bucket below zero: the debt refills like any deficit. */
+  protected override debitAt(count: number, nowMs: number): void {
+    this.tokenCount = this.refill(nowMs) - count;
   }
 
   protected refundAt(count: number, nowMs: number): void {
