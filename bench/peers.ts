@@ -33,3 +33,4 @@ export { default as pLimit } from 'p-limit';
 export { default as PQueue } from 'p-queue';
 export { Sema } from 'async-sema';
 export { bulkhead as cockatielBulkhead } from 'cockatiel';
+export { wrap as cockatielWrap } from 'cockatiel';

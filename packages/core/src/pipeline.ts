@@ -18,7 +18,7 @@ import {
   type TryAcquireOptions,
 } from './gate.js';
 import { EMPTY_PERMIT } from './gate-base.js';
-import { runWithGate } from './run.js';
+import { runHolding } from './run.js';
 import { checkAcquireOptions, checkCount, checkName, checkTryAcquireOptions } from './validate.js';
 
 /** Options of {@link Pipeline}. */
@@ -168,6 +168,15 @@ export class Pipeline implements Gate {
   }
 
   acquire(count = 1, options?: AcquireOptions): Promise<Permit> {
+    const result = this.acquireOrWait(count, options);
+    return result instanceof Promise ? result : Promise.resolve(result);
+  }
+
+  /**
+   * `acquire` without a promise when every stage grants at once: the permit itself, else the
+   * promise of the wait (or the rejection).
+   */
+  private acquireOrWait(count: number, options: AcquireOptions | undefined): Permit | Promise<Permit> {
     try {
       checkCount(count, this.capacity, this.name);
       checkAcquireOptions(this.name, options);
@@ -202,18 +211,22 @@ export class Pipeline implements Gate {
     if (index === stages.length) {
       this.admittedCount++;
       if (this.admitEvents.listening) this.admitEvents.emit(count, 0);
-      if (count !== 0) return Promise.resolve(combine(first, rest));
+      if (count !== 0) return combine(first, rest);
       // acquire(0) waits for availability and takes nothing
       if (rest !== undefined) releaseInReverse(rest, NOT_RUN);
       first?.release(NOT_RUN);
-      return Promise.resolve(EMPTY_PERMIT);
+      return EMPTY_PERMIT;
     }
     const taken: Permit[] = first === undefined ? [] : rest === undefined ? [first] : [first, ...rest];
     return this.acquireFrom(index, taken, count, options);
   }
 
   run<T>(fn: (context: RunContext) => T | PromiseLike<T>, options?: RunOptions): Promise<T> {
-    return runWithGate(this, this.clock, fn, options);
+    if (typeof fn !== 'function') return Promise.reject(new InvalidArgumentError(this.name, 'fn', 'a function', fn));
+    const signal = options?.signal;
+    const result = this.acquireOrWait(options?.count ?? 1, options);
+    if (result instanceof Promise) return result.then((permit) => runHolding(permit, this.clock, fn, signal));
+    return runHolding(result, this.clock, fn, signal);
   }
 
   stats(): GateStats {

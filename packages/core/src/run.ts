@@ -10,28 +10,45 @@ import { checkAcquireOptions, checkCount } from './validate.js';
  *
  * Exported for authors of custom gates that implement {@link Gate} directly.
  */
-export async function runWithGate<T>(
+export function runWithGate<T>(
   gate: Gate,
   clock: Clock,
   fn: (context: RunContext) => T | PromiseLike<T>,
   options?: RunOptions,
 ): Promise<T> {
-  if (typeof fn !== 'function') {
-    throw new InvalidArgumentError(gate.name, 'fn', 'a function', fn);
-  }
-  const count = options?.count ?? 1;
   let permit: Permit | undefined;
-  if (hasAcquireNow(gate) && options?.signal?.aborted !== true) {
-    // Granted at once when it can be: one promise hop less than awaiting `acquire`.
-    checkCount(count, gate.capacity, gate.name);
-    checkAcquireOptions(gate.name, options);
-    permit = gate[ACQUIRE_NOW](count, options?.priority ?? 0);
+  let count: number;
+  try {
+    if (typeof fn !== 'function') throw new InvalidArgumentError(gate.name, 'fn', 'a function', fn);
+    count = options?.count ?? 1;
+    if (hasAcquireNow(gate) && options?.signal?.aborted !== true) {
+      // Granted at once when it can be: no promise and no hop before `fn` starts.
+      checkCount(count, gate.capacity, gate.name);
+      checkAcquireOptions(gate.name, options);
+      permit = gate[ACQUIRE_NOW](count, options?.priority ?? 0);
+    }
+  } catch (error) {
+    return Promise.reject(error);
   }
-  permit ??= await gate.acquire(count, options);
+  if (permit !== undefined) return runHolding(permit, clock, fn, options?.signal);
+  return gate.acquire(count, options).then((granted) => runHolding(granted, clock, fn, options?.signal));
+}
+
+/**
+ * Runs `fn` under `permit` and releases it with the outcome; for gates that acquired by other
+ * means than `ACQUIRE_NOW` (a pipeline's own fast path).
+ * @internal
+ */
+export async function runHolding<T>(
+  permit: Permit,
+  clock: Clock,
+  fn: (context: RunContext) => T | PromiseLike<T>,
+  signal: AbortSignal | undefined,
+): Promise<T> {
   const start = clock.now();
   let value: T;
   try {
-    value = await fn({ signal: options?.signal, permit });
+    value = await fn({ signal, permit });
   } catch (error) {
     permit.release({ ok: false, durationMs: clock.now() - start, error });
     throw error;

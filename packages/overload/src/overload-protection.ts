@@ -152,34 +152,36 @@ export class OverloadProtection implements Gate {
    * Acquires `options.cost` (or `options.count`, default 1), runs `fn`, and releases through
    * every layer with `{ ok, durationMs, error, cost }` whether `fn` returns or throws.
    */
-  async run<T>(fn: (context: RunContext) => T | PromiseLike<T>, options?: ProtectedRunOptions<T> & { readonly count?: number }): Promise<T> {
-    if (typeof fn !== 'function') throw new InvalidArgumentError(this.name, 'fn', 'a function', fn);
-    const cost = checkNumber(this.name, 'cost', options?.cost ?? options?.count ?? 1, { min: 0, integer: true });
+  run<T>(fn: (context: RunContext) => T | PromiseLike<T>, options?: ProtectedRunOptions<T> & { readonly count?: number }): Promise<T> {
+    let cost: number;
     const actualCost = options?.actualCost;
-    if (actualCost !== undefined && typeof actualCost !== 'function') {
-      throw new InvalidArgumentError(this.name, 'actualCost', 'a function of the result', actualCost);
-    }
-    const permit = await this.pipeline.acquire(cost, options);
-    const start = this.clock.now();
-    let value: T;
     try {
-      value = await fn({ signal: options?.signal, permit });
+      if (typeof fn !== 'function') throw new InvalidArgumentError(this.name, 'fn', 'a function', fn);
+      cost = checkNumber(this.name, 'cost', options?.cost ?? options?.count ?? 1, { min: 0, integer: true });
+      if (actualCost !== undefined && typeof actualCost !== 'function') {
+        throw new InvalidArgumentError(this.name, 'actualCost', 'a function of the result', actualCost);
+      }
     } catch (error) {
-      permit.release({ ok: false, durationMs: this.clock.now() - start, error });
-      throw error;
+      return Promise.reject(error);
     }
-    const durationMs = this.clock.now() - start;
-    let actual: number | undefined;
-    if (actualCost !== undefined) {
+    const runOptions = options === undefined || (options.count ?? 1) === cost ? options : { ...options, count: cost };
+    if (actualCost === undefined) return this.pipeline.run(fn, runOptions);
+    const clock = this.clock;
+    return this.pipeline.run(async (context) => {
+      const start = clock.now();
+      const value = await fn(context);
+      let actual: number | undefined;
       try {
         actual = actualCost(value);
       } catch {
         actual = undefined; // a failing cost reader leaves the estimate standing
       }
-      if (actual !== undefined && !(Number.isInteger(actual) && actual >= 0)) actual = undefined;
-    }
-    permit.release(actual === undefined ? { ok: true, durationMs } : { ok: true, durationMs, cost: actual });
-    return value;
+      // settled here with the actual cost; the pipeline's own release after this is a no-op
+      if (actual !== undefined && Number.isInteger(actual) && actual >= 0) {
+        context.permit.release({ ok: true, durationMs: clock.now() - start, cost: actual });
+      }
+      return value;
+    }, runOptions);
   }
 
   /** The pipeline's counters: requests admitted, refused (by any layer), cancelled, waiting. */
