@@ -1,8 +1,8 @@
 /**
  * 100,000 tasks `async () => 1` at concurrency 16, all submitted at once and then awaited, for
  * sluice's ConcurrencyLimiter and the peers (p-limit, p-queue, async-sema, cockatiel's bulkhead,
- * bottleneck) against a minimal semaphore; plus 20,000 waiters sharing one AbortSignal, and a
- * `maxWaitMs` on every waiter; and the heap each queued task holds.
+ * bottleneck) against a minimal semaphore; plus 20,000 waiters sharing one AbortSignal, a
+ * `maxWaitMs` on every waiter, and fairness across keys; and the heap each queued task holds.
  *
  * Targets: ≤ 1.0× the minimal semaphore with the full feature set; ≤ 300 B retained per queued
  * task; one listener per shared signal (flat cost per task); `maxWaitMs` on every waiter ≤ 1.1×
@@ -328,6 +328,55 @@ suite('concurrency', (s) => {
           },
         },
       );
+    },
+  );
+
+  s.group(
+    'fairness across keys',
+    {
+      note:
+        'One run = 100,000 tasks at concurrency 16 as above: without `fairness` (the floor), with `fairness: {}` and no keys ' +
+        '(every waiter shares one key), and with `fairness: {}` and `{ key }` cycling over 1,000 tenants, so every grant ' +
+        'passes the turn to the next key. Retained = heap per queued task. This group runs last: it is the first to make ' +
+        'keyed waiters, so the groups before it measure a process that has only seen the plain queue.',
+      columns: [{ key: 'retained', label: 'retained per queued task', format: 'bytes-per-item' }],
+    },
+    (g) => {
+      const TENANTS = 1_000;
+      const keyed = Array.from({ length: TENANTS }, (_, i) => ({ key: `tenant-${i}` }));
+      const cases: [string, () => ConcurrencyLimiter, (i: number) => { key: string } | undefined][] = [
+        ['sluice run(fn), no fairness', () => new ConcurrencyLimiter({ maxConcurrent: CONCURRENCY, queueLimit: N }), () => undefined],
+        ['fairness, no keys', () => new ConcurrencyLimiter({ maxConcurrent: CONCURRENCY, queueLimit: N, fairness: {} }), () => undefined],
+        [
+          'fairness, 1,000 keys round-robin',
+          () => new ConcurrencyLimiter({ maxConcurrent: CONCURRENCY, queueLimit: N, fairness: {} }),
+          (i) => keyed[i % TENANTS],
+        ],
+      ];
+      cases.forEach(([label, make, optionsFor], index) => {
+        let limiter = make();
+        g.macro(
+          label,
+          {
+            ops: N,
+            before: () => {
+              limiter = make();
+            },
+            run: () => {
+              const all: Promise<number>[] = [];
+              for (let i = 0; i < N; i++) all.push(limiter.run(task, optionsFor(i)));
+              return Promise.all(all);
+            },
+          },
+          {
+            floor: index === 0,
+            metrics: async () => {
+              const fresh = make();
+              return { retained: await retainedPerTask((n) => Array.from({ length: n }, (_, i) => fresh.run(task, optionsFor(i)))) };
+            },
+          },
+        );
+      });
     },
   );
 });

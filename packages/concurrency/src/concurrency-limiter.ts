@@ -7,6 +7,7 @@ import {
   checkOptions,
   type Clock,
   type Disposer,
+  type FairnessOptions,
   type Outcome,
   type Permit,
   type RunContext,
@@ -30,6 +31,24 @@ export interface ConcurrencyLimiterOptions {
   readonly adaptive?: AdaptiveLimitOptions;
   /** Anti-starvation age for priorities, in ms; default 10,000. */
   readonly maxStarvationMs?: number;
+  /**
+   * Fairness across tenants: waiting work is served round-robin across keys instead of FIFO, so
+   * one noisy tenant cannot fill the queue and make the others wait behind its backlog. A
+   * waiting request's key is `fairness.fairBy(options)` if given, else its `key` option (in
+   * `acquire` and `run` options), else one key shared by all requests without one; within a
+   * priority, the keys with waiters take turns, one admission each. `fairness.perKeyQueueLimit`
+   * (slots, an integer from 1 to `queueLimit`; default `queueLimit`) caps what one key may have
+   * waiting: beyond it that key is refused at once with a `QueueFullError` (reason
+   * `queue-full`, `perKey` true) while other keys still queue. Default: off (FIFO within a
+   * priority; keys ignored). See {@link FairnessOptions}.
+   *
+   * @example
+   * ```ts
+   * const limiter = new ConcurrencyLimiter({ maxConcurrent: 8, queueLimit: 1_000, fairness: { perKeyQueueLimit: 100 } });
+   * await limiter.run(() => handle(request), { key: request.tenantId });
+   * ```
+   */
+  readonly fairness?: FairnessOptions;
   /** Name used in refusals, errors and metrics; default `"concurrency"`. */
   readonly name?: string;
   /** Time source; default `systemClock`. */
@@ -56,6 +75,8 @@ interface Task {
  *   settles near what the backend can do instead of a guessed constant.
  * - A queued `run` holds only its function and its place in line — no suspended async frame —
  *   and starts when admitted.
+ * - `fairness` serves waiting work round-robin across tenants (the `key` of each request), with
+ *   a cap on what one tenant may have waiting.
  *
  * @example
  * ```ts
@@ -74,7 +95,13 @@ export class ConcurrencyLimiter extends GateBase {
     const o = checkOptions('ConcurrencyLimiter', options);
     const name = checkName('ConcurrencyLimiter', o.name, 'concurrency');
     const maxConcurrent = checkNumber(name, 'maxConcurrent', o.maxConcurrent, { min: 1, integer: true });
-    super({ name, clock: o.clock, queueLimit: o.queueLimit ?? DEFAULT_QUEUE_LIMIT, maxStarvationMs: o.maxStarvationMs });
+    super({
+      name,
+      clock: o.clock,
+      queueLimit: o.queueLimit ?? DEFAULT_QUEUE_LIMIT,
+      maxStarvationMs: o.maxStarvationMs,
+      fairness: o.fairness,
+    });
     this.adaptiveLimit = o.adaptive === undefined ? undefined : new AdaptiveLimit(name, maxConcurrent, o.adaptive);
     this.currentLimit = maxConcurrent;
   }

@@ -23,3 +23,34 @@ describeGateContract('ConcurrencyLimiter (adaptive)', {
     refillMs: 0,
   }),
 });
+
+describeGateContract('ConcurrencyLimiter (fairness, requests without a key)', {
+  create: ({ clock }) => ({
+    gate: new ConcurrencyLimiter({ maxConcurrent: 3, queueLimit: 4, fairness: {}, clock }),
+    initial: 3,
+    queueLimit: 4,
+    refillMs: 0,
+  }),
+  invalid: {
+    'fairness.perKeyQueueLimit 0': ({ clock }) => new ConcurrencyLimiter({ maxConcurrent: 1, fairness: { perKeyQueueLimit: 0 }, clock }),
+    'fairness.perKeyQueueLimit fractional': ({ clock }) => new ConcurrencyLimiter({ maxConcurrent: 1, fairness: { perKeyQueueLimit: 1.5 }, clock }),
+    'fairness.perKeyQueueLimit above queueLimit': ({ clock }) =>
+      new ConcurrencyLimiter({ maxConcurrent: 1, queueLimit: 4, fairness: { perKeyQueueLimit: 5 }, clock }),
+    'fairness.fairBy not a function': ({ clock }) => new ConcurrencyLimiter({ maxConcurrent: 1, fairness: { fairBy: 'tenant' as never }, clock }),
+    'fairness not an object': ({ clock }) => new ConcurrencyLimiter({ maxConcurrent: 1, fairness: true as never, clock }),
+  },
+});
+
+// Every request its own key: taking turns between keys in arrival order is FIFO again, so the
+// contract holds while every grant goes through the ring of keys.
+describeGateContract('ConcurrencyLimiter (fairness, a key per request)', {
+  create: ({ clock }) => {
+    let next = 0;
+    return {
+      gate: new ConcurrencyLimiter({ maxConcurrent: 3, queueLimit: 4, fairness: { perKeyQueueLimit: 3, fairBy: () => next++ }, clock }),
+      initial: 3,
+      queueLimit: 4,
+      refillMs: 0,
+    };
+  },
+});

@@ -1,4 +1,4 @@
-import type { Refusal, RefusalReason } from './gate.js';
+import type { FairnessKey, Refusal, RefusalReason } from './gate.js';
 
 /**
  * Stable machine-readable codes of the sluice error family, one per cause.
@@ -107,12 +107,27 @@ named(LimitExceededError, 'LimitExceededError');
 
 /** The waiting queue is at its `queueLimit`. Code `QUEUE_FULL`. */
 export class QueueFullError extends SluiceError {
-  /** The queue limit, in the gate's unit, when known. */
+  /** The queue limit, in the gate's unit, when known (the per-key limit when `perKey`). */
   readonly queueLimit: number | undefined;
-  constructor(gate: string, queueLimit?: number, retryAfterMs?: number) {
-    const limit = queueLimit === undefined ? '' : ` (queueLimit ${queueLimit})`;
-    super('QUEUE_FULL', `${gate}: queue is full${limit}${retryText(retryAfterMs)}`, { gate, retryAfterMs, stack: false });
+  /**
+   * True when the request's key had used its own share of the queue (`perKeyQueueLimit` of a
+   * gate with fairness) while the queue itself had room: requests of other keys still queue.
+   */
+  readonly perKey: boolean;
+  /** With `perKey`: the key whose share was full (`undefined` for requests without a key). */
+  readonly key: FairnessKey | undefined;
+  /**
+   * @param perKey - given when the limit that was reached is one key's share of the queue, with
+   *   that key.
+   */
+  constructor(gate: string, queueLimit?: number, retryAfterMs?: number, perKey?: { readonly key: FairnessKey | undefined }) {
+    const key = perKey?.key;
+    const which = perKey === undefined ? '' : key === undefined ? ' for requests without a key' : ` for key ${typeof key === 'string' ? JSON.stringify(key) : String(key)}`;
+    const limit = queueLimit === undefined ? '' : ` (${perKey === undefined ? 'queueLimit' : 'perKeyQueueLimit'} ${queueLimit})`;
+    super('QUEUE_FULL', `${gate}: queue is full${which}${limit}${retryText(retryAfterMs)}`, { gate, retryAfterMs, stack: false });
     this.queueLimit = queueLimit;
+    this.perKey = perKey !== undefined;
+    this.key = key;
   }
 }
 named(QueueFullError, 'QueueFullError');

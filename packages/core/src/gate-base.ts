@@ -1,11 +1,12 @@
 import { KEEP_ALIVE, systemClock, type Clock, type TimerHandle } from './clock.js';
-import { ClosedError, LimitExceededError, QueueFullError, WaitTimeoutError, refusalError } from './errors.js';
+import { ClosedError, InvalidArgumentError, LimitExceededError, QueueFullError, WaitTimeoutError, refusalError } from './errors.js';
 import { Emitter, type Disposer } from './events.js';
 import {
   ACQUIRE_NOW,
   type AcquireNow,
   type AcquireOptions,
   type AdmitListener,
+  type FairnessKey,
   type Gate,
   type GateStats,
   type Outcome,
@@ -18,7 +19,15 @@ import {
   type TryAcquireOptions,
 } from './gate.js';
 import { runWithGate } from './run.js';
-import { checkAcquireOptions, checkCount, checkNumber, checkTryAcquireOptions } from './validate.js';
+import {
+  checkAcquireOptions,
+  checkCount,
+  checkFunction,
+  checkKey,
+  checkNumber,
+  checkTryAcquireOptions,
+  optionalNumber,
+} from './validate.js';
 import { WaiterQueue, type LeaveReason, type QueuedWaiter } from './waiter-queue.js';
 
 /** Options every {@link GateBase} subclass passes up. */
@@ -34,6 +43,54 @@ export interface GateBaseOptions {
   readonly queueLimit: number;
   /** Anti-starvation age for priorities, in ms; see `WaiterQueueOptions.maxStarvationMs`. */
   readonly maxStarvationMs?: number | undefined;
+  /**
+   * Serve waiting requests round-robin across keys (tenants), with a cap per key; see
+   * {@link FairnessOptions}. Default: off — waiters are served FIFO within a priority and keys
+   * are ignored.
+   */
+  readonly fairness?: FairnessOptions | undefined;
+}
+
+/**
+ * Fairness across keys (tenants) among a gate's waiting requests. Each waiting request has a
+ * key — `fairBy(options)` if given, else its `key` option, else one key shared by all requests
+ * without one — and within each priority the keys with waiters take turns: the oldest waiter of
+ * one key, then the oldest of the next key, and so on. One key with a thousand waiters then
+ * delays another key's request by about one grant per waiting key, not by a thousand.
+ * Priorities still come first, and aging (`maxStarvationMs`) works as without keys. Nothing is
+ * kept for a key once its last waiter has left.
+ *
+ * Only waiting requests are affected: a request granted at once (nobody waiting, budget free)
+ * never looks at its key.
+ *
+ * @example
+ * ```ts
+ * const fairness: FairnessOptions = { perKeyQueueLimit: 100, fairBy: (options) => options?.key ?? 'anonymous' };
+ * ```
+ */
+export interface FairnessOptions {
+  /**
+   * Most units one key may have waiting at once, in the gate's unit (a waiter of count 3 takes
+   * 3), over all priorities. A request that would take its key past it is refused at once with
+   * reason `queue-full` (a `QueueFullError` with `perKey` and `key` set), while requests of other
+   * keys still queue. An integer from 1 to the gate's `queueLimit`; default: `queueLimit` (no
+   * cap but the whole queue's).
+   */
+  readonly perKeyQueueLimit?: number | undefined;
+  /**
+   * The key of a request that has to wait, derived from its options (`undefined` when it was
+   * called without any): a string, a number (not NaN), or `undefined` for the key shared by
+   * requests without one. Called once per waiting request, never for requests granted at once.
+   * If it throws, or returns anything else, the request rejects with that error (an
+   * `InvalidArgumentError` for a bad value) and is not counted. Default: the request's `key`
+   * option.
+   */
+  readonly fairBy?: ((options: AcquireOptions | undefined) => FairnessKey | undefined) | undefined;
+}
+
+/** The key of a waiting request when a gate has fairness without `fairBy`: its `key` option. */
+function keyOption(options: AcquireOptions | undefined): FairnessKey | undefined {
+  return options?.key;
 }
 
 /** The refusal value a gate hands out; one shape for every refusal. */
@@ -125,6 +182,10 @@ export abstract class GateBase implements Gate, AcquireNow {
   // keyed limiter holds thousands of gates that never see a waiter or a listener.
   private waiters: WaiterQueue<unknown, unknown> | undefined = undefined;
   private readonly maxStarvationMs: number | undefined;
+  /** With fairness: derives the key of a waiting request. `undefined` without fairness. */
+  private readonly keyOf: ((options: AcquireOptions | undefined) => unknown) | undefined;
+  /** With fairness: most units one key may have waiting. */
+  private readonly perKeyQueueLimit: number;
   private closed = false;
   private admittedCount = 0;
   private refusedCount = 0;
@@ -148,15 +209,33 @@ export abstract class GateBase implements Gate, AcquireNow {
     if (options.maxStarvationMs !== undefined) {
       checkNumber(options.name, 'maxStarvationMs', options.maxStarvationMs, { min: 0, allowInfinity: true });
     }
+    const fairness = options.fairness;
+    if (fairness === undefined) {
+      this.keyOf = undefined;
+      this.perKeyQueueLimit = this.queueLimit;
+    } else {
+      if (typeof fairness !== 'object' || fairness === null) {
+        throw new InvalidArgumentError(options.name, 'fairness', 'an object or undefined', fairness);
+      }
+      const most = Math.max(1, this.queueLimit);
+      this.perKeyQueueLimit = optionalNumber(options.name, 'fairness.perKeyQueueLimit', fairness.perKeyQueueLimit, most, {
+        min: 1,
+        max: most,
+        integer: true,
+      });
+      checkFunction(options.name, 'fairness.fairBy', fairness.fairBy, true);
+      this.keyOf = fairness.fairBy ?? keyOption;
+    }
   }
 
-  /** The waiters, in service order (made on first use). */
+  /** The waiters, in service order (made on first use; keyed when the gate has fairness). */
   protected get queue(): WaiterQueue<unknown, unknown> {
     return (this.waiters ??= new WaiterQueue<unknown, unknown>({
       clock: this.clock,
       maxStarvationMs: this.maxStarvationMs,
       timeoutReason: (waiter) => this.timeoutReason(waiter),
       onLeave: (reason) => this.onLeave(reason),
+      keyed: this.keyOf !== undefined,
     }));
   }
 
@@ -357,16 +436,56 @@ export abstract class GateBase implements Gate, AcquireNow {
       }
     }
     if (this.waitingUnits + count > this.queueLimit) {
-      const retryAfterMs = ceilMs(this.estimateWaitMs(count, unitsAhead, priority));
       if (this.queueLimit === 0) {
         // A gate without a queue: the request was simply over the limit.
+        const retryAfterMs = ceilMs(this.estimateWaitMs(count, unitsAhead, priority));
         return this.reject(new LimitExceededError(this.name, retryAfterMs), 'exhausted', retryAfterMs);
       }
-      return this.reject(new QueueFullError(this.name, this.queueLimit, retryAfterMs), 'queue-full', retryAfterMs);
+      return this.queueFull(count, unitsAhead, priority, this.queueLimit, undefined);
     }
+    // Fairness is decided once, at construction; this is its only test on the waiting path.
+    if (this.keyOf !== undefined) return this.enqueueByKey(count, priority, signal, maxWaitMs, payload, options, unitsAhead);
     const promise = this.queue.enqueue(count, priority, signal, maxWaitMs, payload);
     this.serve();
     return promise;
+  }
+
+  /** The waiting path of a gate with fairness: the request's key, its key's share, then the queue. */
+  private enqueueByKey(
+    count: number,
+    priority: number,
+    signal: AbortSignal | undefined,
+    maxWaitMs: number,
+    payload: unknown,
+    options: AcquireOptions | undefined,
+    unitsAhead: number,
+  ): Promise<unknown> {
+    let key: FairnessKey | undefined;
+    try {
+      const derived = (this.keyOf as (options: AcquireOptions | undefined) => unknown)(options);
+      key = derived === undefined ? undefined : checkKey(this.name, 'fairness.fairBy() result', derived);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    const queue = this.queue;
+    if (queue.keyUnits(key) + count > this.perKeyQueueLimit) {
+      return this.queueFull(count, unitsAhead, priority, this.perKeyQueueLimit, { key });
+    }
+    const promise = queue.enqueue(count, priority, signal, maxWaitMs, payload, key);
+    this.serve();
+    return promise;
+  }
+
+  /** Refuses a request with `queue-full`: the whole queue's `limit` was reached, or its key's. */
+  private queueFull(
+    count: number,
+    unitsAhead: number,
+    priority: number,
+    limit: number,
+    perKey: { readonly key: FairnessKey | undefined } | undefined,
+  ): Promise<never> {
+    const retryAfterMs = ceilMs(this.estimateWaitMs(count, unitsAhead, priority));
+    return this.reject(new QueueFullError(this.name, limit, retryAfterMs, perKey), 'queue-full', retryAfterMs);
   }
 
   /**

@@ -119,8 +119,22 @@ export interface WaitOptions {
   readonly maxWaitMs?: number | undefined;
 }
 
+/**
+ * The fairness key of a request: which tenant, user or client it is for. A string or a number
+ * (not NaN); keys compare with `SameValueZero`, so `1` and `"1"` are different keys.
+ */
+export type FairnessKey = string | number;
+
 /** Options of {@link Gate.acquire}. */
-export interface AcquireOptions extends WaitOptions, TryAcquireOptions {}
+export interface AcquireOptions extends WaitOptions, TryAcquireOptions {
+  /**
+   * The fairness key (tenant) of this request. Gates that serve keys fairly (a
+   * `ConcurrencyLimiter` with `fairness`) queue it with the other requests of its key and take
+   * turns between keys, so one busy key cannot keep the others waiting; other gates ignore it.
+   * Pipelines pass it on to every stage. Default: no key (every such request shares one key).
+   */
+  readonly key?: FairnessKey | undefined;
+}
 
 /** Options of {@link Gate.run}. */
 export interface RunOptions extends AcquireOptions {
@@ -197,7 +211,8 @@ export interface Gate {
   tryAcquire(count?: number, options?: TryAcquireOptions): Permit | Refusal;
   /**
    * Grants now or after a wait; rejects with a `SluiceError` subclass (or the signal's reason
-   * when aborted). Waiters are served in order of priority, FIFO within a priority.
+   * when aborted). Waiters are served in order of priority, FIFO within a priority (in gates
+   * with fairness, taking turns between keys within a priority).
    *
    * @param count - units to take, an integer from 0 to {@link Gate.capacity}; default 1.
    */

@@ -7,6 +7,7 @@ export {
   type AcquireNow,
   type AcquireOptions,
   type AdmitListener,
+  type FairnessKey,
   type Gate,
   type GateStats,
   type Outcome,
@@ -52,6 +53,7 @@ export {
   checkAcquireOptions,
   checkCount,
   checkFunction,
+  checkKey,
   checkName,
   checkNumber,
   checkOneOf,
@@ -68,7 +70,7 @@ export {
   type QueuedWaiter,
   type WaiterQueueOptions,
 } from './waiter-queue.js';
-export { EMPTY_PERMIT, GateBase, type GateBaseOptions } from './gate-base.js';
+export { EMPTY_PERMIT, GateBase, type FairnessOptions, type GateBaseOptions } from './gate-base.js';
 export { runWithGate } from './run.js';
 export { Pipeline, pipeline, type PipelineOptions } from './pipeline.js';
 export { PassThroughGate, passThrough, type PassThroughOptions } from './pass-through.js';

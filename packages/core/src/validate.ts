@@ -1,5 +1,5 @@
 import { InvalidArgumentError, TooLargeError } from './errors.js';
-import type { AcquireOptions, TryAcquireOptions } from './gate.js';
+import type { AcquireOptions, FairnessKey, TryAcquireOptions } from './gate.js';
 
 /** The accepted range of a numeric option, for {@link checkNumber}. */
 export interface NumberRange {
@@ -122,8 +122,8 @@ function isAbortSignal(value: unknown): value is AbortSignal {
 }
 
 /**
- * Checks the options of a wait (`signal`, `maxWaitMs`, `priority`). Does not look at whether the
- * signal is already aborted: the caller rejects with `signal.reason` in that case.
+ * Checks the options of a wait (`signal`, `maxWaitMs`, `priority`, `key`). Does not look at
+ * whether the signal is already aborted: the caller rejects with `signal.reason` in that case.
  *
  * @throws InvalidArgumentError naming the bad option.
  */
@@ -132,7 +132,7 @@ export function checkAcquireOptions(gate: string, options: AcquireOptions | unde
   if (typeof options !== 'object' || options === null) {
     throw new InvalidArgumentError(gate, 'options', 'an object', options);
   }
-  const { signal, maxWaitMs, priority } = options;
+  const { signal, maxWaitMs, priority, key } = options;
   if (signal !== undefined && !isAbortSignal(signal)) {
     throw new InvalidArgumentError(gate, 'signal', 'an AbortSignal', signal);
   }
@@ -142,6 +142,18 @@ export function checkAcquireOptions(gate: string, options: AcquireOptions | unde
   if (priority !== undefined && !(typeof priority === 'number' && Number.isFinite(priority))) {
     throw new InvalidArgumentError(gate, 'priority', 'a finite number', priority);
   }
+  if (key !== undefined) checkKey(gate, 'key', key);
+}
+
+/**
+ * Checks a fairness key (`AcquireOptions.key`, or what a `fairBy` function returned) and returns
+ * it: a string or a number other than NaN.
+ *
+ * @throws InvalidArgumentError naming `name` for any other value.
+ */
+export function checkKey(gate: string, name: string, key: unknown): FairnessKey {
+  if (typeof key === 'string' || (typeof key === 'number' && !Number.isNaN(key))) return key;
+  throw new InvalidArgumentError(gate, name, 'a string or a number (not NaN)', key);
 }
 
 /** Checks the options of a `tryAcquire` (`priority`). */

@@ -1,9 +1,7 @@
 import { KEEP_ALIVE, type Clock, type TimerHandle } from './clock.js';
-import { RingDeque } from './ring-deque.js';
+import type { FairnessKey } from './gate.js';
 import { checkNumber } from './validate.js';
-
-const QUEUED = 0;
-const SETTLED = 1;
+import { FifoLevel, KeyedLevel, QUEUED, SETTLED, type Level, type SignalLink, type Waiter } from './waiter-levels.js';
 
 /** A request waiting in a {@link WaiterQueue}, as the owner of the queue sees it. */
 export interface QueuedWaiter<P = undefined> {
@@ -17,62 +15,6 @@ export interface QueuedWaiter<P = undefined> {
   readonly deadline: number;
   /** The owner's payload (e.g. the item of a buffer `put`). */
   readonly payload: P;
-}
-
-class Waiter<V, P> implements QueuedWaiter<P> {
-  state = QUEUED;
-  /** Its place among the waiters sharing its abort signal; made only for waiters with a signal. */
-  link: SignalLink<V, P> | undefined = undefined;
-  /**
-   * Settles the waiter's promise. Only `resolve` is kept (a rejection resolves with a rejected
-   * promise): one closure less per queued waiter.
-   */
-  resolve!: (value: V | PromiseLike<V>) => void;
-
-  constructor(
-    readonly count: number,
-    readonly priority: number,
-    readonly enqueuedAt: number,
-    /** Kept instead of the deadline: a small integer, where a deadline would be a boxed double. */
-    readonly maxWaitMs: number,
-    public payload: P,
-  ) {}
-
-  /** Clock time after which it times out (`Infinity` without `maxWaitMs`). */
-  get deadline(): number {
-    return this.enqueuedAt + this.maxWaitMs;
-  }
-
-  /** Rejects, and lets go of the payload (a tombstone keeps nothing alive). */
-  reject(reason: unknown): void {
-    this.payload = undefined as P;
-    this.resolve(Promise.reject(reason));
-  }
-
-  /** Resolves, and lets go of the payload. */
-  fulfil(value: V | PromiseLike<V>): void {
-    this.payload = undefined as P;
-    this.resolve(value);
-  }
-}
-
-interface Level<V, P> {
-  readonly priority: number;
-  readonly waiters: RingDeque<Waiter<V, P>>;
-  /** Waiters still queued. */
-  live: number;
-  /** Settled waiters still in the ring (removed lazily). */
-  dead: number;
-  /** Sum of the live waiters' counts. */
-  units: number;
-}
-
-/** A waiter in the list of those sharing one abort signal. */
-interface SignalLink<V, P> {
-  readonly waiter: Waiter<V, P>;
-  readonly signal: AbortSignal;
-  prev: SignalLink<V, P> | undefined;
-  next: SignalLink<V, P> | undefined;
 }
 
 interface SignalGroup<V, P> {
@@ -100,6 +42,14 @@ export interface WaiterQueueOptions<P = undefined> {
    * owner can serve the waiters that were queued behind them.
    */
   readonly onLeave?: (reason: LeaveReason, count: number) => void;
+  /**
+   * Take turns between keys within each priority: every key (see {@link WaiterQueue.enqueue})
+   * has its own FIFO, and the keys with waiters are served round-robin — one grant to a key,
+   * then one to the next key — so a key with many waiters cannot keep the others waiting behind
+   * them. Priorities and aging work as without keys. Default `false`: one FIFO per priority,
+   * keys ignored.
+   */
+  readonly keyed?: boolean | undefined;
 }
 
 /** Default of {@link WaiterQueueOptions.maxStarvationMs}: 10 s. */
@@ -107,7 +57,7 @@ export const DEFAULT_MAX_STARVATION_MS = 10_000;
 
 /** Levels kept around after they empty; beyond this, empty levels are dropped. */
 const IDLE_LEVELS_KEPT = 8;
-/** Settled waiters tolerated in a level's ring before a sweep (and never more than the live ones). */
+/** Deadline tombstones tolerated in the heap before a sweep (and never more than the live ones). */
 const SWEEP_AFTER_DEAD = 32;
 
 /**
@@ -115,6 +65,9 @@ const SWEEP_AFTER_DEAD = 32;
  *
  * - **Order**: larger priority first, FIFO within a priority. A waiter that has waited
  *   `maxStarvationMs` is served before newer ones whatever its priority (aging), oldest first.
+ *   With `keyed`, each priority takes turns between keys instead: FIFO within a key, one grant
+ *   per key in turn across the keys that have waiters (a waiter that leaves ungranted does not
+ *   cost its key the turn), and nothing kept for a key once its last waiter leaves.
  * - **Cancellation leaves no trace**: aborting or timing out removes the waiter in O(1) (it is
  *   marked and swept in bulk later), detaches its listener, and reports the leave to the owner.
  * - **One listener per signal**: waiters sharing an `AbortSignal` share one `abort` listener,
@@ -136,6 +89,7 @@ export class WaiterQueue<V, P = undefined> {
   private readonly maxStarvationMs: number;
   private readonly timeoutReason: (waiter: QueuedWaiter<P>) => unknown;
   private readonly onLeave: ((reason: LeaveReason, count: number) => void) | undefined;
+  private readonly keyed: boolean;
 
   /** Levels sorted by priority, largest first. Most owners only ever use one. */
   private levels: Level<V, P>[] = [];
@@ -169,6 +123,7 @@ export class WaiterQueue<V, P = undefined> {
     );
     this.timeoutReason = options.timeoutReason;
     this.onLeave = options.onLeave;
+    this.keyed = options.keyed === true;
   }
 
   /** Waiters queued now. */
@@ -189,6 +144,26 @@ export class WaiterQueue<V, P = undefined> {
   /** Waiters that left because their deadline passed, so far. */
   get timedOut(): number {
     return this.timedOutCount;
+  }
+
+  /**
+   * Keys with waiters now, over all priorities (a key waiting at two priorities counts twice).
+   * Without `keyed`, every waiter shares one key: 1 while any waits, else 0.
+   */
+  get keys(): number {
+    let keys = 0;
+    for (const level of this.levels) keys += level.keys;
+    return keys;
+  }
+
+  /**
+   * Units queued for `key`, over all priorities (`undefined`: the requests queued without a
+   * key). Without `keyed`, every waiter shares one key: all queued units. O(levels).
+   */
+  keyUnits(key: FairnessKey | undefined): number {
+    let units = 0;
+    for (const level of this.levels) units += level.unitsOf(key);
+    return units;
   }
 
   /** True while the deadline timer is armed. */
@@ -219,17 +194,22 @@ export class WaiterQueue<V, P = undefined> {
    * and checked that `signal` is not already aborted.
    *
    * @param maxWaitMs - `Infinity` for no deadline.
+   * @param key - the waiter's key in a `keyed` queue; `undefined` (the default) is the one key
+   *   shared by waiters without a key. Ignored without `keyed`.
    */
-  enqueue(count: number, priority: number, signal: AbortSignal | undefined, maxWaitMs: number, payload: P): Promise<V> {
+  enqueue(
+    count: number,
+    priority: number,
+    signal: AbortSignal | undefined,
+    maxWaitMs: number,
+    payload: P,
+    key?: FairnessKey,
+  ): Promise<V> {
     const now = this.clock.now();
-    const level = this.levelFor(priority);
-    const waiter = new Waiter<V, P>(count, priority, now, maxWaitMs, payload);
+    const waiter = this.levelFor(priority).add(count, now, maxWaitMs, payload, key);
     const promise = new Promise<V>((resolve) => {
       waiter.resolve = resolve;
     });
-    level.waiters.push(waiter);
-    level.live++;
-    level.units += count;
     this.liveWaiters++;
     this.liveUnits += count;
     if (maxWaitMs !== Infinity) this.addDeadline(waiter, now);
@@ -239,7 +219,8 @@ export class WaiterQueue<V, P = undefined> {
 
   /**
    * The waiter to serve next, or `undefined` when none: the oldest waiter that has waited
-   * `maxStarvationMs`, else the front of the highest priority. Reads the clock only when waiters
+   * `maxStarvationMs`, else the front of the highest priority (with `keyed`, the oldest waiter
+   * of the key whose turn it is, there). Reads the clock only when waiters
    * of more than one priority are queued and aging is on.
    */
   peek(): QueuedWaiter<P> | undefined {
@@ -248,14 +229,14 @@ export class WaiterQueue<V, P = undefined> {
     let top: Waiter<V, P> | undefined;
     let topIndex = 0;
     for (; topIndex < levels.length; topIndex++) {
-      top = this.front(levels[topIndex] as Level<V, P>);
+      top = (levels[topIndex] as Level<V, P>).front();
       if (top !== undefined) break;
     }
     if (top === undefined || this.maxStarvationMs === Infinity) return top;
     let starving: Waiter<V, P> | undefined;
     let cutoff = -Infinity;
     for (let i = topIndex + 1; i < levels.length; i++) {
-      const candidate = this.front(levels[i] as Level<V, P>);
+      const candidate = (levels[i] as Level<V, P>).front();
       if (candidate === undefined) continue;
       if (cutoff === -Infinity) cutoff = this.clock.now() - this.maxStarvationMs;
       if (candidate.enqueuedAt <= cutoff && (starving === undefined || candidate.enqueuedAt < starving.enqueuedAt)) {
@@ -273,15 +254,7 @@ export class WaiterQueue<V, P = undefined> {
   peekNewest(): QueuedWaiter<P> | undefined {
     if (this.liveWaiters === 0) return undefined;
     for (const level of this.levels) {
-      if (level.live === 0) continue;
-      const waiters = level.waiters;
-      let back = waiters.peekBack() as Waiter<V, P>;
-      while (back.state !== QUEUED) {
-        waiters.pop();
-        level.dead--;
-        back = waiters.peekBack() as Waiter<V, P>;
-      }
-      return back;
+      if (level.live !== 0) return level.newest();
     }
     return undefined;
   }
@@ -302,7 +275,7 @@ export class WaiterQueue<V, P = undefined> {
   grant(waiter: QueuedWaiter<P>, value: V): void {
     const w = waiter as Waiter<V, P>;
     if (w.state !== QUEUED) return;
-    this.settle(w);
+    this.settle(w, true, true);
     w.fulfil(value);
   }
 
@@ -313,9 +286,7 @@ export class WaiterQueue<V, P = undefined> {
    */
   rejectAll(reasonFor: (waiter: QueuedWaiter<P>) => unknown): number {
     const pending: Waiter<V, P>[] = [];
-    for (const level of this.levels) {
-      for (const waiter of level.waiters) if (waiter.state === QUEUED) pending.push(waiter);
-    }
+    for (const level of this.levels) level.collect(pending);
     for (const waiter of pending) this.settle(waiter);
     this.levels = [];
     this.deadlines = [];
@@ -323,19 +294,6 @@ export class WaiterQueue<V, P = undefined> {
     this.disarm();
     for (const waiter of pending) waiter.reject(reasonFor(waiter));
     return pending.length;
-  }
-
-  /** The live front of `level`, discarding settled waiters in front of it. */
-  private front(level: Level<V, P>): Waiter<V, P> | undefined {
-    if (level.live === 0) return undefined;
-    const waiters = level.waiters;
-    let head = waiters.peekFront() as Waiter<V, P>;
-    while (head.state !== QUEUED) {
-      waiters.shift();
-      level.dead--;
-      head = waiters.peekFront() as Waiter<V, P>;
-    }
-    return head;
   }
 
   private levelFor(priority: number): Level<V, P> {
@@ -348,32 +306,23 @@ export class WaiterQueue<V, P = undefined> {
       if (level.priority === priority) return level;
       if (level.priority < priority) break;
     }
-    const level: Level<V, P> = { priority, waiters: new RingDeque(), live: 0, dead: 0, units: 0 };
+    // The only place the two kinds of level differ for the queue: chosen once per level.
+    const level: Level<V, P> = this.keyed ? new KeyedLevel<V, P>(priority) : new FifoLevel<V, P>(priority);
     levels.splice(index, 0, level);
     return level;
   }
 
   /**
    * Takes a waiter out of every structure (its deadline entry becomes a tombstone, unless the
-   * caller already popped it: `inHeap` false). Does not settle its promise.
+   * caller already popped it: `inHeap` false). Does not settle its promise. `granted`: it leaves
+   * because it was granted (in a keyed level, that ends its key's turn).
    */
-  private settle(waiter: Waiter<V, P>, inHeap = true): void {
+  private settle(waiter: Waiter<V, P>, inHeap = true, granted = false): void {
     waiter.state = SETTLED;
     const level = this.levelOf(waiter.priority);
-    level.live--;
-    level.units -= waiter.count;
     this.liveWaiters--;
     this.liveUnits -= waiter.count;
-    const waiters = level.waiters;
-    if (waiters.peekFront() === waiter) {
-      waiters.shift();
-    } else {
-      level.dead++;
-      if (level.dead > SWEEP_AFTER_DEAD && level.dead > level.live) {
-        waiters.removeWhere((w) => w.state !== QUEUED);
-        level.dead = 0;
-      }
-    }
+    level.remove(waiter, granted);
     if (level.live === 0) this.retireLevel(level);
     if (inHeap && waiter.maxWaitMs !== Infinity) this.deadDeadline();
     if (waiter.link !== undefined) this.detachSignal(waiter.link);
@@ -390,10 +339,7 @@ export class WaiterQueue<V, P = undefined> {
   }
 
   private retireLevel(level: Level<V, P>): void {
-    if (level.dead > 0) {
-      level.waiters.clear();
-      level.dead = 0;
-    }
+    level.clear();
     if (this.levels.length > IDLE_LEVELS_KEPT) {
       const index = this.levels.indexOf(level);
       if (index >= 0) this.levels.splice(index, 1);

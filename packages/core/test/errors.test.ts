@@ -54,6 +54,19 @@ describe('error family', () => {
     expect(String(error)).toContain(name);
   });
 
+  it('a per-key queue-full names the key and its limit', () => {
+    const whole = new QueueFullError('g', 8, 20);
+    expect(whole.message).toBe('g: queue is full (queueLimit 8); retry after 20 ms');
+    expect([whole.perKey, whole.key]).toEqual([false, undefined]);
+    const tenant = new QueueFullError('g', 3, undefined, { key: 'tenant-a' });
+    expect(tenant.message).toBe('g: queue is full for key "tenant-a" (perKeyQueueLimit 3)');
+    expect([tenant.perKey, tenant.key, tenant.queueLimit]).toEqual([true, 'tenant-a', 3]);
+    expect(new QueueFullError('g', 3, 5, { key: 7 }).message).toBe('g: queue is full for key 7 (perKeyQueueLimit 3); retry after 5 ms');
+    const keyless = new QueueFullError('g', 3, undefined, { key: undefined });
+    expect(keyless.message).toBe('g: queue is full for requests without a key (perKeyQueueLimit 3)');
+    expect(keyless.perKey).toBe(true);
+  });
+
   it('carries retryAfterMs only where a retry can succeed', () => {
     expect(new LimitExceededError('g', 10).retryAfterMs).toBe(10);
     expect(new LimitExceededError('g', 10).message).toBe('g: limit exceeded; retry after 10 ms');
