@@ -33,3 +33,11 @@ export {
   type AdvanceOperation,
   type WaiterRecord,
 } from './driver.js';
+export {
+  ProviderSimulator,
+  goDuration,
+  type ProviderSimulatorOptions,
+  type ProviderStats,
+  type SimulatedCall,
+  type SimulatedResponse,
+} from './provider-simulator.js';
