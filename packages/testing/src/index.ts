@@ -40,4 +40,5 @@ export {
   type ProviderStats,
   type SimulatedCall,
   type SimulatedResponse,
+  type SimulatedUsage,
 } from './provider-simulator.js';

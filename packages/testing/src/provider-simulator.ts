@@ -44,8 +44,16 @@ export interface SimulatedResponse {
   readonly headers: Readonly<Record<string, string>>;
   /** The JSON body: a completion with `usage`, or the provider's error shape. */
   readonly body: unknown;
-  /** Usage of a 200 (input, output), for the caller's reconciliation. */
-  readonly usage: { readonly inputTokens: number; readonly outputTokens: number } | undefined;
+  /** Usage of a 200, for the caller's reconciliation; `undefined` on a 429. */
+  readonly usage: SimulatedUsage | undefined;
+}
+
+/** The tokens a simulated response really used. */
+export interface SimulatedUsage {
+  /** Input tokens (the request's, ± 10 %). */
+  readonly inputTokens: number;
+  /** Output tokens (a share of `maxOutputTokens`). */
+  readonly outputTokens: number;
 }
 
 /** Counters of a {@link ProviderSimulator}. */
