@@ -59,5 +59,6 @@ export const projects: TestProjectInlineConfiguration[] = [
   packageProject('shedder'),
   packageProject('breaker'),
   packageProject('overload'),
+  packageProject('llm'),
   exampleProject('pipeline-demo'),
 ];

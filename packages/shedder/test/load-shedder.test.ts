@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { InvalidArgumentError, ShedError, isShedError, type Permit, type Refusal } from '@sluice/core';
 import { LoadShedder, defaultLevels, type LoadSignal } from '@sluice/shedder';
-import { VirtualClock } from '@sluice/testing';
+import { VirtualClock, track as settle } from '@sluice/testing';
 
 /** Takes single units at `priority` until refused; returns how many were granted and the refusal. */
 function fill(shedder: LoadShedder, priority: number, held: Permit[]): { granted: number; refusal: Permit | Refusal } {
@@ -12,15 +12,6 @@ function fill(shedder: LoadShedder, priority: number, held: Permit[]): { granted
   }
 }
 
-/** Follows a promise without leaving a rejection unhandled. */
-function settle<T>(promise: Promise<T>): { value?: T; error?: unknown; done: boolean } {
-  const state: { value?: T; error?: unknown; done: boolean } = { done: false };
-  promise.then(
-    (value) => Object.assign(state, { value, done: true }),
-    (error: unknown) => Object.assign(state, { error, done: true }),
-  );
-  return state;
-}
 
 describe('LoadShedder: priority thresholds', () => {
   it('admits low to 90 %, normal to 95 %, high to 98 % by default, and sheds past that', () => {

@@ -42,3 +42,4 @@ export {
   type SimulatedResponse,
   type SimulatedUsage,
 } from './provider-simulator.js';
+export { track, type TrackedPromise } from './track.js';
