@@ -230,6 +230,30 @@ export class LlmLimiter extends GateBase {
     return (this.boundFetch ??= limiterFetch(this));
   }
 
+  /**
+   * The most `dimension` can hold: its limit × (1 − headroom), in requests or tokens; `Infinity`
+   * when the dimension is not enforced.
+   */
+  capacityOf(dimension: Dimension): number {
+    const i = DIMENSIONS.indexOf(dimension);
+    if (i < 0) throw new InvalidArgumentError(this.name, 'dimension', `one of ${DIMENSIONS.join(', ')}`, dimension);
+    return this.buckets.capacity[i] as number;
+  }
+
+  /**
+   * Ms until a request of this cost could be admitted, if nothing else arrives (0 when it fits
+   * now; the queue ahead and a pause count). For choosing among limiters, not a promise.
+   */
+  waitEstimateMs(request: LlmRequest): number {
+    const { count, cost } = this.costOf(request);
+    this.current = cost;
+    try {
+      return this.estimateWaitMs(count, this.waitingUnits, 0);
+    } finally {
+      this.current = undefined;
+    }
+  }
+
   /** True while intake is paused after a retryable 429/529/503 (or a `pause()` call). */
   get isPaused(): boolean {
     return this.clock.now() < this.pausedUntilMs;

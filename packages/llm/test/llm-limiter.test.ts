@@ -236,3 +236,19 @@ describe('LlmLimiter: observe', () => {
     limiter.close();
   });
 });
+
+describe('LlmLimiter: capacity and wait estimates', () => {
+  it('reports per-dimension capacity and the wait a request would face', () => {
+    const clock = new VirtualClock();
+    const limiter = new LlmLimiter({ requestsPerMinute: 60, tokensPerMinute: 6_000, headroom: 0.5, clock });
+    expect([limiter.capacityOf('requests'), limiter.capacityOf('tokens'), limiter.capacityOf('tokens-per-day')]).toEqual([30, 3_000, Infinity]);
+    expect(limiter.waitEstimateMs({ inputTokens: 1_000 })).toBe(0);
+    limiter.tryAcquire({ inputTokens: 3_000 });
+    expect(limiter.waitEstimateMs({ inputTokens: 500 })).toBe(10_000); // 50 tokens/s
+    limiter.pause(20_000);
+    expect(limiter.waitEstimateMs({ inputTokens: 1 })).toBe(20_000);
+    expect(() => limiter.waitEstimateMs({ inputTokens: 4_000 })).toThrow(/shrink/);
+    expect(() => limiter.capacityOf('nope' as never)).toThrow(InvalidArgumentError);
+    limiter.close();
+  });
+});
