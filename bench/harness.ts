@@ -62,7 +62,9 @@ export type MetricFormat =
   /** a plain count with thousands separators */
   | 'count'
   /** a ratio with two decimals */
-  | 'ratio';
+  | 'ratio'
+  /** a share (0–1) shown as a percentage with two decimals */
+  | 'percent';
 
 /** An extra column of a group's table. */
 export interface MetricColumn {

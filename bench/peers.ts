@@ -34,3 +34,6 @@ export { default as PQueue } from 'p-queue';
 export { Sema } from 'async-sema';
 export { bulkhead as cockatielBulkhead } from 'cockatiel';
 export { wrap as cockatielWrap } from 'cockatiel';
+
+// ---- virtual time for timer-based peers (packages/llm/bench): fakes setTimeout and Date ----
+export { default as FakeTimers } from '@sinonjs/fake-timers';

@@ -173,6 +173,8 @@ function formatMetric(value: MetricValue | undefined, format: MetricFormat): str
       return Math.round(value).toLocaleString('en-US');
     case 'ratio':
       return formatRatio(value);
+    case 'percent':
+      return `${(value * 100).toFixed(2)} %`;
   }
 }
 

@@ -1,11 +1,10 @@
-import { checkNumber, checkOneOf, checkOptions } from '@sluice/core';
+import { checkNumber, checkOneOf, checkOptions, type Clock } from '@sluice/core';
 import { createRandom, type Random } from './random.js';
-import type { VirtualClock } from './virtual-clock.js';
 
 /** Options of {@link ProviderSimulator}. */
 export interface ProviderSimulatorOptions {
-  /** The virtual clock the provider lives on. */
-  readonly clock: VirtualClock;
+  /** The clock the provider lives on: a `VirtualClock`, or any `Clock` (e.g. over fake timers). */
+  readonly clock: Clock;
   /** Requests per minute the provider allows (a continuously refilling bucket). */
   readonly requestsPerMinute: number;
   /** Tokens per minute it allows, input and output together (a continuously refilling bucket). */
@@ -88,7 +87,7 @@ const MINUTE_MS = 60_000;
  * ```
  */
 export class ProviderSimulator {
-  private readonly clock: VirtualClock;
+  private readonly clock: Clock;
   private readonly random: Random;
   private readonly format: 'openai' | 'anthropic';
   private readonly rpm: number;
