@@ -29,3 +29,16 @@ export { classify, DEFAULT_RETRY_AFTER_MS } from './classify.js';
 export { wrapFetch, limiterFetch, estimateTokensByChars, type FetchFunction, type WrapFetchOptions } from './fetch.js';
 export { usageFromResponseBody, SseUsageTracker } from './usage.js';
 // --- end of fetch / usage -----------------------------------------------------------------------
+
+// --- Keyed limiters and the deployment router -----------------------------------------------------
+export {
+  KeyedLlmLimiter,
+  LlmRouter,
+  type KeyedLlmLimiterOptions,
+  type KeyedLlmLimiterStats,
+  type LlmDeployment,
+  type LlmRoute,
+  type LlmRouterDeployment,
+  type LlmRouterOptions,
+} from './router.js';
+// --- end of keyed limiters / router ---------------------------------------------------------------

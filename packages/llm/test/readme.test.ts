@@ -14,4 +14,8 @@ describe('README', () => {
     expect(observed).toBeLessThan(20_010);
     expect(rest).toEqual(['TOO_LARGE']);
   });
+
+  it('the router example sends the call to the deployment with the most room', async () => {
+    expect(await runReadmeBlock(import.meta.url, 1)).toEqual(['eastus']);
+  });
 });
