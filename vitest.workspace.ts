@@ -60,5 +60,6 @@ export const projects: TestProjectInlineConfiguration[] = [
   packageProject('breaker'),
   packageProject('overload'),
   packageProject('llm'),
+  packageProject('monitor'),
   exampleProject('pipeline-demo'),
 ];
