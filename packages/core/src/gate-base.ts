@@ -197,6 +197,7 @@ export abstract class GateBase implements Gate, AcquireNow {
   private lastResolved: Promise<Permit> | undefined = undefined;
   private lastRefusal: Refusal | undefined = undefined;
   private admitEvents: Emitter<number, number> | undefined = undefined;
+  private waitEvents: Emitter<number, number> | undefined = undefined;
   private refuseEvents: Emitter<Refusal> | undefined = undefined;
   private releaseHook: ((count: number, outcome: Outcome | undefined) => void) | undefined = undefined;
   private wakeHook: (() => void) | undefined = undefined;
@@ -538,6 +539,15 @@ export abstract class GateBase implements Gate, AcquireNow {
     return (this.admitEvents ??= new Emitter<number, number>()).on(listener);
   }
 
+  /**
+   * Subscribes to the admissions that waited in the queue, with how long (ms) — the ones
+   * granted at once are not reported, so listening costs the fast path nothing. A monitor
+   * counts the rest (admitted − waited) as waits of 0. Returns an unsubscriber.
+   */
+  onWait(listener: AdmitListener): Disposer {
+    return (this.waitEvents ??= new Emitter<number, number>()).on(listener);
+  }
+
   onRefuse(listener: RefuseListener): Disposer {
     return (this.refuseEvents ??= new Emitter<Refusal>()).on(listener);
   }
@@ -567,7 +577,11 @@ export abstract class GateBase implements Gate, AcquireNow {
           return;
         }
         this.admittedCount++;
-        if (this.admitEvents?.listening === true) this.admitEvents.emit(head.count, this.clock.now() - head.enqueuedAt);
+        if (this.admitEvents?.listening === true || this.waitEvents?.listening === true) {
+          const waitedMs = this.clock.now() - head.enqueuedAt;
+          if (this.admitEvents?.listening === true) this.admitEvents.emit(head.count, waitedMs);
+          if (this.waitEvents?.listening === true) this.waitEvents.emit(head.count, waitedMs);
+        }
         queue.grant(head, this.admit(head.count, head.payload));
       }
     } finally {

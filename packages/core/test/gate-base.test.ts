@@ -174,3 +174,27 @@ describe('GateBase', () => {
     expect(gate.available).toBeCloseTo(1);
   });
 });
+
+describe('GateBase.onWait', () => {
+  it('reports only admissions that waited in the queue, with their wait; onAdmit sees every one', async () => {
+    const { clock, gate } = setup();
+    const waits: [number, number][] = [];
+    const admits: number[] = [];
+    const stopWait = gate.onWait((count, waitedMs) => waits.push([count, waitedMs]));
+    gate.onAdmit((_count, waitedMs) => admits.push(waitedMs));
+    drain(gate, 4); // granted at once: not waits
+    const queued = [gate.acquire(1), gate.acquire(2)];
+    await clock.advance(300);
+    await Promise.all(queued);
+    expect(waits).toEqual([
+      [1, 100],
+      [2, 300],
+    ]);
+    expect(admits).toEqual([0, 0, 0, 0, 100, 300]);
+    stopWait();
+    const later = gate.acquire(1);
+    await clock.advance(100);
+    await later;
+    expect(waits).toHaveLength(2);
+  });
+});

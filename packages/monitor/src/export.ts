@@ -5,14 +5,8 @@ import { PROMETHEUS_CONTENT_TYPE, PrometheusWriter, type PrometheusLabels } from
 export interface PrometheusExportOptions {
   /** Prefix of every metric name; default `"sluice"`. */
   readonly prefix?: string;
-  /**
-   * Upper bounds of the wait histogram's buckets, seconds; default 0.001, 0.005, 0.01, 0.025,
-   * 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10 (and `+Inf`).
-   */
-  readonly waitBucketsSeconds?: readonly number[];
 }
 
-const DEFAULT_WAIT_BUCKETS = Object.freeze([0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10]);
 const BREAKER_STATES = Object.freeze(['closed', 'open', 'half-open', 'isolated']);
 
 /**
@@ -20,12 +14,12 @@ const BREAKER_STATES = Object.freeze(['closed', 'open', 'half-open', 'isolated']
  * first). Series carry `component` and the watch's labels. Families (prefix `sluice`):
  * `_queue_depth`, `_queue_capacity`, `_pressure` (gauges), `_enqueue_rate`, `_dequeue_rate`
  * (gauges, per second), `_refused_total`, `_dropped_total` (counters), `_wait_seconds`
- * (histogram over the whole watch), `_available` (gauge, gates that report it) and
+ * (histogram over the whole watch, exact at the monitor's `waitBucketsMs`), `_available`
+ * (gauge, gates that report it) and
  * `_breaker_state` (one series per state, 1 for the current one).
  */
 export function prometheusText(monitor: QueueMonitor, options: PrometheusExportOptions = {}): string {
   const prefix = options.prefix ?? 'sluice';
-  const bounds = options.waitBucketsSeconds ?? DEFAULT_WAIT_BUCKETS;
   const metrics = monitor.sample();
   const w = new PrometheusWriter();
   const labelsOf = (m: QueueMetrics): PrometheusLabels => ({ ...monitor.labelsOf(m.name), component: m.name });
@@ -47,9 +41,9 @@ export function prometheusText(monitor: QueueMonitor, options: PrometheusExportO
     w.family(`${prefix}_wait_seconds`, 'histogram', 'Wait from arrival to admission (gates) or from entry to take (buffers).');
     for (const m of metrics) {
       const waits = monitor.waitHistogram(m.name, 'all');
-      if (waits === undefined) continue;
-      const buckets = bounds.map((le) => [le, waits.countAtOrBelow(le * 1000)] as const);
-      w.histogram(labelsOf(m), buckets, waits.sum / 1000, waits.count);
+      const buckets = monitor.waitBuckets(m.name);
+      if (waits === undefined || buckets === undefined) continue;
+      w.histogram(labelsOf(m), buckets.map(([ms, count]) => [ms / 1000, count] as const), waits.sum / 1000, waits.count);
     }
   }
   const breakers = metrics.filter((m) => m.state !== undefined);

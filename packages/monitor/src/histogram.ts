@@ -89,11 +89,11 @@ export class LogLinearHistogram {
   }
 
   /**
-   * Records `valueMs` (`count` times). Negative values count as 0; NaN is ignored. O(1), no
-   * allocation.
+   * Records `valueMs` (`count` times, a whole number). Negative values count as 0; NaN and
+   * infinite values, and counts that are not whole numbers ≥ 1, are ignored. O(1), no allocation.
    */
   record(valueMs: number, count = 1): void {
-    if (!(valueMs === valueMs) || !(count > 0)) return;
+    if (!(valueMs < Infinity) || !(count >= 1) || count !== Math.floor(count)) return;
     const v = valueMs > 0 ? valueMs : 0;
     const index = this.indexOf(v);
     this.counts[index] = (this.counts[index] as number) + count;
@@ -145,7 +145,8 @@ export class LogLinearHistogram {
    */
   percentile(p: number): number {
     if (this.total === 0) return Number.NaN;
-    const rank = Math.max(1, Math.ceil((Math.min(100, Math.max(0, p)) / 100) * this.total));
+    // p × total / 100, not p / 100 × total: 7 / 100 × 100 is 7.000000000000001 and would round up a rank
+    const rank = Math.max(1, Math.ceil((Math.min(100, Math.max(0, p)) * this.total) / 100));
     let seen = 0;
     const counts = this.counts;
     for (let i = 0; i < counts.length; i++) {
@@ -175,6 +176,30 @@ export class LogLinearHistogram {
       n += counts[i] as number;
     }
     return n;
+  }
+
+  /**
+   * {@link LogLinearHistogram.countAtOrBelow} for many bounds (ascending) in one pass over the
+   * buckets: what a Prometheus histogram's `le` series need.
+   */
+  cumulativeCounts(boundsMs: readonly number[]): number[] {
+    const out: number[] = [];
+    let n = 0;
+    let i = 0;
+    const counts = this.counts;
+    for (const bound of boundsMs) {
+      if (this.total === 0) {
+        out.push(0);
+        continue;
+      }
+      if (bound >= this.maxMs) {
+        out.push(this.total);
+        continue;
+      }
+      while (i < counts.length && this.upperBoundOf(i) <= bound) n += counts[i++] as number;
+      out.push(n);
+    }
+    return out;
   }
 
   /** Adds `other`'s counts to this one. @throws InvalidArgumentError when their layouts differ. */

@@ -69,6 +69,11 @@ export interface QueueMonitorOptions {
   readonly rateWindowMs?: number;
   /** Waits are summarised over the last one to two windows of this length, ms; default 60,000. */
   readonly waitWindowMs?: number;
+  /**
+   * Upper bounds of the exported wait buckets (Prometheus `le`), ms, ascending; default 1, 5,
+   * 10, 25, 50, 100, 250, 500, 1,000, 2,500, 5,000, 10,000. Counted exactly for every wait.
+   */
+  readonly waitBucketsMs?: readonly number[];
   /** Time source; default `systemClock`. Sampling runs on its timers, which never keep a process alive. */
   readonly clock?: Clock;
 }
@@ -77,6 +82,12 @@ export interface QueueMonitorOptions {
 export interface WatchOptions {
   /** Extra labels for the exported series (Prometheus / OpenTelemetry). */
   readonly labels?: Readonly<Record<string, string>>;
+  /**
+   * Record waits. Default `true` for gates — their queued admissions are reported and the
+   * immediate ones counted as 0, so the fast path pays nothing — and `false` for buffers, which
+   * must stamp every item's entry time (a clock read per `offer`) to report holding times.
+   */
+  readonly waits?: boolean;
 }
 
 /** A condition over a component's metrics, evaluated at every sample. */
@@ -110,6 +121,7 @@ interface WatchableGate {
   readonly pressure: number;
   stats(): GateStats;
   onAdmit(listener: (count: number, waitedMs: number) => void): Disposer;
+  onWait?(listener: (count: number, waitedMs: number) => void): Disposer;
   readonly state?: unknown;
 }
 
@@ -134,8 +146,15 @@ class Watched {
   readonly retired = new LogLinearHistogram();
   /** Scratch for merged views, reused. */
   readonly scratch = new LogLinearHistogram();
+  /** Exact counts per export bucket: slot i holds waits in (bound[i−1], bound[i]], the last slot the rest. */
+  readonly slots: Float64Array;
   windowStart: number;
   last: QueueMetrics | undefined;
+  /** With `onWait`: admissions reported as waits so far, and the counters at the last sample. */
+  waited = 0;
+  countsZeros = false;
+  lastAdmitted = 0;
+  lastWaited = 0;
   readonly disposers: Disposer[] = [];
 
   constructor(
@@ -145,7 +164,9 @@ class Watched {
     readonly labels: Readonly<Record<string, string>>,
     rateWindowMs: number,
     now: number,
+    private readonly bounds: readonly number[],
   ) {
+    this.slots = new Float64Array(bounds.length + 1);
     this.enqueue = new EwmaRate({ windowMs: rateWindowMs });
     this.dequeue = new EwmaRate({ windowMs: rateWindowMs });
     this.drops = new EwmaRate({ windowMs: rateWindowMs });
@@ -156,7 +177,22 @@ class Watched {
   }
 
   recordWait(ms: number): void {
+    this.waited++;
     this.current.record(ms);
+    this.countSlot(ms, 1);
+  }
+
+  /** Adds `n` waits of `ms` to the export bucket holding it (binary search over a dozen bounds). */
+  countSlot(ms: number, n: number): void {
+    const bounds = this.bounds;
+    let lo = 0;
+    let hi = bounds.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if ((bounds[mid] as number) < ms) lo = mid + 1;
+      else hi = mid;
+    }
+    this.slots[lo] = (this.slots[lo] as number) + n;
   }
 }
 
@@ -177,8 +213,9 @@ interface AlertState {
  * — sampled on the injected clock, with alerts that fire once on entering a condition and
  * resolve once on leaving it, and Prometheus text / OpenTelemetry export.
  *
- * Watching costs a component nothing on its hot path beyond the counters it already keeps,
- * except one listener call per admission (gate) or take (buffer) to record the wait.
+ * Watching costs a gate nothing on its hot path: counters are read at each sample, and only
+ * admissions that waited in the queue are reported (the others count as waits of 0). Buffers
+ * report holding times only when watched with `waits: true` (they then stamp every item).
  *
  * @example
  * ```ts
@@ -194,6 +231,8 @@ export class QueueMonitor {
   readonly rateWindowMs: number;
   /** Wait summary window, ms. */
   readonly waitWindowMs: number;
+  /** Upper bounds of the exported wait buckets, ms. */
+  readonly waitBucketsMs: readonly number[];
   private readonly clock: Clock;
   private readonly watched = new Map<string, Watched>();
   private readonly alerts: AlertState[] = [];
@@ -206,6 +245,11 @@ export class QueueMonitor {
     this.sampleEveryMs = checkNumber('QueueMonitor', 'sampleEveryMs', o.sampleEveryMs ?? 1_000, { min: 1 });
     this.rateWindowMs = checkNumber('QueueMonitor', 'rateWindowMs', o.rateWindowMs ?? 10_000, { min: 1 });
     this.waitWindowMs = checkNumber('QueueMonitor', 'waitWindowMs', o.waitWindowMs ?? 60_000, { min: 1 });
+    const bounds = o.waitBucketsMs ?? DEFAULT_WAIT_BUCKETS_MS;
+    if (!Array.isArray(bounds) || bounds.some((b, i) => !(typeof b === 'number' && b >= 0 && b < Infinity) || (i > 0 && b <= (bounds[i - 1] as number)))) {
+      throw new InvalidArgumentError('QueueMonitor', 'waitBucketsMs', 'ascending finite numbers ≥ 0', bounds);
+    }
+    this.waitBucketsMs = Object.freeze(bounds.slice());
     this.clock = o.clock ?? systemClock;
   }
 
@@ -229,10 +273,19 @@ export class QueueMonitor {
       throw new InvalidArgumentError('QueueMonitor', name, 'a gate (stats, onAdmit) or a buffer (stats, offer, poll)', component);
     }
     const labels = checkLabels(options.labels ?? {});
-    const entry = new Watched(name, kind, component as WatchableGate | WatchableBuffer, labels, this.rateWindowMs, this.clock.now());
-    if (kind === 'gate') {
-      entry.disposers.push((component as WatchableGate).onAdmit((_count, waitedMs) => entry.recordWait(waitedMs)));
-    } else {
+    const entry = new Watched(name, kind, component as WatchableGate | WatchableBuffer, labels, this.rateWindowMs, this.clock.now(), this.waitBucketsMs);
+    const waits = options.waits ?? kind === 'gate';
+    if (waits && kind === 'gate') {
+      const gate = component as WatchableGate;
+      if (typeof gate.onWait === 'function') {
+        // only queued admissions are reported; the immediate ones are counted as 0 at each sample
+        entry.countsZeros = true;
+        entry.lastAdmitted = gate.stats().admitted;
+        entry.disposers.push(gate.onWait((_count, waitedMs) => entry.recordWait(waitedMs)));
+      } else {
+        entry.disposers.push(gate.onAdmit((_count, waitedMs) => entry.recordWait(waitedMs)));
+      }
+    } else if (waits) {
       const buffer = component as WatchableBuffer;
       if (typeof buffer.onTake === 'function') entry.disposers.push(buffer.onTake((_item, heldMs) => entry.recordWait(heldMs)));
     }
@@ -316,6 +369,23 @@ export class QueueMonitor {
     return merged;
   }
 
+  /**
+   * Exact cumulative wait counts of `name` over its whole watch at each of `waitBucketsMs`, as
+   * `[boundMs, count]`, then `[Infinity, total]`: a Prometheus histogram's `le` series.
+   */
+  waitBuckets(name: string): (readonly [number, number])[] | undefined {
+    const entry = this.watched.get(name);
+    if (entry === undefined) return undefined;
+    const out: (readonly [number, number])[] = [];
+    let cumulative = 0;
+    this.waitBucketsMs.forEach((bound, i) => {
+      cumulative += entry.slots[i] as number;
+      out.push([bound, cumulative] as const);
+    });
+    out.push([Infinity, cumulative + (entry.slots[this.waitBucketsMs.length] as number)] as const);
+    return out;
+  }
+
   /** The labels `name` was watched with. */
   labelsOf(name: string): Readonly<Record<string, string>> | undefined {
     return this.watched.get(name)?.labels;
@@ -371,6 +441,15 @@ export class QueueMonitor {
       enqueued = stats.admitted + stats.refused + stats.cancelled + stats.waiting;
       dequeued = stats.admitted;
       refused = stats.refused;
+      if (entry.countsZeros) {
+        const immediate = stats.admitted - entry.lastAdmitted - (entry.waited - entry.lastWaited);
+        if (immediate > 0) {
+          entry.current.record(0, immediate);
+          entry.countSlot(0, immediate);
+        }
+        entry.lastAdmitted = stats.admitted;
+        entry.lastWaited = entry.waited;
+      }
       available = Number.isFinite(stats.available) ? stats.available : undefined;
     } else {
       const stats = (component as WatchableBuffer).stats();
@@ -442,6 +521,8 @@ export class QueueMonitor {
   }
 }
 
+const DEFAULT_WAIT_BUCKETS_MS = Object.freeze([1, 5, 10, 25, 50, 100, 250, 500, 1_000, 2_500, 5_000, 10_000]);
+
 function kindOf(component: unknown): ComponentKind | undefined {
   if (typeof component !== 'object' || component === null) return undefined;
   const c = component as Record<string, unknown>;
@@ -451,11 +532,19 @@ function kindOf(component: unknown): ComponentKind | undefined {
   return undefined;
 }
 
+/** Labels the exporters set themselves. */
+const RESERVED_LABELS: readonly string[] = ['component', 'le', 'state'];
+
 function checkLabels(labels: Readonly<Record<string, string>>): Readonly<Record<string, string>> {
   if (typeof labels !== 'object' || labels === null) throw new InvalidArgumentError('QueueMonitor.watch', 'labels', 'an object of strings', labels);
   for (const [key, value] of Object.entries(labels)) {
-    if (!/^[a-zA-Z_][a-zA-Z0-9_]*$/.test(key) || key.startsWith('__') || key === 'component') {
-      throw new InvalidArgumentError('QueueMonitor.watch', `labels.${key}`, 'a Prometheus label name (not "component", not starting with "__")', key);
+    if (!/^[a-zA-Z_][a-zA-Z0-9_]*$/.test(key) || key.startsWith('__') || RESERVED_LABELS.includes(key)) {
+      throw new InvalidArgumentError(
+        'QueueMonitor.watch',
+        `labels.${key}`,
+        'a Prometheus label name not starting with "__" and none of "component", "le", "state"',
+        key,
+      );
     }
     if (typeof value !== 'string') throw new InvalidArgumentError('QueueMonitor.watch', `labels.${key}`, 'a string', value);
   }

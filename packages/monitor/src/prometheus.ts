@@ -39,8 +39,8 @@ function checkMetricName(name: string): void {
 function renderLabels(labels: PrometheusLabels, extra?: readonly [string, string]): string {
   const parts: string[] = [];
   for (const [name, value] of Object.entries(labels)) {
-    if (!LABEL_NAME.test(name) || name.startsWith('__')) {
-      throw new InvalidArgumentError('Prometheus', 'label name', 'a name matching [a-zA-Z_][a-zA-Z0-9_]* not starting with "__"', name);
+    if (!LABEL_NAME.test(name) || name.startsWith('__') || (extra !== undefined && name === extra[0])) {
+      throw new InvalidArgumentError('Prometheus', 'label name', 'a name matching [a-zA-Z_][a-zA-Z0-9_]*, not starting with "__" (nor "le" on a histogram)', name);
     }
     parts.push(`${name}="${escapeLabelValue(String(value))}"`);
   }
@@ -63,15 +63,20 @@ function renderLabels(labels: PrometheusLabels, extra?: readonly [string, string
  */
 export class PrometheusWriter {
   private readonly lines: string[] = [];
+  /** Names taken: families, and a histogram's `_bucket`, `_sum` and `_count`. */
   private readonly families = new Set<string>();
+  private readonly series = new Set<string>();
 
   /**
    * Starts a family; its samples follow. @throws InvalidArgumentError for a bad or repeated name.
    */
   family(name: string, type: PrometheusType, help: string): this {
     checkMetricName(name);
-    if (this.families.has(name)) throw new InvalidArgumentError('Prometheus', 'metric name', 'a family written once', name);
-    this.families.add(name);
+    const taken = type === 'histogram' ? [name, `${name}_bucket`, `${name}_sum`, `${name}_count`] : [name];
+    if (taken.some((n) => this.families.has(n))) {
+      throw new InvalidArgumentError('Prometheus', 'metric name', 'a family written once, not clashing with a histogram\'s series', name);
+    }
+    for (const n of taken) this.families.add(n);
     this.lines.push(`# HELP ${name} ${escapeHelp(help)}`, `# TYPE ${name} ${type}`);
     this.current = { name, type };
     return this;
@@ -81,7 +86,7 @@ export class PrometheusWriter {
   sample(labels: PrometheusLabels, value: number): this {
     const family = this.requireFamily('sample');
     if (family.type === 'histogram') throw new InvalidArgumentError('Prometheus', 'sample', 'a counter or gauge family (use histogram())', family.name);
-    this.lines.push(`${family.name}${renderLabels(labels)} ${formatPrometheusValue(value)}`);
+    this.push(family.name, renderLabels(labels), value);
     return this;
   }
 
@@ -102,12 +107,16 @@ export class PrometheusWriter {
       }
       previousBound = bound;
       previousCount = cumulative;
-      if (bound === Infinity) sawInf = true;
-      this.lines.push(`${family.name}_bucket${renderLabels(labels, ['le', formatPrometheusValue(bound)])} ${formatPrometheusValue(cumulative)}`);
+      if (bound === Infinity) {
+        sawInf = true;
+        if (cumulative !== count) throw new InvalidArgumentError('Prometheus', 'buckets', `a +Inf bucket equal to count (${count})`, cumulative);
+      }
+      this.push(`${family.name}_bucket`, renderLabels(labels, ['le', formatPrometheusValue(bound)]), cumulative);
     }
-    if (!sawInf) this.lines.push(`${family.name}_bucket${renderLabels(labels, ['le', '+Inf'])} ${formatPrometheusValue(count)}`);
-    this.lines.push(`${family.name}_sum${renderLabels(labels)} ${formatPrometheusValue(sum)}`);
-    this.lines.push(`${family.name}_count${renderLabels(labels)} ${formatPrometheusValue(count)}`);
+    if (count < previousCount) throw new InvalidArgumentError('Prometheus', 'count', `at least the last bucket (${previousCount})`, count);
+    if (!sawInf) this.push(`${family.name}_bucket`, renderLabels(labels, ['le', '+Inf']), count);
+    this.push(`${family.name}_sum`, renderLabels(labels), sum);
+    this.push(`${family.name}_count`, renderLabels(labels), count);
     return this;
   }
 
@@ -117,6 +126,13 @@ export class PrometheusWriter {
   }
 
   private current: { readonly name: string; readonly type: PrometheusType } | undefined;
+
+  private push(name: string, labels: string, value: number): void {
+    const key = name + labels;
+    if (this.series.has(key)) throw new InvalidArgumentError('Prometheus', 'series', 'each series written once', key);
+    this.series.add(key);
+    this.lines.push(`${key} ${formatPrometheusValue(value)}`);
+  }
 
   private requireFamily(what: string): { readonly name: string; readonly type: PrometheusType } {
     if (this.current === undefined) throw new InvalidArgumentError('Prometheus', what, 'a family() first', undefined);

@@ -48,7 +48,7 @@ describe('QueueMonitor: metrics from a scripted schedule (virtual time)', () => 
     const clock = new VirtualClock({ stallReportMs: false });
     const buffer = new DroppingBuffer<number>({ capacity: 5, strategy: 'drop-oldest', clock });
     const monitor = new QueueMonitor({ clock, sampleEveryMs: 1_000, rateWindowMs: 2_000 });
-    monitor.watch('feed', buffer, { labels: { team: 'search' } });
+    monitor.watch('feed', buffer, { labels: { team: 'search' }, waits: true });
     for (let second = 0; second < 10; second++) {
       for (let i = 0; i < 10; i++) buffer.offer(i); // 10 in, 5 held, 5 dropped per second
       await clock.advance(500);

@@ -98,6 +98,10 @@ describe('PrometheusWriter', () => {
     expect(() =>
       new PrometheusWriter().family('h', 'histogram', 'x').histogram({}, [[1, 5], [2, 3]], 10, 5),
     ).toThrow(/cumulative/);
+    expect(() => new PrometheusWriter().family('h', 'histogram', 'x').histogram({ le: 'x' }, [[1, 1]], 1, 1)).toThrow(/le/);
+    expect(() => new PrometheusWriter().family('h', 'histogram', 'x').histogram({}, [[1, 1], [Infinity, 2]], 1, 3)).toThrow(/\+Inf/);
+    expect(() => new PrometheusWriter().family('g', 'gauge', 'x').sample({ a: '1' }, 1).sample({ a: '1' }, 2)).toThrow(/once/);
+    expect(() => new PrometheusWriter().family('h', 'histogram', 'x').family('h_count', 'gauge', 'x')).toThrow(/clashing/);
   });
 
   it('writes histograms with cumulative buckets ending in +Inf = _count', () => {
@@ -110,6 +114,37 @@ describe('PrometheusWriter', () => {
 });
 
 describe('prometheusText from a monitor', () => {
+  it('counts wait buckets exactly at their bounds, whatever the histogram resolution', async () => {
+    const clock = new VirtualClock({ stallReportMs: false });
+    const limiter = new ConcurrencyLimiter({ maxConcurrent: 1, queueLimit: 10, clock });
+    const monitor = new QueueMonitor({ clock, waitBucketsMs: [249, 250, 999, 1_000] });
+    monitor.watch('jobs', limiter);
+    const first = await limiter.acquire(); // waited 0
+    const second = limiter.acquire();
+    const third = limiter.acquire();
+    await clock.advance(250);
+    first.release(); // second waited 250 ms
+    const s2 = await second;
+    await clock.advance(750);
+    s2.release(); // third waited 1,000 ms
+    (await third).release();
+    expect(monitor.waitBuckets('jobs')).toEqual([
+      [249, 1],
+      [250, 2],
+      [999, 2],
+      [1_000, 3],
+      [Infinity, 3],
+    ]);
+    const series = parseExposition(prometheusText(monitor));
+    expect(series.get('sluice_wait_seconds_bucket{component="jobs",le="0.25"}')).toBe(2);
+    expect(series.get('sluice_wait_seconds_bucket{component="jobs",le="0.999"}')).toBe(2);
+    expect(series.get('sluice_wait_seconds_count{component="jobs"}')).toBe(3);
+    expect(() => monitor.watch('x', limiter, { labels: { le: '1' } })).toThrow(/le/);
+    expect(() => monitor.watch('x', limiter, { labels: { state: 'a' } })).toThrow(/state/);
+    expect(() => new QueueMonitor({ waitBucketsMs: [5, 1] })).toThrow(/ascending/);
+    monitor.close();
+  });
+
   it('exports every watched component in valid exposition text, with handlers for Node and fetch runtimes', async () => {
     const clock = new VirtualClock({ stallReportMs: false });
     const limiter = new ConcurrencyLimiter({ maxConcurrent: 1, queueLimit: 10, clock });

@@ -37,7 +37,8 @@ export function summarize(samples: readonly number[]): Summary {
   const count = samples.length;
   if (count === 0) return { count: 0, mean: 0, p50: 0, p90: 0, p99: 0, max: 0 };
   const sorted = Float64Array.from(samples).sort();
-  const rank = (p: number): number => sorted[Math.min(count - 1, Math.max(0, Math.ceil(p * count) - 1))] as number;
+  // the 1e-9 keeps float dust (0.07 × 100 = 7.000000000000001) from rounding a rank up
+  const rank = (p: number): number => sorted[Math.min(count - 1, Math.max(0, Math.ceil(p * count - 1e-9) - 1))] as number;
   let sum = 0;
   for (const value of sorted) sum += value;
   return { count, mean: sum / count, p50: rank(0.5), p90: rank(0.9), p99: rank(0.99), max: sorted[count - 1] as number };
