@@ -21,9 +21,15 @@ export {
   type PrometheusType,
 } from './prometheus.js';
 export {
+  collectFamilies,
   prometheusFetchHandler,
   prometheusHandler,
   prometheusText,
+  type HistogramFamily,
+  type HistogramSample,
+  type ScalarFamily,
+  type MetricFamily,
+  type MetricSample,
   type NodeResponseLike,
   type PrometheusExportOptions,
 } from './export.js';

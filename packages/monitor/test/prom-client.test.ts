@@ -46,3 +46,38 @@ describe('PrometheusWriter against prom-client', () => {
     expect(normalise(w.text())).toEqual(normalise(await registry.metrics()));
   });
 });
+
+describe('registerPromClient', () => {
+  it('serves the monitor through a prom-client registry, as prometheusText writes it, and unregisters', async () => {
+    const { ConcurrencyLimiter } = await import('@sluice/concurrency');
+    const { QueueMonitor, prometheusText } = await import('@sluice/monitor');
+    const { registerPromClient } = await import('@sluice/monitor/prom-client');
+    const { VirtualClock } = await import('@sluice/testing');
+    const clock = new VirtualClock({ stallReportMs: false });
+    const limiter = new ConcurrencyLimiter({ maxConcurrent: 1, queueLimit: 4, clock });
+    const monitor = new QueueMonitor({ clock });
+    monitor.watch('jobs', limiter, { labels: { team: 'core' } });
+    const held = await limiter.acquire();
+    const waiting = limiter.acquire();
+    await clock.advance(40);
+    held.release();
+    (await waiting).release();
+    const registry = new Registry();
+    const sample = monitor.sample.bind(monitor);
+    let samples = 0;
+    monitor.sample = () => (samples++, sample());
+    const stop = registerPromClient(monitor, registry);
+    const served = await registry.metrics();
+    expect(samples).toBe(1); // one sample for the whole scrape
+    const ours = normalise(prometheusText(monitor));
+    const theirs = normalise(served);
+    // the same series; prom-client also keeps HELP/TYPE lines for families with no series (dropped, breaker state)
+    expect(theirs.filter((line) => !line.startsWith('#'))).toEqual(ours.filter((line) => !line.startsWith('#')));
+    expect(theirs).toEqual(expect.arrayContaining(ours));
+    expect(theirs.filter((line) => line.startsWith('# TYPE'))).toHaveLength(10);
+    expect(served).toMatch(/^sluice_wait_seconds_bucket\{[^}]*le="0.05"[^}]*\} 2$/m);
+    stop();
+    expect(await registry.metrics()).toBe('\n');
+    monitor.close();
+  });
+});
