@@ -148,3 +148,28 @@ describe('QueueMonitor: alerts', () => {
     expect(() => monitor.watch('c', limiter)).toThrow(InvalidArgumentError);
   });
 });
+
+describe('QueueMonitor: an alert that acts', () => {
+  it('turns on low-priority shedding while the p99 wait is too long, and off when it recovers', async () => {
+    const { LoadShedder } = await import('@sluice/shedder');
+    const clock = new VirtualClock({ stallReportMs: false });
+    const shedder = new LoadShedder({ capacity: 100, clock });
+    const jobs = new ConcurrencyLimiter({ maxConcurrent: 1, queueLimit: 1_000, clock });
+    const monitor = new QueueMonitor({ clock, sampleEveryMs: 1_000, waitWindowMs: 5_000 });
+    monitor.watch('jobs', jobs);
+    monitor.alert('jobs', waitAbove(500), { forMs: 2_000, onFire: () => shedder.shedBelow(0), onResolve: () => shedder.shedBelow(undefined) });
+    const lowAdmitted = () => {
+      const r = shedder.tryAcquire(1, { priority: -1 });
+      if (r.granted) r.release();
+      return r.granted;
+    };
+    // a backlog: 30 jobs of 200 ms each behind one slot — waits grow to seconds
+    const work = Array.from({ length: 30 }, () => jobs.run(() => sleep(clock, 200)));
+    await clock.advance(5_000);
+    expect(lowAdmitted()).toBe(false); // shedding low priority now
+    await clock.settle(Promise.all(work));
+    await clock.advance(12_000); // two quiet windows later the slow waits have aged out
+    expect(lowAdmitted()).toBe(true);
+    monitor.close();
+  });
+});
