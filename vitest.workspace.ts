@@ -61,5 +61,6 @@ export const projects: TestProjectInlineConfiguration[] = [
   packageProject('overload'),
   packageProject('llm'),
   packageProject('monitor'),
+  packageProject('node-streams'),
   exampleProject('pipeline-demo'),
 ];

@@ -1,0 +1,255 @@
+import { Duplex, Readable, Transform, Writable, type TransformCallback } from 'node:stream';
+import { InvalidArgumentError, isClosedError, type Gate, type ItemBuffer, type Permit } from '@sluice/core';
+
+/** Options of {@link throttle}. */
+export interface ThrottleOptions<T> {
+  /** Units one chunk costs (bytes, tokens); default 1 per chunk. Called once per chunk. */
+  readonly cost?: (chunk: T) => number;
+  /** Object mode on both sides; default `true`. With `false`, chunks are Buffers/strings. */
+  readonly objectMode?: boolean;
+  /** `highWaterMark` of each side (chunks in object mode, bytes otherwise); default Node's. */
+  readonly highWaterMark?: number;
+  /** Priority of the stream's requests; default 0. */
+  readonly priority?: number;
+}
+
+/**
+ * A `Transform` that passes each chunk on only once `gate` grants its cost: a slow gate (a rate
+ * limiter, a concurrency limit, a paused LLM quota) becomes backpressure — `write()` returns
+ * false, upstream waits for `'drain'` — instead of buffering. Order is kept; each chunk's permit
+ * is released as soon as the chunk is pushed on. `destroy()` (or a `pipeline()` error) removes
+ * the pending request from the gate's queue; nothing is left behind.
+ *
+ * @example
+ * ```ts
+ * await pipeline(source, throttle(new TokenBucket({ ratePerSecond: 1_000_000, burst: 64_000 }), { objectMode: false, cost: (b: Buffer) => b.length }), sink);
+ * ```
+ */
+export function throttle<T = unknown>(gate: Gate, options: ThrottleOptions<T> = {}): Transform {
+  checkGate(gate);
+  const cost = options.cost;
+  if (cost !== undefined && typeof cost !== 'function') throw new InvalidArgumentError('throttle', 'cost', 'a function of the chunk', cost);
+  const priority = options.priority ?? 0;
+  const tryOptions = { priority };
+  const controller = new AbortController();
+  const waitOptions = { priority, signal: controller.signal };
+  return new Transform({
+    objectMode: options.objectMode ?? true,
+    ...(options.highWaterMark === undefined ? {} : { highWaterMark: options.highWaterMark }),
+    transform(this: Transform, chunk: T, _encoding: BufferEncoding, callback: TransformCallback) {
+      let count: number;
+      try {
+        count = cost === undefined ? 1 : cost(chunk);
+      } catch (error) {
+        callback(error as Error);
+        return;
+      }
+      const now = gate.tryAcquire(count, tryOptions);
+      if (now.granted) {
+        now.release();
+        callback(null, chunk);
+        return;
+      }
+      gate.acquire(count, waitOptions).then(
+        (permit: Permit) => {
+          permit.release();
+          callback(null, chunk);
+        },
+        (error: unknown) => {
+          if (!controller.signal.aborted) callback(error as Error);
+        },
+      );
+    },
+    destroy(error, callback) {
+      controller.abort(error ?? new Error('stream destroyed'));
+      callback(error);
+    },
+  });
+}
+
+/** Options of {@link fromBuffer} and {@link bufferStream}. */
+export interface BufferStreamOptions {
+  /** `highWaterMark` of the readable side, in items; default 16. Object mode always. */
+  readonly highWaterMark?: number;
+}
+
+/**
+ * A `Readable` (object mode) of the items of a sluice buffer: it takes as the reader reads — so a
+ * stalled reader leaves the items in the buffer, where its policy (bounded, dropping, priority)
+ * applies — and ends when the buffer is ended or closed and empty. `destroy()` removes the
+ * pending `take`.
+ */
+export function fromBuffer<T>(buffer: ItemBuffer<T>, options: BufferStreamOptions = {}): Readable {
+  checkBuffer(buffer);
+  const controller = new AbortController();
+  const readable: Readable = new Readable({
+    objectMode: true,
+    highWaterMark: options.highWaterMark ?? 16,
+    read: () => read(),
+    destroy(error, callback) {
+      controller.abort(error ?? new Error('stream destroyed'));
+      callback(error);
+    },
+  });
+  const read = bufferReader(buffer, readable, controller.signal);
+  return readable;
+}
+
+/**
+ * A `Writable` (object mode) that puts every chunk into a sluice buffer: while the buffer is at
+ * capacity and does not drop, `put` waits, so `write()` returns false and upstream waits for
+ * `'drain'`; a dropping buffer never blocks (its drops are reported through `buffer.onDrop`).
+ * Ending the stream does not end the buffer (pass `{ end: true }` for that).
+ */
+export function toBuffer<T>(buffer: ItemBuffer<T>, options: { readonly end?: boolean; readonly highWaterMark?: number } = {}): Writable {
+  checkBuffer(buffer);
+  const controller = new AbortController();
+  const write = bufferWriter(buffer, controller.signal);
+  return new Writable({
+    objectMode: true,
+    highWaterMark: options.highWaterMark ?? 16,
+    write: (chunk: T, _encoding, callback) => write(chunk, callback),
+    final(callback) {
+      if (options.end === true) (buffer as Partial<{ end(): void }>).end?.();
+      callback();
+    },
+    destroy(error, callback) {
+      controller.abort(error ?? new Error('stream destroyed'));
+      callback(error);
+    },
+  });
+}
+
+/**
+ * A `Duplex` (object mode) backed by a sluice buffer: what is written goes into the buffer
+ * ({@link toBuffer}), what is read comes out of it ({@link fromBuffer}). With a dropping buffer
+ * a slow reader gets the freshest items and the writer never waits; drops are counted in the
+ * buffer's stats and reported by `onDrop` (and re-emitted here as `'drop'` events). Ending the
+ * writable side ends the buffer, so the readable side ends once it is drained.
+ */
+export function bufferStream<T>(buffer: ItemBuffer<T>, options: BufferStreamOptions = {}): Duplex {
+  checkBuffer(buffer);
+  const controller = new AbortController();
+  const write = bufferWriter(buffer, controller.signal);
+  const highWaterMark = options.highWaterMark ?? 16;
+  const duplex: Duplex = new Duplex({
+    objectMode: true,
+    readableHighWaterMark: highWaterMark,
+    writableHighWaterMark: highWaterMark,
+    write: (chunk: T, _encoding, callback) => write(chunk, callback),
+    final(callback) {
+      (buffer as Partial<{ end(): void }>).end?.();
+      callback();
+    },
+    read: () => read(),
+    destroy(error, callback) {
+      controller.abort(error ?? new Error('stream destroyed'));
+      stop();
+      callback(error);
+    },
+  });
+  const read = bufferReader(buffer, duplex, controller.signal);
+  const stop = buffer.onDrop((item, reason) => duplex.emit('drop', item, reason));
+  return duplex;
+}
+
+/**
+ * A `Duplex` (object mode) for latest-value streams: while the reader keeps up, values pass
+ * through; while it lags, incoming values are merged into the one waiting (`merge(older,
+ * newer)`, default: keep the newer) instead of queueing, so the reader always gets the freshest
+ * state and the writer never waits.
+ */
+export function conflate<T>(merge: (older: T, newer: T) => T = (_older, newer) => newer): Duplex {
+  if (typeof merge !== 'function') throw new InvalidArgumentError('conflate', 'merge', 'a function (older, newer) => merged', merge);
+  let pending: { value: T } | undefined;
+  let wanted = false;
+  let ended = false;
+  const duplex: Duplex = new Duplex({
+    objectMode: true,
+    readableHighWaterMark: 1,
+    writableHighWaterMark: 1,
+    write(chunk: T, _encoding, callback) {
+      if (wanted) {
+        wanted = duplex.push(chunk);
+      } else {
+        pending = pending === undefined ? { value: chunk } : { value: merge(pending.value, chunk) };
+      }
+      callback();
+    },
+    read() {
+      if (pending !== undefined) {
+        const { value } = pending;
+        pending = undefined;
+        wanted = duplex.push(value);
+        if (ended && pending === undefined) duplex.push(null);
+        return;
+      }
+      if (ended) duplex.push(null);
+      else wanted = true;
+    },
+    final(callback) {
+      ended = true;
+      if (pending === undefined && wanted) duplex.push(null);
+      callback();
+    },
+  });
+  return duplex;
+}
+
+/** The read side over a buffer: what is there now without a promise per item, then one `take`. */
+function bufferReader<T>(buffer: ItemBuffer<T>, stream: Readable, signal: AbortSignal): () => void {
+  const takeOptions = { signal };
+  let taking = false;
+  const read = (): void => {
+    if (taking) return;
+    for (;;) {
+      const item = buffer.poll();
+      if (item === undefined) break;
+      if (!stream.push(item)) return;
+    }
+    taking = true;
+    buffer.take(takeOptions).then(
+      (item) => {
+        taking = false;
+        if (stream.push(item)) read();
+      },
+      (error: unknown) => {
+        taking = false;
+        if (signal.aborted) return;
+        if (isClosedError(error)) stream.push(null);
+        else stream.destroy(error as Error);
+      },
+    );
+  };
+  return read;
+}
+
+/** The write side into a buffer: `offer`, or a `put` that waits while it is full and does not drop. */
+function bufferWriter<T>(buffer: ItemBuffer<T>, signal: AbortSignal): (chunk: T, callback: (error?: Error | null) => void) => void {
+  const putOptions = { signal };
+  return (chunk, callback) => {
+    if (buffer.offer(chunk) !== 'refused') {
+      callback();
+      return;
+    }
+    buffer.put(chunk, putOptions).then(
+      () => callback(),
+      (error: unknown) => {
+        if (!signal.aborted) callback(error as Error);
+      },
+    );
+  };
+}
+
+function checkGate(gate: Gate): void {
+  if (typeof gate !== 'object' || gate === null || typeof gate.tryAcquire !== 'function' || typeof gate.acquire !== 'function') {
+    throw new InvalidArgumentError('throttle', 'gate', 'a Gate', gate);
+  }
+}
+
+function checkBuffer(buffer: unknown): void {
+  const b = buffer as Partial<ItemBuffer<unknown>>;
+  if (typeof buffer !== 'object' || buffer === null || typeof b.offer !== 'function' || typeof b.poll !== 'function' || typeof b.take !== 'function') {
+    throw new InvalidArgumentError('node-streams', 'buffer', 'an ItemBuffer', buffer);
+  }
+}
