@@ -101,6 +101,21 @@ describe('throttle', () => {
     expect(sink.got).toHaveLength(1_000);
   });
 
+  it('write() returns false at highWaterMark while the gate holds, and drain fires once it opens', async () => {
+    const limiter = new ConcurrencyLimiter({ maxConcurrent: 1 });
+    const held = await limiter.acquire();
+    const stream = throttle(limiter, { highWaterMark: 3 });
+    stream.resume(); // a reader that takes everything: only the gate holds chunks back
+    const accepted: boolean[] = [];
+    for (let i = 0; i < 5; i++) accepted.push(stream.write(i));
+    expect(accepted).toEqual([true, true, false, false, false]);
+    const drained = new Promise<void>((resolve) => stream.once('drain', () => resolve()));
+    held.release();
+    await drained;
+    expect(limiter.stats()).toMatchObject({ waiting: 0, admitted: 6 });
+    stream.destroy();
+  });
+
   it('destroy removes the pending request from the gate; pipeline errors propagate', async () => {
     const limiter = new ConcurrencyLimiter({ maxConcurrent: 1 });
     const held = await limiter.acquire();
