@@ -62,5 +62,6 @@ export const projects: TestProjectInlineConfiguration[] = [
   packageProject('llm'),
   packageProject('monitor'),
   packageProject('node-streams'),
+  packageProject('web-streams'),
   exampleProject('pipeline-demo'),
 ];

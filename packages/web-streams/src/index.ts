@@ -1,0 +1,366 @@
+import {
+  InvalidArgumentError,
+  isClosedError,
+  systemClock,
+  type Clock,
+  type Gate,
+  type ItemBuffer,
+  type TimerHandle,
+} from '@sluice/core';
+
+/** Options of {@link throttle}. */
+export interface ThrottleOptions<T> {
+  /** Units one chunk costs (bytes, tokens); default 1. Called once per chunk. */
+  readonly cost?: (chunk: T) => number;
+  /** Priority of the stream's requests; default 0. */
+  readonly priority?: number;
+  /** Queuing strategy of the writable side; default `{ highWaterMark: 1 }` (Web Streams' own default). */
+  readonly writableStrategy?: QueuingStrategy<T>;
+  /** Queuing strategy of the readable side; default `{ highWaterMark: 0 }`: nothing is passed on before it is asked for. */
+  readonly readableStrategy?: QueuingStrategy<T>;
+}
+
+/**
+ * A `TransformStream` that enqueues each chunk only once `gate` grants its cost, so a slow gate
+ * (a rate limiter, a concurrency limit, a paused LLM quota) becomes backpressure on the
+ * writable side instead of a growing buffer. Order is kept; each chunk's permit is released as
+ * soon as the chunk is enqueued. Cancelling the readable side or aborting the writable side
+ * removes a pending request from the gate's queue.
+ *
+ * @example
+ * ```ts
+ * const paced = tokens.pipeThrough(throttle(new TokenBucket({ ratePerSecond: 50, burst: 10 })));
+ * ```
+ */
+export function throttle<T>(gate: Gate, options: ThrottleOptions<T> = {}): TransformStream<T, T> {
+  checkGate(gate);
+  const cost = options.cost;
+  if (cost !== undefined && typeof cost !== 'function') throw new InvalidArgumentError('throttle', 'cost', 'a function of the chunk', cost);
+  const priority = options.priority ?? 0;
+  const tryOptions = { priority };
+  const controller = new AbortController();
+  const waitOptions = { priority, signal: controller.signal };
+  const stop = (reason: unknown): void => {
+    if (!controller.signal.aborted) controller.abort(reason ?? new Error('stream cancelled'));
+  };
+  return withCancel(gate, cost, tryOptions, waitOptions, stop, options);
+}
+
+/**
+ * The throttle as a writable and a readable joined by hand (not a `TransformStream`, whose
+ * transformer has no `cancel` hook on Node 20), so a cancel on either side reaches the gate.
+ */
+function withCancel<T>(
+  gate: Gate,
+  cost: ((chunk: T) => number) | undefined,
+  tryOptions: { readonly priority: number },
+  waitOptions: { readonly priority: number; readonly signal: AbortSignal },
+  stop: (reason: unknown) => void,
+  options: ThrottleOptions<T>,
+): TransformStream<T, T> {
+  let readableController!: ReadableStreamDefaultController<T>;
+  let pull: (() => void) | undefined;
+  const readable = new ReadableStream<T>(
+    {
+      start(c) {
+        readableController = c;
+      },
+      pull() {
+        const resolve = pull;
+        pull = undefined;
+        resolve?.();
+      },
+      cancel(reason) {
+        stop(reason);
+        const resolve = pull;
+        pull = undefined;
+        resolve?.();
+      },
+    },
+    options.readableStrategy ?? { highWaterMark: 0 },
+  );
+  const room = (): Promise<void> | undefined => {
+    if ((readableController.desiredSize ?? 0) > 0) return undefined;
+    return new Promise<void>((resolve) => (pull = resolve));
+  };
+  const writable = new WritableStream<T>(
+    {
+      write(chunk) {
+        const count = cost === undefined ? 1 : cost(chunk);
+        const pass = (): Promise<void> | undefined => {
+          if (waitOptions.signal.aborted) return Promise.reject(waitOptions.signal.reason);
+          readableController.enqueue(chunk);
+          return room();
+        };
+        const now = gate.tryAcquire(count, tryOptions);
+        if (now.granted) {
+          now.release();
+          return pass();
+        }
+        return gate.acquire(count, waitOptions).then((permit) => {
+          permit.release();
+          return pass();
+        });
+      },
+      close() {
+        readableController.close();
+      },
+      abort(reason) {
+        stop(reason);
+        readableController.error(reason);
+      },
+    },
+    options.writableStrategy ?? { highWaterMark: 1 },
+  );
+  return { readable, writable } as TransformStream<T, T>;
+}
+
+/** Options of {@link buffer}. */
+export interface BufferTransformOptions {
+  /** Queuing strategy of the readable side; default `{ highWaterMark: 0 }`. */
+  readonly readableStrategy?: QueuingStrategy<unknown>;
+}
+
+/**
+ * A `TransformStream` backed by a sluice buffer: written chunks go into `target` (a bounded
+ * buffer makes the writer wait while it is full; a dropping one never does and counts and
+ * reports every drop through `onDrop`), the readable side takes from it as it is read. Closing
+ * the writable side ends the buffer (when it can end), so the readable side closes once drained.
+ */
+export function buffer<T>(target: ItemBuffer<T>, options: BufferTransformOptions = {}): TransformStream<T, T> {
+  return { writable: toBuffer(target, { end: true }), readable: fromBuffer(target, options) } as TransformStream<T, T>;
+}
+
+/**
+ * A `ReadableStream` of a buffer's items, taken as the reader pulls; it closes when the buffer is
+ * ended or closed and empty. Cancelling it removes the pending `take`.
+ */
+export function fromBuffer<T>(source: ItemBuffer<T>, options: BufferTransformOptions = {}): ReadableStream<T> {
+  checkBuffer(source);
+  const controller = new AbortController();
+  const takeOptions = { signal: controller.signal };
+  return new ReadableStream<T>(
+    {
+      pull(stream) {
+        const item = source.poll();
+        if (item !== undefined) {
+          stream.enqueue(item);
+          return undefined;
+        }
+        return source.take(takeOptions).then(
+          (taken) => stream.enqueue(taken),
+          (error: unknown) => {
+            if (controller.signal.aborted) return;
+            if (isClosedError(error)) stream.close();
+            else stream.error(error);
+          },
+        );
+      },
+      cancel(reason) {
+        controller.abort(reason ?? new Error('stream cancelled'));
+      },
+    },
+    (options.readableStrategy as QueuingStrategy<T> | undefined) ?? { highWaterMark: 0 },
+  );
+}
+
+/**
+ * A `WritableStream` that offers each chunk to a buffer, waiting (`put`) while it is full and
+ * does not drop. Aborting it removes a pending `put`. With `end: true`, closing it ends the
+ * buffer.
+ */
+export function toBuffer<T>(target: ItemBuffer<T>, options: { readonly end?: boolean } = {}): WritableStream<T> {
+  checkBuffer(target);
+  const controller = new AbortController();
+  let putOptions = { signal: controller.signal };
+  return new WritableStream<T>(
+    {
+      start(stream) {
+        // abort() waits for a write in progress; the controller's signal fires at once, so a
+        // `put` waiting for room leaves the buffer's queue (runtimes without it wait for room)
+        const signal = (stream as { readonly signal?: AbortSignal }).signal;
+        if (signal !== undefined) putOptions = { signal: AbortSignal.any([signal, controller.signal]) };
+      },
+      write(chunk) {
+        if (target.offer(chunk) !== 'refused') return undefined;
+        return target.put(chunk, putOptions);
+      },
+      close() {
+        if (options.end === true) (target as Partial<{ end(): void }>).end?.();
+      },
+      abort(reason) {
+        controller.abort(reason ?? new Error('stream aborted'));
+      },
+    },
+    { highWaterMark: 1 },
+  );
+}
+
+/**
+ * A `TransformStream` for latest-value streams: while the reader keeps up, values pass
+ * through; while it lags, each new value is merged into the one waiting (`merge(older, newer)`,
+ * default: keep the newer) instead of queueing, so the reader gets the freshest state and the
+ * writer never waits.
+ */
+export function conflate<T>(merge: (older: T, newer: T) => T = (_older, newer) => newer): TransformStream<T, T> {
+  if (typeof merge !== 'function') throw new InvalidArgumentError('conflate', 'merge', 'a function (older, newer) => merged', merge);
+  let pending: { value: T } | undefined;
+  let waiting: ((value: { value: T } | undefined) => void) | undefined;
+  let closed = false;
+  const readable = new ReadableStream<T>(
+    {
+      pull(stream) {
+        if (pending !== undefined) {
+          stream.enqueue(pending.value);
+          pending = undefined;
+          return undefined;
+        }
+        if (closed) {
+          stream.close();
+          return undefined;
+        }
+        return new Promise<void>((resolve) => {
+          waiting = (value) => {
+            waiting = undefined;
+            if (value === undefined) stream.close();
+            else stream.enqueue(value.value);
+            resolve();
+          };
+        });
+      },
+      cancel() {
+        closed = true;
+        pending = undefined;
+      },
+    },
+    { highWaterMark: 0 },
+  );
+  const writable = new WritableStream<T>({
+    write(chunk) {
+      if (waiting !== undefined) waiting({ value: chunk });
+      else pending = pending === undefined ? { value: chunk } : { value: merge(pending.value, chunk) };
+    },
+    close() {
+      closed = true;
+      if (waiting !== undefined && pending === undefined) waiting(undefined);
+    },
+  });
+  return { readable, writable } as TransformStream<T, T>;
+}
+
+/** Options of {@link sseStream}. */
+export interface SseOptions<E> {
+  /** Gate each event passes before it is sent (e.g. a token-rate limiter); default none. */
+  readonly gate?: Gate;
+  /** Cost of an event at the gate; default 1. */
+  readonly cost?: (event: E) => number;
+  /** Send a `: heartbeat` comment after this long without an event, ms; default 15,000; 0 turns it off. */
+  readonly heartbeatMs?: number;
+  /** Clock of the heartbeats; default `systemClock`. */
+  readonly clock?: Clock;
+  /** Turns an event into SSE fields; default `data: JSON.stringify(event)`. */
+  readonly encode?: (event: E) => SseFields;
+}
+
+/** The fields of one server-sent event. */
+export interface SseFields {
+  /** `event:` name; default none (a `message`). */
+  readonly event?: string;
+  /** `id:`; default none. */
+  readonly id?: string;
+  /** `data:`, split into one line per line. */
+  readonly data: string;
+}
+
+/**
+ * A server-sent-events body (`text/event-stream` bytes) from an async iterable of events, paced
+ * by the client's reading: the next event is drawn from the source only when the reader asks for
+ * more (and, with `gate`, once the gate grants it), so a model that produces tokens faster than
+ * the client reads them is held back at the source. Heartbeat comments keep idle connections
+ * open, on the injected clock. Cancelling the body (the client went away) returns the source
+ * iterator and clears the heartbeat timer.
+ *
+ * @example
+ * ```ts
+ * return new Response(sseStream(modelTokens(), { heartbeatMs: 10_000 }), { headers: { 'content-type': 'text/event-stream' } });
+ * ```
+ */
+export function sseStream<E>(events: AsyncIterable<E>, options: SseOptions<E> = {}): ReadableStream<Uint8Array> {
+  const heartbeatMs = options.heartbeatMs ?? 15_000;
+  if (!(heartbeatMs >= 0) || heartbeatMs === Infinity) throw new InvalidArgumentError('sseStream', 'heartbeatMs', 'a number of ms ≥ 0', heartbeatMs);
+  const clock = options.clock ?? systemClock;
+  const gate = options.gate;
+  if (gate !== undefined) checkGate(gate);
+  const encode: (event: E) => SseFields = options.encode ?? ((event: E) => ({ data: JSON.stringify(event) }));
+  const encoder = new TextEncoder();
+  const iterator = events[Symbol.asyncIterator]();
+  const controller = new AbortController();
+  let timer: TimerHandle | undefined;
+  let stream!: ReadableStreamDefaultController<Uint8Array>;
+  const clearHeartbeat = (): void => {
+    if (timer !== undefined) clock.clearTimer(timer);
+    timer = undefined;
+  };
+  const armHeartbeat = (): void => {
+    clearHeartbeat();
+    if (heartbeatMs === 0) return;
+    timer = clock.setTimer(() => {
+      timer = undefined;
+      if (controller.signal.aborted) return;
+      stream.enqueue(encoder.encode(': heartbeat\n\n'));
+      armHeartbeat();
+    }, heartbeatMs);
+  };
+  const frame = (event: E): Uint8Array => {
+    const fields = encode(event);
+    let text = '';
+    if (fields.event !== undefined) text += `event: ${fields.event}\n`;
+    if (fields.id !== undefined) text += `id: ${fields.id}\n`;
+    for (const line of fields.data.split('\n')) text += `data: ${line}\n`;
+    return encoder.encode(`${text}\n`);
+  };
+  return new ReadableStream<Uint8Array>(
+    {
+      start(c) {
+        stream = c;
+        armHeartbeat();
+      },
+      async pull(c) {
+        const next = await iterator.next();
+        if (next.done === true) {
+          clearHeartbeat();
+          c.close();
+          return;
+        }
+        if (gate !== undefined) {
+          const count = options.cost === undefined ? 1 : options.cost(next.value);
+          const permit = await gate.acquire(count, { signal: controller.signal });
+          permit.release();
+        }
+        c.enqueue(frame(next.value));
+        armHeartbeat();
+      },
+      cancel(reason) {
+        controller.abort(reason ?? new Error('client went away'));
+        clearHeartbeat();
+        // not awaited: a source busy producing finishes its step first, then stops
+        iterator.return?.()?.catch(() => {});
+      },
+    },
+    { highWaterMark: 0 },
+  );
+}
+
+function checkGate(gate: unknown): void {
+  const g = gate as Partial<Gate>;
+  if (typeof gate !== 'object' || gate === null || typeof g.tryAcquire !== 'function' || typeof g.acquire !== 'function') {
+    throw new InvalidArgumentError('web-streams', 'gate', 'a Gate', gate);
+  }
+}
+
+function checkBuffer(target: unknown): void {
+  const b = target as Partial<ItemBuffer<unknown>>;
+  if (typeof target !== 'object' || target === null || typeof b.offer !== 'function' || typeof b.poll !== 'function' || typeof b.take !== 'function') {
+    throw new InvalidArgumentError('web-streams', 'buffer', 'an ItemBuffer', target);
+  }
+}
