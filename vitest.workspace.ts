@@ -49,6 +49,17 @@ function exampleProject(name: string): TestProjectInlineConfiguration {
   };
 }
 
+/**
+ * Tests that drive Debian's headless Chromium (`packages/<name>/browser/*.browser.test.ts`, and
+ * later examples): one project, so one browser start per file and a longer timeout.
+ */
+function chromiumProject(): TestProjectInlineConfiguration {
+  return {
+    resolve: { alias },
+    test: { name: 'chromium', root, include: ['packages/*/browser/**/*.browser.test.ts'], environment: 'node', testTimeout: 60_000 },
+  };
+}
+
 /** The one list of test projects, named after the packages and examples. */
 export const projects: TestProjectInlineConfiguration[] = [
   packageProject('core'),
@@ -64,4 +75,5 @@ export const projects: TestProjectInlineConfiguration[] = [
   packageProject('node-streams'),
   packageProject('web-streams'),
   exampleProject('pipeline-demo'),
+  chromiumProject(),
 ];

@@ -8,10 +8,15 @@ import { join } from 'node:path';
 import { capture, root, run, step } from './lib.mjs';
 
 /**
- * Debian packages the test suite needs, by the command that proves they are installed.
- * Later packages add theirs here (redis-server for the Redis store, chromium for browser tests).
+ * Debian packages the test suite needs, by the command that proves they are installed: Chromium
+ * for the browser tests (driven by Playwright at /usr/bin/chromium; no browser is ever
+ * downloaded), redis-server and redis-cli for the Redis store's tests.
  */
-const TEST_SYSTEM_PACKAGES = [];
+const TEST_SYSTEM_PACKAGES = [
+  { command: 'chromium', debian: 'chromium' },
+  { command: 'redis-server', debian: 'redis-server' },
+  { command: 'redis-cli', debian: 'redis-tools' },
+];
 
 const manifest = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
 const pnpmVersion = /^pnpm@(\d+\.\d+\.\d+)$/.exec(manifest.packageManager ?? '')?.[1];

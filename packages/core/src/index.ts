@@ -1,3 +1,4 @@
+export { GateMeter, type GateMeterOptions } from './gate-meter.js';
 export { systemClock, KEEP_ALIVE, type Clock, type TimerHandle, type TimerOptions } from './clock.js';
 export {
   ACQUIRE_NOW,

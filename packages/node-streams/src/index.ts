@@ -1,24 +1,26 @@
 import { Duplex, Readable, Transform, Writable, type TransformCallback } from 'node:stream';
-import { InvalidArgumentError, isClosedError, type Gate, type ItemBuffer, type Permit } from '@sluice/core';
+import { GateMeter, InvalidArgumentError, isClosedError, type Gate, type GateMeterOptions, type ItemBuffer } from '@sluice/core';
 
-/** Options of {@link throttle}. */
-export interface ThrottleOptions<T> {
-  /** Units one chunk costs (bytes, tokens); default 1 per chunk. Called once per chunk. */
-  readonly cost?: (chunk: T) => number;
+/**
+ * Options of {@link throttle}: the stream's mode and high-water mark, and how chunks pay the gate
+ * (`cost`, `batch`, `priority`, `maxWaitMs`, as for a `GateMeter`). A chunk whose cost exceeds
+ * the gate's capacity destroys the stream with a `TooLargeError`; one that waits longer than
+ * `maxWaitMs` destroys it with a `WaitTimeoutError`.
+ */
+export interface ThrottleOptions<T> extends GateMeterOptions<T> {
   /** Object mode on both sides; default `true`. With `false`, chunks are Buffers/strings. */
   readonly objectMode?: boolean;
   /** `highWaterMark` of each side (chunks in object mode, bytes otherwise); default Node's. */
   readonly highWaterMark?: number;
-  /** Priority of the stream's requests; default 0. */
-  readonly priority?: number;
 }
 
 /**
  * A `Transform` that passes each chunk on only once `gate` grants its cost: a slow gate (a rate
  * limiter, a concurrency limit, a paused LLM quota) becomes backpressure — `write()` returns
  * false, upstream waits for `'drain'` — instead of buffering. Order is kept; each chunk's permit
- * is released as soon as the chunk is pushed on. `destroy()` (or a `pipeline()` error) removes
- * the pending request from the gate's queue; nothing is left behind.
+ * is released as soon as the chunk is pushed on (with `batch`, one grant pays for several
+ * chunks; what is left of it goes back when the stream ends). `destroy()` (or a `pipeline()`
+ * error) removes the pending request from the gate's queue; nothing is left behind.
  *
  * @example
  * ```ts
@@ -27,41 +29,29 @@ export interface ThrottleOptions<T> {
  */
 export function throttle<T = unknown>(gate: Gate, options: ThrottleOptions<T> = {}): Transform {
   checkGate(gate);
-  const cost = options.cost;
-  if (cost !== undefined && typeof cost !== 'function') throw new InvalidArgumentError('throttle', 'cost', 'a function of the chunk', cost);
-  const priority = options.priority ?? 0;
-  const tryOptions = { priority };
-  const controller = new AbortController();
-  const waitOptions = { priority, signal: controller.signal };
+  const meter = new GateMeter<T>('throttle', gate, options);
   return new Transform({
     objectMode: options.objectMode ?? true,
     ...(options.highWaterMark === undefined ? {} : { highWaterMark: options.highWaterMark }),
     transform(this: Transform, chunk: T, _encoding: BufferEncoding, callback: TransformCallback) {
-      let count: number;
+      let passing: void | Promise<void>;
       try {
-        count = cost === undefined ? 1 : cost(chunk);
+        passing = meter.pass(chunk, (item) => callback(null, item));
       } catch (error) {
         callback(error as Error);
         return;
       }
-      const now = gate.tryAcquire(count, tryOptions);
-      if (now.granted) {
-        now.release();
-        callback(null, chunk);
-        return;
-      }
-      gate.acquire(count, waitOptions).then(
-        (permit: Permit) => {
-          permit.release();
-          callback(null, chunk);
-        },
-        (error: unknown) => {
-          if (!controller.signal.aborted) callback(error as Error);
-        },
-      );
+      // a stopped meter rejects with the destroy reason: the stream is gone, nothing to call back
+      passing?.catch((error: unknown) => {
+        if (!this.destroyed) callback(error as Error);
+      });
+    },
+    flush(callback) {
+      meter.close();
+      callback();
     },
     destroy(error, callback) {
-      controller.abort(error ?? new Error('stream destroyed'));
+      meter.stop(error ?? new Error('stream destroyed'));
       callback(error);
     },
   });

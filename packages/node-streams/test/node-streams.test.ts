@@ -137,6 +137,58 @@ describe('throttle', () => {
   });
 });
 
+describe('throttle: batches, timeouts and bad input', () => {
+  it('batch pays many chunks from one grant, order kept, and the unused rest goes back at the end', async () => {
+    const clock = new VirtualClock({ stallReportMs: false });
+    const bucket = new TokenBucket({ ratePerSecond: 1_000, burst: 1_000, clock });
+    const got: number[] = [];
+    const done = pipeline(countingSource(100).stream, throttle(bucket, { batch: 16 }), new Writable({ objectMode: true, write: (c, _e, cb) => (got.push(c), cb()) }));
+    await clock.settle(done);
+    expect(got).toEqual(Array.from({ length: 100 }, (_, i) => i));
+    expect(bucket.stats().admitted).toBe(7);
+    const limiter = new ConcurrencyLimiter({ maxConcurrent: 16 });
+    await pipeline(countingSource(40).stream, throttle(limiter, { batch: 16 }), new Writable({ objectMode: true, write: (_c, _e, cb) => cb() }));
+    expect(limiter.stats().available).toBe(16);
+  });
+
+  it('every permit is released once, whatever the costs and batch, including on destroy (property)', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.array(fc.integer({ min: 0, max: 3 }), { maxLength: 30 }), fc.integer({ min: 1, max: 8 }), fc.boolean(), async (costs, batch, destroyEarly) => {
+        const limiter = new ConcurrencyLimiter({ maxConcurrent: 3 });
+        const stream = throttle<number>(limiter, { cost: (c) => c, batch });
+        const got: number[] = [];
+        stream.on('data', (c: number) => got.push(c));
+        stream.on('error', () => {});
+        for (const cost of costs) stream.write(cost);
+        if (destroyEarly) stream.destroy();
+        else stream.end();
+        await ticks(5);
+        expect(limiter.stats().available).toBe(3);
+        expect(limiter.stats().waiting).toBe(0);
+        if (!destroyEarly) expect(got).toEqual(costs);
+      }),
+      { numRuns: 60 },
+    );
+  });
+
+  it('maxWaitMs destroys the stream with WaitTimeoutError; impossible and invalid costs destroy it too', async () => {
+    const clock = new VirtualClock({ stallReportMs: false });
+    const limiter = new ConcurrencyLimiter({ maxConcurrent: 1, clock });
+    const held = await limiter.acquire();
+    const timed = pipeline(countingSource(3).stream, throttle(limiter, { maxWaitMs: 500 }), new Writable({ objectMode: true, write: (_c, _e, cb) => cb() }));
+    await expect(clock.settle(timed)).rejects.toThrow(/wait/i);
+    expect(clock.now()).toBe(500);
+    expect(limiter.stats().waiting).toBe(0);
+    held.release();
+    const bucket = new TokenBucket({ ratePerSecond: 10, burst: 4 });
+    const sink = () => new Writable({ objectMode: true, write: (_c, _e, cb) => cb() });
+    await expect(pipeline(Readable.from(['ok', 'too long']), throttle<string>(bucket, { cost: (s) => s.length }), sink())).rejects.toThrow(/capacity|too large/i);
+    await expect(pipeline(Readable.from(['x']), throttle<string>(bucket, { cost: () => Number.NaN }), sink())).rejects.toThrow(/cost/);
+    expect(() => throttle(bucket, { batch: 0 })).toThrow(/batch/);
+    expect(() => throttle(bucket, { maxWaitMs: -5 })).toThrow(/maxWaitMs/);
+  });
+});
+
 describe('buffers as streams', () => {
   it('bounded: nothing lost, order kept, and a full buffer holds the writer back', async () => {
     const buffer = new BoundedBuffer<number>({ capacity: 3 });

@@ -1,3 +1,4 @@
+import { checkBuffer, checkGate } from './options.js';
 import {
   InvalidArgumentError,
   isClosedError,
@@ -8,112 +9,8 @@ import {
   type TimerHandle,
 } from '@sluice/core';
 
-/** Options of {@link throttle}. */
-export interface ThrottleOptions<T> {
-  /** Units one chunk costs (bytes, tokens); default 1. Called once per chunk. */
-  readonly cost?: (chunk: T) => number;
-  /** Priority of the stream's requests; default 0. */
-  readonly priority?: number;
-  /** Queuing strategy of the writable side; default `{ highWaterMark: 1 }` (Web Streams' own default). */
-  readonly writableStrategy?: QueuingStrategy<T>;
-  /** Queuing strategy of the readable side; default `{ highWaterMark: 0 }`: nothing is passed on before it is asked for. */
-  readonly readableStrategy?: QueuingStrategy<T>;
-}
-
-/**
- * A `TransformStream` that enqueues each chunk only once `gate` grants its cost, so a slow gate
- * (a rate limiter, a concurrency limit, a paused LLM quota) becomes backpressure on the
- * writable side instead of a growing buffer. Order is kept; each chunk's permit is released as
- * soon as the chunk is enqueued. Cancelling the readable side or aborting the writable side
- * removes a pending request from the gate's queue.
- *
- * @example
- * ```ts
- * const paced = tokens.pipeThrough(throttle(new TokenBucket({ ratePerSecond: 50, burst: 10 })));
- * ```
- */
-export function throttle<T>(gate: Gate, options: ThrottleOptions<T> = {}): TransformStream<T, T> {
-  checkGate(gate);
-  const cost = options.cost;
-  if (cost !== undefined && typeof cost !== 'function') throw new InvalidArgumentError('throttle', 'cost', 'a function of the chunk', cost);
-  const priority = options.priority ?? 0;
-  const tryOptions = { priority };
-  const controller = new AbortController();
-  const waitOptions = { priority, signal: controller.signal };
-  const stop = (reason: unknown): void => {
-    if (!controller.signal.aborted) controller.abort(reason ?? new Error('stream cancelled'));
-  };
-  return withCancel(gate, cost, tryOptions, waitOptions, stop, options);
-}
-
-/**
- * The throttle as a writable and a readable joined by hand (not a `TransformStream`, whose
- * transformer has no `cancel` hook on Node 20), so a cancel on either side reaches the gate.
- */
-function withCancel<T>(
-  gate: Gate,
-  cost: ((chunk: T) => number) | undefined,
-  tryOptions: { readonly priority: number },
-  waitOptions: { readonly priority: number; readonly signal: AbortSignal },
-  stop: (reason: unknown) => void,
-  options: ThrottleOptions<T>,
-): TransformStream<T, T> {
-  let readableController!: ReadableStreamDefaultController<T>;
-  let pull: (() => void) | undefined;
-  const readable = new ReadableStream<T>(
-    {
-      start(c) {
-        readableController = c;
-      },
-      pull() {
-        const resolve = pull;
-        pull = undefined;
-        resolve?.();
-      },
-      cancel(reason) {
-        stop(reason);
-        const resolve = pull;
-        pull = undefined;
-        resolve?.();
-      },
-    },
-    options.readableStrategy ?? { highWaterMark: 0 },
-  );
-  const room = (): Promise<void> | undefined => {
-    if ((readableController.desiredSize ?? 0) > 0) return undefined;
-    return new Promise<void>((resolve) => (pull = resolve));
-  };
-  const writable = new WritableStream<T>(
-    {
-      write(chunk) {
-        const count = cost === undefined ? 1 : cost(chunk);
-        const pass = (): Promise<void> | undefined => {
-          if (waitOptions.signal.aborted) return Promise.reject(waitOptions.signal.reason);
-          readableController.enqueue(chunk);
-          return room();
-        };
-        const now = gate.tryAcquire(count, tryOptions);
-        if (now.granted) {
-          now.release();
-          return pass();
-        }
-        return gate.acquire(count, waitOptions).then((permit) => {
-          permit.release();
-          return pass();
-        });
-      },
-      close() {
-        readableController.close();
-      },
-      abort(reason) {
-        stop(reason);
-        readableController.error(reason);
-      },
-    },
-    options.writableStrategy ?? { highWaterMark: 1 },
-  );
-  return { readable, writable } as TransformStream<T, T>;
-}
+export { throttle } from './throttle.js';
+export type { PairOptions, ThrottleOptions } from './options.js';
 
 /** Options of {@link buffer}. */
 export interface BufferTransformOptions {
@@ -136,7 +33,7 @@ export function buffer<T>(target: ItemBuffer<T>, options: BufferTransformOptions
  * ended or closed and empty. Cancelling it removes the pending `take`.
  */
 export function fromBuffer<T>(source: ItemBuffer<T>, options: BufferTransformOptions = {}): ReadableStream<T> {
-  checkBuffer(source);
+  checkBuffer('fromBuffer', source);
   const controller = new AbortController();
   const takeOptions = { signal: controller.signal };
   return new ReadableStream<T>(
@@ -170,7 +67,7 @@ export function fromBuffer<T>(source: ItemBuffer<T>, options: BufferTransformOpt
  * buffer.
  */
 export function toBuffer<T>(target: ItemBuffer<T>, options: { readonly end?: boolean } = {}): WritableStream<T> {
-  checkBuffer(target);
+  checkBuffer('toBuffer', target);
   const controller = new AbortController();
   let putOptions = { signal: controller.signal };
   return new WritableStream<T>(
@@ -290,7 +187,7 @@ export function sseStream<E>(events: AsyncIterable<E>, options: SseOptions<E> = 
   if (!(heartbeatMs >= 0) || heartbeatMs === Infinity) throw new InvalidArgumentError('sseStream', 'heartbeatMs', 'a number of ms ≥ 0', heartbeatMs);
   const clock = options.clock ?? systemClock;
   const gate = options.gate;
-  if (gate !== undefined) checkGate(gate);
+  if (gate !== undefined) checkGate('sseStream', gate);
   const encode: (event: E) => SseFields = options.encode ?? ((event: E) => ({ data: JSON.stringify(event) }));
   const encoder = new TextEncoder();
   const iterator = events[Symbol.asyncIterator]();
@@ -349,18 +246,4 @@ export function sseStream<E>(events: AsyncIterable<E>, options: SseOptions<E> = 
     },
     { highWaterMark: 0 },
   );
-}
-
-function checkGate(gate: unknown): void {
-  const g = gate as Partial<Gate>;
-  if (typeof gate !== 'object' || gate === null || typeof g.tryAcquire !== 'function' || typeof g.acquire !== 'function') {
-    throw new InvalidArgumentError('web-streams', 'gate', 'a Gate', gate);
-  }
-}
-
-function checkBuffer(target: unknown): void {
-  const b = target as Partial<ItemBuffer<unknown>>;
-  if (typeof target !== 'object' || target === null || typeof b.offer !== 'function' || typeof b.poll !== 'function' || typeof b.take !== 'function') {
-    throw new InvalidArgumentError('web-streams', 'buffer', 'an ItemBuffer', target);
-  }
 }

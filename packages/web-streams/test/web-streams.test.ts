@@ -109,6 +109,117 @@ describe('throttle', () => {
   });
 });
 
+describe('throttle: batches, aborts and bad input', () => {
+  it('batch pays many chunks from one grant: order kept, fewer gate requests', async () => {
+    const clock = new VirtualClock({ stallReportMs: false });
+    const one = new TokenBucket({ ratePerSecond: 1_000, burst: 1_000, clock });
+    const many = new TokenBucket({ ratePerSecond: 1_000, burst: 1_000, clock });
+    const items = Array.from({ length: 200 }, (_, i) => i);
+    expect(await clock.settle(collect(streamOf(items).pipeThrough(throttle<number>(one))))).toEqual(items);
+    expect(await clock.settle(collect(streamOf(items).pipeThrough(throttle<number>(many, { batch: 25 }))))).toEqual(items);
+    expect(one.stats().admitted).toBe(200);
+    expect(many.stats().admitted).toBe(200 / 25);
+    // once the bucket cannot grant a whole batch, chunks ask for their own cost: batching never adds waiting
+    const tight = new TokenBucket({ ratePerSecond: 1_000, burst: 30, clock });
+    const start = clock.now();
+    expect(await clock.settle(collect(streamOf(items.slice(0, 60)).pipeThrough(throttle<number>(tight, { batch: 25 }))))).toEqual(items.slice(0, 60));
+    expect(clock.now() - start).toBe(30);
+  });
+
+  it('every permit is released exactly once, whatever the costs and batch (property)', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(fc.integer({ min: 0, max: 4 }), { maxLength: 40 }),
+        fc.integer({ min: 1, max: 12 }),
+        async (costs, batch) => {
+          const limiter = new ConcurrencyLimiter({ maxConcurrent: 4 });
+          const out = await collect(streamOf(costs.map((cost, index) => ({ cost, index }))).pipeThrough(throttle(limiter, { cost: (c) => c.cost, batch })));
+          expect(out.map((c) => c.index)).toEqual(costs.map((_, i) => i));
+          expect(limiter.stats().available).toBe(4);
+          expect(limiter.stats().waiting).toBe(0);
+        },
+      ),
+      { numRuns: 60 },
+    );
+  });
+
+  it('a credit left when the reader cancels goes back to the gate', async () => {
+    const limiter = new ConcurrencyLimiter({ maxConcurrent: 8 });
+    const reader = countingSource(100).stream.pipeThrough(throttle(limiter, { batch: 8 })).getReader();
+    expect((await reader.read()).value).toBe(0);
+    expect(limiter.stats().available).toBe(0);
+    await reader.cancel('done');
+    await ticks(5);
+    expect(limiter.stats().available).toBe(8);
+  });
+
+  it('writer.abort() errors the readable side at once, even while a chunk waits on a stalled gate', async () => {
+    const limiter = new ConcurrencyLimiter({ maxConcurrent: 1 });
+    const held = await limiter.acquire();
+    const { readable, writable } = throttle<number>(limiter);
+    const reader = readable.getReader();
+    const read = reader.read();
+    const writer = writable.getWriter();
+    const written = writer.write(1);
+    await ticks(5);
+    expect(limiter.stats().waiting).toBe(1);
+    const aborted = writer.abort(new Error('upstream failed'));
+    await expect(read).rejects.toThrow('upstream failed');
+    await expect(written).rejects.toThrow('upstream failed');
+    await aborted;
+    expect(limiter.stats().waiting).toBe(0);
+    held.release();
+    expect(limiter.stats().available).toBe(1);
+  });
+
+  it('signal aborts both sides; maxWaitMs errors the stream with WaitTimeoutError', async () => {
+    const limiter = new ConcurrencyLimiter({ maxConcurrent: 1 });
+    const held = await limiter.acquire();
+    const controller = new AbortController();
+    let sourceCancelled: unknown;
+    const source = new ReadableStream<number>({ pull: (c) => c.enqueue(1), cancel: (reason) => void (sourceCancelled = reason) });
+    const reader = source.pipeThrough(throttle(limiter, { signal: controller.signal })).getReader();
+    const read = reader.read();
+    await ticks(5);
+    controller.abort(new Error('request ended'));
+    await expect(read).rejects.toThrow('request ended');
+    await ticks(5);
+    expect((sourceCancelled as Error).message).toBe('request ended');
+    expect(limiter.stats().waiting).toBe(0);
+
+    const clock = new VirtualClock({ stallReportMs: false });
+    const slow = new ConcurrencyLimiter({ maxConcurrent: 1, clock });
+    const blocker = await slow.acquire();
+    const timed = collect(streamOf([1, 2]).pipeThrough(throttle(slow, { maxWaitMs: 250 })));
+    const settled = clock.settle(timed.then(() => 'passed', (error: Error) => error.name));
+    expect(await settled).toBe('WaitTimeoutError');
+    expect(clock.now()).toBe(250);
+    blocker.release();
+    held.release();
+  });
+
+  it('refuses bad options at construction, and a chunk that can never pass errors the stream', async () => {
+    const gate = passThrough();
+    expect(() => throttle(gate, { batch: 0 })).toThrow(/batch/);
+    expect(() => throttle(gate, { batch: 1.5 })).toThrow(/batch/);
+    expect(() => throttle(gate, { cost: 3 as never })).toThrow(/cost/);
+    expect(() => throttle(gate, { maxWaitMs: -1 })).toThrow(/maxWaitMs/);
+    expect(() => throttle(gate, { writableStrategy: { highWaterMark: -1 } })).toThrow(/highWaterMark/);
+    expect(() => throttle(gate, { signal: {} as never })).toThrow(/signal/);
+    const bucket = new TokenBucket({ ratePerSecond: 10, burst: 5 });
+    await expect(collect(streamOf(['ok', 'much too long']).pipeThrough(throttle<string>(bucket, { cost: (s) => s.length })))).rejects.toThrow(/capacity|too large/i);
+    await expect(collect(streamOf(['x']).pipeThrough(throttle<string>(bucket, { cost: () => 0.5 })))).rejects.toThrow(/cost/);
+  });
+
+  it('a failing sink cancels the source through pipeTo, with the sink error', async () => {
+    let cancelled: unknown;
+    const source = new ReadableStream<number>({ pull: (c) => c.enqueue(1), cancel: (reason) => void (cancelled = reason) });
+    const sink = new WritableStream<number>({ write: () => Promise.reject(new Error('disk full')) });
+    await expect(source.pipeThrough(throttle(passThrough())).pipeTo(sink)).rejects.toThrow('disk full');
+    expect((cancelled as Error).message).toBe('disk full');
+  });
+});
+
 describe('buffers as streams', () => {
   it('dropping: in = out + dropped, drops reported, freshest kept (property)', async () => {
     await fc.assert(
