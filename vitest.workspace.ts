@@ -74,6 +74,7 @@ export const projects: TestProjectInlineConfiguration[] = [
   packageProject('monitor'),
   packageProject('node-streams'),
   packageProject('web-streams'),
+  packageProject('redis'),
   exampleProject('pipeline-demo'),
   chromiumProject(),
 ];

@@ -12,6 +12,7 @@ import type { FairnessKey, Refusal, RefusalReason } from './gate.js';
  * | `SHED` | {@link ShedError} | yes, when load falls |
  * | `PAUSED` | {@link PausedError} | yes, after the pause the downstream asked for |
  * | `CLOSED` | {@link ClosedError} | no |
+ * | `STORE_UNAVAILABLE` | {@link StoreUnavailableError} | yes, once the shared store answers again |
  * | `TOO_LARGE` | {@link TooLargeError} | no: only a smaller request can pass |
  * | `INVALID_ARGUMENT` | {@link InvalidArgumentError} | no: a programming error |
  */
@@ -23,6 +24,7 @@ export type SluiceErrorCode =
   | 'SHED'
   | 'PAUSED'
   | 'CLOSED'
+  | 'STORE_UNAVAILABLE'
   | 'TOO_LARGE'
   | 'INVALID_ARGUMENT';
 
@@ -181,6 +183,23 @@ export class ClosedError extends SluiceError {
 named(ClosedError, 'ClosedError');
 
 /**
+ * A limiter whose state lives in a shared store (Redis) could not reach it — an error or a
+ * timeout — and its failure policy is to refuse (`fail-closed`). The store's error is the
+ * `cause`. Code `STORE_UNAVAILABLE`.
+ */
+export class StoreUnavailableError extends SluiceError {
+  constructor(gate: string, cause: unknown, retryAfterMs?: number) {
+    super('STORE_UNAVAILABLE', `${gate}: the shared store is unavailable (${cause instanceof Error ? cause.message : String(cause)})${retryText(retryAfterMs)}`, {
+      gate,
+      cause,
+      retryAfterMs,
+      stack: false,
+    });
+  }
+}
+named(StoreUnavailableError, 'StoreUnavailableError');
+
+/**
  * The request can never be granted: its count exceeds what the gate can ever hold. Only a
  * smaller request can pass, so there is no `retryAfterMs`. Code `TOO_LARGE`.
  */
@@ -265,6 +284,8 @@ export const isShedError = hasCode<ShedError>('SHED');
 export const isPausedError = hasCode<PausedError>('PAUSED');
 /** True for a {@link ClosedError} (from any copy of sluice). */
 export const isClosedError = hasCode<ClosedError>('CLOSED');
+/** True for a {@link StoreUnavailableError} from any copy of sluice. */
+export const isStoreUnavailableError = hasCode<StoreUnavailableError>('STORE_UNAVAILABLE');
 /** True for a {@link TooLargeError} (from any copy of sluice). */
 export const isTooLargeError = hasCode<TooLargeError>('TOO_LARGE');
 /** True for an {@link InvalidArgumentError} (from any copy of sluice). */

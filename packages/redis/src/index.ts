@@ -1,0 +1,12 @@
+export { fromNodeRedis, type NodeRedisLike, type RedisScriptClient } from './client.js';
+export { RedisStore, StoreCallError, type RedisStoreOptions } from './store.js';
+export {
+  RedisRateLimiter,
+  type DecidedBy,
+  type RedisGcraOptions,
+  type RedisLimiterOptions,
+  type RedisSlidingWindowOptions,
+  type StoreFailurePolicy,
+  type TakeResult,
+} from './rate-limiter.js';
+export { GCRA_REFUND, GCRA_TAKE, PING, SLIDING_TAKE, type LuaScript } from './scripts.js';

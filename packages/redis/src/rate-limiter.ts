@@ -1,0 +1,391 @@
+import {
+  ClosedError,
+  Emitter,
+  InvalidArgumentError,
+  LimitExceededError,
+  StoreUnavailableError,
+  WaitTimeoutError,
+  checkAcquireOptions,
+  checkCount,
+  checkName,
+  checkNumber,
+  checkOneOf,
+  type Disposer,
+  type Gate,
+  type Permit,
+  type TimerHandle,
+  type WaitOptions,
+} from '@sluice/core';
+import { Gcra, SlidingWindow, gcraParameters } from '@sluice/rate-limit';
+import { GCRA_REFUND, GCRA_TAKE, PING, SLIDING_TAKE } from './scripts.js';
+import { StoreCallError, type RedisStore } from './store.js';
+
+/** What a limiter does while its store cannot be reached (an error or a timeout). */
+export type StoreFailurePolicy = 'fail-closed' | 'fail-open' | 'insurance';
+
+/** Who decided a {@link TakeResult}. */
+export type DecidedBy = 'redis' | 'insurance' | 'fail-open' | 'fail-closed';
+
+/** The answer of {@link RedisRateLimiter.take}. */
+export interface TakeResult {
+  /** True when the units were taken. */
+  readonly granted: boolean;
+  /**
+   * When refused: ms until the same request can pass (from the server's clock), or `undefined`
+   * when the store is unavailable under `fail-closed`. 0 when granted.
+   */
+  readonly retryAfterMs: number | undefined;
+  /** Whole units that could still be taken right after this decision (0 when unknown). */
+  readonly remaining: number;
+  /** Who decided: Redis, the local insurance limiter, or the failure policy. */
+  readonly decidedBy: DecidedBy;
+  /** Redis's clock at the decision, ms since the epoch; `undefined` when Redis did not decide. */
+  readonly serverTimeMs: number | undefined;
+}
+
+/** Options every Redis rate limiter takes. */
+export interface RedisLimiterOptions {
+  /** The store (client, prefix, per-call timeout). */
+  readonly store: RedisStore;
+  /** The limiter's name: part of every key (`prefix:{name:key}:…`) and of errors. Default `'rate'`. */
+  readonly name?: string;
+  /**
+   * Required: what happens while Redis cannot be reached. `fail-closed` refuses (a
+   * `StoreUnavailableError`), `fail-open` admits everything, `insurance` hands every decision to a
+   * local in-memory limiter sized `limit / expectedInstances` until Redis answers again.
+   */
+  readonly onStoreError: StoreFailurePolicy;
+  /** Processes sharing the limit, for sizing the insurance limiter; required with `insurance`. */
+  readonly expectedInstances?: number;
+  /**
+   * While the store is down, how often it is probed (one tiny script), in ms; default 500. The
+   * first probe that answers hands decisions back to Redis.
+   */
+  readonly probeIntervalMs?: number;
+}
+
+/** Options of {@link RedisRateLimiter.gcra}: a token bucket, as GCRA. */
+export interface RedisGcraOptions extends RedisLimiterOptions {
+  /** Sustained rate, units per second. */
+  readonly ratePerSecond: number;
+  /** Most units at once (the bucket's size); an integer ≥ 1. */
+  readonly burst: number;
+}
+
+/** Options of {@link RedisRateLimiter.slidingWindow}. */
+export interface RedisSlidingWindowOptions extends RedisLimiterOptions {
+  /** Most units per window; an integer ≥ 1. */
+  readonly limit: number;
+  /** Window length, ms. Windows are aligned to multiples of it on the server's clock. */
+  readonly windowMs: number;
+}
+
+/** One remote decision, parsed. */
+interface Decision {
+  readonly admitted: boolean;
+  readonly waitMs: number;
+  readonly remaining: number;
+  readonly serverTimeMs: number;
+}
+
+interface Algorithm {
+  /** Largest count one request can take. */
+  readonly capacity: number;
+  /** Runs the take script; `acceptWaitMs` -1 for any wait, 0 for none. */
+  take(limiter: RedisRateLimiter, key: string, count: number, acceptWaitMs: number): Promise<Decision>;
+  /** Gives back a reservation of `count` that will not be used, if the algorithm reserves. */
+  refund?(limiter: RedisRateLimiter, key: string, count: number): Promise<void>;
+  /** Whether a wait can be reserved in one call (else waits are polled with the server's hint). */
+  readonly reserves: boolean;
+  /** A fresh local limiter for one key, sized for one of `instances` processes. */
+  local(instances: number): Gate;
+}
+
+function parse(reply: unknown): Decision {
+  const r = reply as [number, string, number, string];
+  return { admitted: r[0] === 1, waitMs: Number(r[1]), remaining: Number(r[2]), serverTimeMs: Number(r[3]) };
+}
+
+const ALWAYS: Permit = Object.freeze({ granted: true as const, release() {} });
+const NO_SIGNAL: WaitOptions = Object.freeze({});
+
+/**
+ * A rate limit shared by every process that uses the same Redis and limiter name: one Lua script
+ * per decision, on Redis's clock (`TIME`), keyed per caller (`take('user:42')`), each key one
+ * hash-tagged Redis key, so it runs on Redis Cluster too. A refused call never debits the shared
+ * state; keys expire once idle (a full bucket is no key).
+ *
+ * Two algorithms, with the same arithmetic as the in-memory limiters: {@link RedisRateLimiter.gcra}
+ * (a token bucket of `burst` refilling at `ratePerSecond`; `acquire` reserves its place in time,
+ * so waiters are served in arrival order across processes with one round trip each) and
+ * {@link RedisRateLimiter.slidingWindow} (`limit` per `windowMs`; waits poll with the server's
+ * hint).
+ *
+ * The failure policy is explicit and required (`onStoreError`). While Redis fails, decisions go
+ * to the policy at once, without a call per request, and the store is probed every
+ * `probeIntervalMs`; the first answer hands back.
+ *
+ * @example
+ * ```ts
+ * const perUser = RedisRateLimiter.gcra({ store, name: 'api', ratePerSecond: 10, burst: 20, onStoreError: 'insurance', expectedInstances: 4 });
+ * const { granted, retryAfterMs } = await perUser.take(`user:${id}`);
+ * if (!granted) response.writeHead(429, { 'retry-after': Math.ceil((retryAfterMs ?? 1000) / 1000) });
+ * ```
+ */
+export class RedisRateLimiter {
+  /** The limiter's name (in keys and errors). */
+  readonly name: string;
+  /** The store. */
+  readonly store: RedisStore;
+  /** The failure policy. */
+  readonly policy: StoreFailurePolicy;
+  /** Largest count one request can take (the burst, or the window's limit). */
+  readonly capacity: number;
+  private readonly algorithm: Algorithm;
+  private readonly instances: number;
+  private readonly probeIntervalMs: number;
+  private readonly locals = new Map<string, Gate>();
+  private down = false;
+  private probeTimer: TimerHandle | undefined;
+  private closed = false;
+  private readonly sleepers = new Set<(error: unknown) => void>();
+  private readonly failures = new Emitter<StoreCallError, void>();
+  private readonly modes = new Emitter<'redis' | 'fallback', void>();
+
+  /** A token bucket (`burst` units, refilling at `ratePerSecond`) kept as GCRA in Redis. */
+  static gcra(options: RedisGcraOptions): RedisRateLimiter {
+    const where = checkName('RedisRateLimiter', options.name, 'rate');
+    const ratePerSecond = checkNumber(where, 'ratePerSecond', options.ratePerSecond, { min: 0, exclusiveMin: true });
+    const burst = checkNumber(where, 'burst', options.burst, { min: 1, integer: true });
+    const { emissionMs, toleranceMs } = gcraParameters(ratePerSecond, burst);
+    const algorithm: Algorithm = {
+      capacity: burst,
+      reserves: true,
+      async take(limiter, key, count, acceptWaitMs) {
+        return parse(await limiter.store.run(GCRA_TAKE, [limiter.store.key(limiter.name, key, 'tat')], [emissionMs, toleranceMs, count, acceptWaitMs]));
+      },
+      async refund(limiter, key, count) {
+        await limiter.store.run(GCRA_REFUND, [limiter.store.key(limiter.name, key, 'tat')], [count * emissionMs]);
+      },
+      local: (instances) =>
+        new Gcra({ name: `${where} (insurance)`, ratePerSecond: ratePerSecond / instances, burst: Math.max(1, Math.floor(burst / instances)), clock: options.store.clock }),
+    };
+    return new RedisRateLimiter(options, algorithm);
+  }
+
+  /** At most `limit` units per `windowMs` (the weighted two-window estimate), kept in Redis. */
+  static slidingWindow(options: RedisSlidingWindowOptions): RedisRateLimiter {
+    const where = checkName('RedisRateLimiter', options.name, 'rate');
+    const limit = checkNumber(where, 'limit', options.limit, { min: 1, integer: true });
+    const windowMs = checkNumber(where, 'windowMs', options.windowMs, { min: 1 });
+    const algorithm: Algorithm = {
+      capacity: limit,
+      reserves: false,
+      async take(limiter, key, count) {
+        return parse(await limiter.store.run(SLIDING_TAKE, [limiter.store.key(limiter.name, key, 'sw')], [limit, windowMs, count]));
+      },
+      local: (instances) =>
+        new SlidingWindow({ name: `${where} (insurance)`, limit: Math.max(1, Math.floor(limit / instances)), windowMs, clock: options.store.clock }),
+    };
+    return new RedisRateLimiter(options, algorithm);
+  }
+
+  private constructor(options: RedisLimiterOptions, algorithm: Algorithm) {
+    this.name = checkName('RedisRateLimiter', options.name, 'rate');
+    const store = (options as Partial<RedisLimiterOptions>).store;
+    if (typeof store !== 'object' || store === null || typeof store.run !== 'function') {
+      throw new InvalidArgumentError(this.name, 'store', 'a RedisStore', store);
+    }
+    this.store = store;
+    this.policy = checkOneOf(this.name, 'onStoreError', options.onStoreError, ['fail-closed', 'fail-open', 'insurance']);
+    this.instances =
+      this.policy === 'insurance'
+        ? checkNumber(this.name, 'expectedInstances', options.expectedInstances, { min: 1, integer: true })
+        : checkNumber(this.name, 'expectedInstances', options.expectedInstances ?? 1, { min: 1, integer: true });
+    this.probeIntervalMs = checkNumber(this.name, 'probeIntervalMs', options.probeIntervalMs ?? 500, { min: 1 });
+    this.algorithm = algorithm;
+    this.capacity = algorithm.capacity;
+  }
+
+  /** True while decisions go to the failure policy because Redis did not answer. */
+  get storeDown(): boolean {
+    return this.down;
+  }
+
+  /**
+   * Takes `count` units for `key` now, or refuses: one script call, never waits. Resolves with
+   * the decision (a refusal is an answer, not an error).
+   *
+   * @param count - an integer from 0 to {@link RedisRateLimiter.capacity}; default 1.
+   * @throws InvalidArgumentError for a bad key or count; TooLargeError above the capacity (it
+   * could never pass); ClosedError after `close()`.
+   */
+  async take(key: string, count = 1): Promise<TakeResult> {
+    this.check(key, count);
+    if (!this.down) {
+      try {
+        const decision = await this.algorithm.take(this, key, count, 0);
+        return {
+          granted: decision.admitted,
+          retryAfterMs: decision.admitted ? 0 : decision.waitMs,
+          remaining: decision.remaining,
+          decidedBy: 'redis',
+          serverTimeMs: decision.serverTimeMs,
+        };
+      } catch (error) {
+        if (!(error instanceof StoreCallError)) throw error;
+        this.failed(error);
+      }
+    }
+    return this.fallbackTake(key, count);
+  }
+
+  /**
+   * Takes `count` units for `key`, waiting until they are there: with GCRA one call reserves the
+   * units' place in time (arrival order across every process) and the caller sleeps until then;
+   * a sliding window retries at the server's hint. Rejects with a `WaitTimeoutError` at once when
+   * the wait would exceed `maxWaitMs` (nothing is debited), with the signal's reason when aborted
+   * (a reservation is given back), with a `StoreUnavailableError` under `fail-closed`.
+   */
+  async acquire(key: string, count = 1, options: WaitOptions = NO_SIGNAL): Promise<Permit> {
+    this.check(key, count);
+    checkAcquireOptions(this.name, options);
+    const signal = options.signal;
+    if (signal?.aborted === true) throw signal.reason;
+    const maxWaitMs = options.maxWaitMs ?? Infinity;
+    const deadline = this.store.clock.now() + maxWaitMs;
+    for (;;) {
+      if (this.down) return this.fallbackAcquire(key, count, options);
+      const left = deadline - this.store.clock.now();
+      let decision: Decision;
+      try {
+        decision = await this.algorithm.take(this, key, count, this.algorithm.reserves ? (left === Infinity ? -1 : Math.max(0, left)) : 0);
+      } catch (error) {
+        if (!(error instanceof StoreCallError)) throw error;
+        this.failed(error);
+        continue;
+      }
+      if (decision.admitted) {
+        if (decision.waitMs > 0) await this.sleep(decision.waitMs, signal, () => this.algorithm.refund?.(this, key, count));
+        return ALWAYS;
+      }
+      if (decision.waitMs > left) throw new WaitTimeoutError(this.name, maxWaitMs, decision.waitMs);
+      await this.sleep(decision.waitMs, signal);
+    }
+  }
+
+  /** Subscribes to store failures (each failed call); returns an unsubscriber. */
+  onStoreFailure(listener: (error: StoreCallError) => void): Disposer {
+    return this.failures.on(listener);
+  }
+
+  /**
+   * Subscribes to hand-overs: `'fallback'` when Redis stopped answering and the policy took over,
+   * `'redis'` when it answered again; returns an unsubscriber.
+   */
+  onModeChange(listener: (mode: 'redis' | 'fallback') => void): Disposer {
+    return this.modes.on(listener);
+  }
+
+  /** Stops the probe, rejects every sleeping waiter with a `ClosedError`. Idempotent. */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    if (this.probeTimer !== undefined) this.store.clock.clearTimer(this.probeTimer);
+    this.probeTimer = undefined;
+    for (const wake of [...this.sleepers]) wake(new ClosedError(this.name));
+    for (const local of this.locals.values()) local.close();
+    this.locals.clear();
+  }
+
+  private check(key: string, count: number): void {
+    if (typeof key !== 'string' || key.length === 0) throw new InvalidArgumentError(this.name, 'key', 'a non-empty string', key);
+    checkCount(count, this.capacity, this.name);
+    if (this.closed) throw new ClosedError(this.name);
+  }
+
+  private failed(error: StoreCallError): void {
+    this.failures.emit(error, undefined);
+    if (this.down || this.closed) return;
+    this.down = true;
+    this.modes.emit('fallback', undefined);
+    this.scheduleProbe();
+  }
+
+  private scheduleProbe(): void {
+    this.probeTimer = this.store.clock.setTimer(() => {
+      this.probeTimer = undefined;
+      this.store.run(PING, [], []).then(
+        () => {
+          if (this.closed) return;
+          this.down = false;
+          for (const local of this.locals.values()) local.close();
+          this.locals.clear();
+          this.modes.emit('redis', undefined);
+        },
+        (error: unknown) => {
+          if (this.closed) return;
+          if (error instanceof StoreCallError) this.failures.emit(error, undefined);
+          this.scheduleProbe();
+        },
+      );
+    }, this.probeIntervalMs);
+  }
+
+  private local(key: string): Gate {
+    let gate = this.locals.get(key);
+    if (gate === undefined) {
+      gate = this.algorithm.local(this.instances);
+      this.locals.set(key, gate);
+    }
+    return gate;
+  }
+
+  private fallbackTake(key: string, count: number): TakeResult {
+    if (this.policy === 'fail-open') return { granted: true, retryAfterMs: 0, remaining: 0, decidedBy: 'fail-open', serverTimeMs: undefined };
+    if (this.policy === 'fail-closed') return { granted: false, retryAfterMs: undefined, remaining: 0, decidedBy: 'fail-closed', serverTimeMs: undefined };
+    const local = this.local(key);
+    if (count > local.capacity) return { granted: false, retryAfterMs: undefined, remaining: 0, decidedBy: 'insurance', serverTimeMs: undefined };
+    const result = local.tryAcquire(count);
+    const remaining = local.stats().available;
+    return result.granted
+      ? { granted: true, retryAfterMs: 0, remaining, decidedBy: 'insurance', serverTimeMs: undefined }
+      : { granted: false, retryAfterMs: result.retryAfterMs, remaining, decidedBy: 'insurance', serverTimeMs: undefined };
+  }
+
+  private fallbackAcquire(key: string, count: number, options: WaitOptions): Promise<Permit> {
+    if (this.policy === 'fail-open') return Promise.resolve(ALWAYS);
+    if (this.policy === 'fail-closed') return Promise.reject(new StoreUnavailableError(this.name, 'the store did not answer', this.probeIntervalMs));
+    const local = this.local(key);
+    if (count > local.capacity) return Promise.reject(new LimitExceededError(this.name, undefined));
+    return local.acquire(count, options);
+  }
+
+  /** Sleeps `ms` on the store's clock; an abort or close wakes it with a rejection (after `onAbort`). */
+  private sleep(ms: number, signal: AbortSignal | undefined, onAbort?: () => Promise<void> | undefined): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      const clock = this.store.clock;
+      let timer: TimerHandle | undefined = undefined;
+      const finish = (error?: unknown): void => {
+        if (timer !== undefined) clock.clearTimer(timer);
+        signal?.removeEventListener('abort', aborted);
+        this.sleepers.delete(finish);
+        if (error === undefined) {
+          resolve();
+          return;
+        }
+        // a reservation that will not be used goes back (best effort: the store may be down)
+        onAbort?.()?.catch(() => {});
+        reject(error);
+      };
+      const aborted = (): void => finish(signal?.reason);
+      if (signal?.aborted === true) {
+        finish(signal.reason);
+        return;
+      }
+      timer = clock.setTimer(() => finish(), ms, { keepAlive: true });
+      signal?.addEventListener('abort', aborted, { once: true });
+      this.sleepers.add(finish);
+    });
+  }
+}

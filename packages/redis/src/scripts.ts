@@ -1,0 +1,151 @@
+import { createHash } from 'node:crypto';
+
+/**
+ * A Lua script run with EVALSHA (its SHA-1 computed here, once), falling back to EVAL when the
+ * server does not know it (`NOSCRIPT`: after `SCRIPT FLUSH`, a restart, a failover, or on a
+ * cluster node that never ran it).
+ */
+export interface LuaScript {
+  /** A name for errors and events. */
+  readonly name: string;
+  /** The Lua source. */
+  readonly source: string;
+  /** Hex SHA-1 of the source: what EVALSHA takes. */
+  readonly sha: string;
+}
+
+function script(name: string, source: string): LuaScript {
+  return Object.freeze({ name, source, sha: createHash('sha1').update(source).digest('hex') });
+}
+
+// Every script reads the server's clock (`TIME`: seconds and microseconds) so that processes
+// with skewed clocks agree; scripts replicate their effects (Redis ≥ 5), so TIME before a write
+// is allowed. The optional last ARGV overrides it — only the maths tests use that, to compare the
+// scripts with the in-memory limiters at fixed instants. Numbers travel as strings with 17
+// significant digits (Lua's default keeps 14, too few for epoch milliseconds with fractions).
+const NOW = `
+local function now_ms(override)
+  if override ~= nil and override ~= '' then return tonumber(override) end
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000 + tonumber(t[2]) / 1000
+end
+local function num(x) return string.format('%.17g', x) end
+`;
+
+/**
+ * GCRA (the in-memory `Gcra`/`TokenBucket` arithmetic: `gcraAdmit`, `gcraWaitMs`,
+ * `gcraAvailable`) with reservation in time. KEYS[1] holds the theoretical arrival time (TAT,
+ * server ms). ARGV: emission interval T (ms/unit), tolerance τ (ms), cost, the longest wait the
+ * caller accepts (ms; -1: any), [now override]. A request that passes now, or whose wait is
+ * within the accepted wait, moves the TAT (the caller then sleeps the wait); one that would wait
+ * longer changes nothing — a refused call never debits. The key expires when the TAT is reached:
+ * a full bucket is no key at all.
+ *
+ * Reply: { admitted 0|1, wait ms, units available after, server now ms }.
+ */
+export const GCRA_TAKE = script(
+  'gcra-take',
+  `${NOW}
+local T = tonumber(ARGV[1])
+local tau = tonumber(ARGV[2])
+local cost = tonumber(ARGV[3])
+local max_wait = tonumber(ARGV[4])
+local now = now_ms(ARGV[5])
+local tat = tonumber(redis.call('GET', KEYS[1]))
+if tat == nil or tat < now then tat = now end
+local nxt = tat + cost * T
+local wait = nxt - tau - now
+if wait <= 1e-9 * T then wait = 0 end
+if wait > 0 and max_wait >= 0 and wait > max_wait then
+  local available = math.floor((tau - (tat - now)) / T + 1e-9)
+  if available < 0 then available = 0 end
+  return { 0, num(wait), available, num(now) }
+end
+if cost > 0 then
+  redis.call('SET', KEYS[1], num(nxt), 'PX', math.max(1, math.ceil(nxt - now)))
+end
+local available = math.floor((tau - (nxt - now)) / T + 1e-9)
+if available < 0 then available = 0 end
+return { 1, num(wait), available, num(now) }
+`,
+);
+
+/**
+ * Gives back a GCRA reservation that will not be used (its waiter was aborted): moves the TAT
+ * back by ARGV[1] ms, deleting the key when that reaches the present. Reply: 1 if a key existed.
+ */
+export const GCRA_REFUND = script(
+  'gcra-refund',
+  `${NOW}
+local back = tonumber(ARGV[1])
+local now = now_ms(ARGV[2])
+local tat = tonumber(redis.call('GET', KEYS[1]))
+if tat == nil then return 0 end
+local nxt = tat - back
+if nxt <= now then
+  redis.call('DEL', KEYS[1])
+else
+  redis.call('SET', KEYS[1], num(nxt), 'PX', math.max(1, math.ceil(nxt - now)))
+end
+return 1
+`,
+);
+
+/**
+ * The weighted two-window sliding window (the in-memory `SlidingWindow` arithmetic:
+ * `slidingWindowEstimate`, `slidingWindowWaitMs`), windows aligned to multiples of `windowMs`
+ * of the server clock. KEYS[1] is a hash { ws: current window start, p: previous count, c:
+ * current count }. ARGV: limit, windowMs, cost, [now override]. A refused call writes nothing.
+ * The key expires two windows after its window started.
+ *
+ * Reply: { admitted 0|1, wait ms (0 when admitted), units available after, server now ms }.
+ */
+export const SLIDING_TAKE = script(
+  'sliding-take',
+  `${NOW}
+local limit = tonumber(ARGV[1])
+local w = tonumber(ARGV[2])
+local cost = tonumber(ARGV[3])
+local now = now_ms(ARGV[4])
+local start = math.floor(now / w) * w
+local s = redis.call('HMGET', KEYS[1], 'ws', 'p', 'c')
+local ws = tonumber(s[1])
+local p = tonumber(s[2]) or 0
+local c = tonumber(s[3]) or 0
+if ws == nil or start - ws >= 2 * w then
+  ws = start; p = 0; c = 0
+elseif start - ws >= w then
+  ws = start; p = c; c = 0
+end
+local into = (now - ws) / w
+local overlap = 1 - into
+if into >= 1 then overlap = 0 elseif into <= 0 then overlap = 1 end
+local estimate = p * overlap + c
+if estimate + cost <= limit + 1e-9 then
+  if cost > 0 then
+    c = c + cost
+    redis.call('HSET', KEYS[1], 'ws', num(ws), 'p', num(p), 'c', num(c))
+    redis.call('PEXPIRE', KEYS[1], math.max(1, math.ceil(ws + 2 * w - now)))
+  end
+  local available = math.floor(limit - estimate - cost + 1e-9)
+  if available < 0 then available = 0 end
+  return { 1, '0', available, num(now) }
+end
+local wait
+local nxt = ws + w
+if c + cost <= limit and p > 0 then
+  wait = ws + (1 - (limit - c - cost) / p) * w - now
+elseif c == 0 or cost <= limit - c then
+  wait = nxt - now
+else
+  wait = nxt + (1 - (limit - cost) / c) * w - now
+end
+if wait < 0 then wait = 0 end
+local available = math.floor(limit - estimate + 1e-9)
+if available < 0 then available = 0 end
+return { 0, num(wait), available, num(now) }
+`,
+);
+
+/** A cheap round trip that proves the server runs scripts again (the insurance hand-back probe). */
+export const PING = script('ping', 'return 1');

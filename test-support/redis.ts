@@ -1,0 +1,110 @@
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer, Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+/** A real `redis-server` on a loopback port, started and stopped by a test. */
+export interface RedisServer {
+  readonly host: '127.0.0.1';
+  readonly port: number;
+  /** The server's pid (changes after {@link RedisServer.restart}). */
+  readonly pid: number;
+  /** Kills the server (SIGKILL: a crash, not a shutdown) and waits for it to be gone. */
+  kill(): Promise<void>;
+  /** Starts it again on the same port (empty: there is no persistence). */
+  restart(): Promise<void>;
+  /** Stops it by pid and removes its directory. Idempotent. */
+  stop(): Promise<void>;
+  /** Runs `redis-cli` against it; returns its output. */
+  cli(...args: string[]): string;
+}
+
+/** A free TCP port on 127.0.0.1 (the kernel picks it; the tiny race until use is accepted). */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() => (typeof address === 'object' && address !== null ? resolve(address.port) : reject(new Error('no port'))));
+    });
+  });
+}
+
+/** Resolves once `PING` on the port answers `+PONG`, within `timeoutMs`. */
+export async function waitForPong(port: number, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const ok = await new Promise<boolean>((resolve) => {
+      const socket = new Socket();
+      const done = (value: boolean) => {
+        socket.destroy();
+        resolve(value);
+      };
+      socket.setTimeout(500, () => done(false));
+      socket.once('error', () => done(false));
+      socket.connect(port, '127.0.0.1', () => socket.write('PING\r\n'));
+      socket.once('data', (data) => done(data.toString().startsWith('+PONG')));
+    });
+    if (ok) return;
+    if (Date.now() > deadline) throw new Error(`redis-server on port ${port} did not answer PING within ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+function exited(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  return new Promise((resolve) => child.once('exit', () => resolve()));
+}
+
+/**
+ * Starts `redis-server` (Debian's, installed by `npm test` when missing) on a free loopback
+ * port with no persistence, in a fresh directory. `extraArgs` are passed through (e.g.
+ * `['--cluster-enabled', 'yes']`).
+ */
+export async function startRedis(extraArgs: readonly string[] = [], port?: number): Promise<RedisServer> {
+  const dir = mkdtempSync(join(tmpdir(), 'sluice-redis-'));
+  const chosen = port ?? (await freePort());
+  let child: ChildProcess | undefined;
+  const launch = async (): Promise<void> => {
+    child = spawn(
+      'redis-server',
+      ['--port', String(chosen), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir, '--daemonize', 'no', '--loglevel', 'warning', ...extraArgs],
+      { stdio: 'ignore' },
+    );
+    child.once('error', () => {});
+    await waitForPong(chosen);
+  };
+  await launch();
+  let stopped = false;
+  const kill = async (): Promise<void> => {
+    const current = child;
+    if (current === undefined) return;
+    current.kill('SIGKILL');
+    await exited(current);
+    child = undefined;
+  };
+  return {
+    host: '127.0.0.1',
+    port: chosen,
+    get pid() {
+      return child?.pid ?? -1;
+    },
+    kill,
+    async restart() {
+      await kill();
+      await launch();
+    },
+    async stop() {
+      if (stopped) return;
+      stopped = true;
+      await kill();
+      rmSync(dir, { recursive: true, force: true });
+    },
+    cli(...args: string[]) {
+      const result = spawnSync('redis-cli', ['-h', '127.0.0.1', '-p', String(chosen), ...args], { encoding: 'utf8' });
+      return (result.stdout ?? '').trim();
+    },
+  };
+}
