@@ -6,7 +6,7 @@ export {
   type RedisGcraOptions,
   type RedisLimiterOptions,
   type RedisSlidingWindowOptions,
-  type StoreFailurePolicy,
   type TakeResult,
 } from './rate-limiter.js';
+export { STORE_DOWN, StoreGuard, type StoreFailurePolicy, type StoreGuardOptions, type StoreMode } from './guard.js';
 export { GCRA_REFUND, GCRA_TAKE, PING, SLIDING_TAKE, type LuaScript } from './scripts.js';

@@ -1,6 +1,5 @@
 import {
   ClosedError,
-  Emitter,
   InvalidArgumentError,
   LimitExceededError,
   StoreUnavailableError,
@@ -9,7 +8,6 @@ import {
   checkCount,
   checkName,
   checkNumber,
-  checkOneOf,
   type Disposer,
   type Gate,
   type Permit,
@@ -17,11 +15,9 @@ import {
   type WaitOptions,
 } from '@sluice/core';
 import { Gcra, SlidingWindow, gcraParameters } from '@sluice/rate-limit';
-import { GCRA_REFUND, GCRA_TAKE, PING, SLIDING_TAKE } from './scripts.js';
-import { StoreCallError, type RedisStore } from './store.js';
-
-/** What a limiter does while its store cannot be reached (an error or a timeout). */
-export type StoreFailurePolicy = 'fail-closed' | 'fail-open' | 'insurance';
+import { GCRA_REFUND, GCRA_TAKE, SLIDING_TAKE } from './scripts.js';
+import { STORE_DOWN, StoreGuard, type StoreFailurePolicy, type StoreGuardOptions, type StoreMode } from './guard.js';
+import type { StoreCallError, RedisStore } from './store.js';
 
 /** Who decided a {@link TakeResult}. */
 export type DecidedBy = 'redis' | 'insurance' | 'fail-open' | 'fail-closed';
@@ -43,25 +39,12 @@ export interface TakeResult {
   readonly serverTimeMs: number | undefined;
 }
 
-/** Options every Redis rate limiter takes. */
-export interface RedisLimiterOptions {
+/** Options every Redis rate limiter takes: the store, a name, and the failure policy. */
+export interface RedisLimiterOptions extends StoreGuardOptions {
   /** The store (client, prefix, per-call timeout). */
   readonly store: RedisStore;
   /** The limiter's name: part of every key (`prefix:{name:key}:…`) and of errors. Default `'rate'`. */
   readonly name?: string;
-  /**
-   * Required: what happens while Redis cannot be reached. `fail-closed` refuses (a
-   * `StoreUnavailableError`), `fail-open` admits everything, `insurance` hands every decision to a
-   * local in-memory limiter sized `limit / expectedInstances` until Redis answers again.
-   */
-  readonly onStoreError: StoreFailurePolicy;
-  /** Processes sharing the limit, for sizing the insurance limiter; required with `insurance`. */
-  readonly expectedInstances?: number;
-  /**
-   * While the store is down, how often it is probed (one tiny script), in ms; default 500. The
-   * first probe that answers hands decisions back to Redis.
-   */
-  readonly probeIntervalMs?: number;
 }
 
 /** Options of {@link RedisRateLimiter.gcra}: a token bucket, as GCRA. */
@@ -142,15 +125,10 @@ export class RedisRateLimiter {
   /** Largest count one request can take (the burst, or the window's limit). */
   readonly capacity: number;
   private readonly algorithm: Algorithm;
-  private readonly instances: number;
-  private readonly probeIntervalMs: number;
+  private readonly guard: StoreGuard;
   private readonly locals = new Map<string, Gate>();
-  private down = false;
-  private probeTimer: TimerHandle | undefined;
   private closed = false;
   private readonly sleepers = new Set<(error: unknown) => void>();
-  private readonly failures = new Emitter<StoreCallError, void>();
-  private readonly modes = new Emitter<'redis' | 'fallback', void>();
 
   /** A token bucket (`burst` units, refilling at `ratePerSecond`) kept as GCRA in Redis. */
   static gcra(options: RedisGcraOptions): RedisRateLimiter {
@@ -197,19 +175,19 @@ export class RedisRateLimiter {
       throw new InvalidArgumentError(this.name, 'store', 'a RedisStore', store);
     }
     this.store = store;
-    this.policy = checkOneOf(this.name, 'onStoreError', options.onStoreError, ['fail-closed', 'fail-open', 'insurance']);
-    this.instances =
-      this.policy === 'insurance'
-        ? checkNumber(this.name, 'expectedInstances', options.expectedInstances, { min: 1, integer: true })
-        : checkNumber(this.name, 'expectedInstances', options.expectedInstances ?? 1, { min: 1, integer: true });
-    this.probeIntervalMs = checkNumber(this.name, 'probeIntervalMs', options.probeIntervalMs ?? 500, { min: 1 });
+    this.guard = new StoreGuard(this.name, store, options);
+    this.policy = this.guard.policy;
+    // local insurance state is dropped when Redis takes over again
+    this.guard.onModeChange((mode) => {
+      if (mode === 'redis') this.dropLocals();
+    });
     this.algorithm = algorithm;
     this.capacity = algorithm.capacity;
   }
 
   /** True while decisions go to the failure policy because Redis did not answer. */
   get storeDown(): boolean {
-    return this.down;
+    return this.guard.down;
   }
 
   /**
@@ -222,22 +200,15 @@ export class RedisRateLimiter {
    */
   async take(key: string, count = 1): Promise<TakeResult> {
     this.check(key, count);
-    if (!this.down) {
-      try {
-        const decision = await this.algorithm.take(this, key, count, 0);
-        return {
-          granted: decision.admitted,
-          retryAfterMs: decision.admitted ? 0 : decision.waitMs,
-          remaining: decision.remaining,
-          decidedBy: 'redis',
-          serverTimeMs: decision.serverTimeMs,
-        };
-      } catch (error) {
-        if (!(error instanceof StoreCallError)) throw error;
-        this.failed(error);
-      }
-    }
-    return this.fallbackTake(key, count);
+    const decision = await this.guard.attempt(() => this.algorithm.take(this, key, count, 0));
+    if (decision === STORE_DOWN) return this.fallbackTake(key, count);
+    return {
+      granted: decision.admitted,
+      retryAfterMs: decision.admitted ? 0 : decision.waitMs,
+      remaining: decision.remaining,
+      decidedBy: 'redis',
+      serverTimeMs: decision.serverTimeMs,
+    };
   }
 
   /**
@@ -255,16 +226,10 @@ export class RedisRateLimiter {
     const maxWaitMs = options.maxWaitMs ?? Infinity;
     const deadline = this.store.clock.now() + maxWaitMs;
     for (;;) {
-      if (this.down) return this.fallbackAcquire(key, count, options);
       const left = deadline - this.store.clock.now();
-      let decision: Decision;
-      try {
-        decision = await this.algorithm.take(this, key, count, this.algorithm.reserves ? (left === Infinity ? -1 : Math.max(0, left)) : 0);
-      } catch (error) {
-        if (!(error instanceof StoreCallError)) throw error;
-        this.failed(error);
-        continue;
-      }
+      const accept = this.algorithm.reserves ? (left === Infinity ? -1 : Math.max(0, left)) : 0;
+      const decision = await this.guard.attempt(() => this.algorithm.take(this, key, count, accept));
+      if (decision === STORE_DOWN) return this.fallbackAcquire(key, count, options);
       if (decision.admitted) {
         if (decision.waitMs > 0) await this.sleep(decision.waitMs, signal, () => this.algorithm.refund?.(this, key, count));
         return ALWAYS;
@@ -276,24 +241,27 @@ export class RedisRateLimiter {
 
   /** Subscribes to store failures (each failed call); returns an unsubscriber. */
   onStoreFailure(listener: (error: StoreCallError) => void): Disposer {
-    return this.failures.on(listener);
+    return this.guard.onStoreFailure(listener);
   }
 
   /**
    * Subscribes to hand-overs: `'fallback'` when Redis stopped answering and the policy took over,
    * `'redis'` when it answered again; returns an unsubscriber.
    */
-  onModeChange(listener: (mode: 'redis' | 'fallback') => void): Disposer {
-    return this.modes.on(listener);
+  onModeChange(listener: (mode: StoreMode) => void): Disposer {
+    return this.guard.onModeChange(listener);
   }
 
   /** Stops the probe, rejects every sleeping waiter with a `ClosedError`. Idempotent. */
   close(): void {
     if (this.closed) return;
     this.closed = true;
-    if (this.probeTimer !== undefined) this.store.clock.clearTimer(this.probeTimer);
-    this.probeTimer = undefined;
+    this.guard.close();
     for (const wake of [...this.sleepers]) wake(new ClosedError(this.name));
+    this.dropLocals();
+  }
+
+  private dropLocals(): void {
     for (const local of this.locals.values()) local.close();
     this.locals.clear();
   }
@@ -304,38 +272,10 @@ export class RedisRateLimiter {
     if (this.closed) throw new ClosedError(this.name);
   }
 
-  private failed(error: StoreCallError): void {
-    this.failures.emit(error, undefined);
-    if (this.down || this.closed) return;
-    this.down = true;
-    this.modes.emit('fallback', undefined);
-    this.scheduleProbe();
-  }
-
-  private scheduleProbe(): void {
-    this.probeTimer = this.store.clock.setTimer(() => {
-      this.probeTimer = undefined;
-      this.store.run(PING, [], []).then(
-        () => {
-          if (this.closed) return;
-          this.down = false;
-          for (const local of this.locals.values()) local.close();
-          this.locals.clear();
-          this.modes.emit('redis', undefined);
-        },
-        (error: unknown) => {
-          if (this.closed) return;
-          if (error instanceof StoreCallError) this.failures.emit(error, undefined);
-          this.scheduleProbe();
-        },
-      );
-    }, this.probeIntervalMs);
-  }
-
   private local(key: string): Gate {
     let gate = this.locals.get(key);
     if (gate === undefined) {
-      gate = this.algorithm.local(this.instances);
+      gate = this.algorithm.local(this.guard.instances);
       this.locals.set(key, gate);
     }
     return gate;
@@ -355,7 +295,7 @@ export class RedisRateLimiter {
 
   private fallbackAcquire(key: string, count: number, options: WaitOptions): Promise<Permit> {
     if (this.policy === 'fail-open') return Promise.resolve(ALWAYS);
-    if (this.policy === 'fail-closed') return Promise.reject(new StoreUnavailableError(this.name, 'the store did not answer', this.probeIntervalMs));
+    if (this.policy === 'fail-closed') return Promise.reject(new StoreUnavailableError(this.name, 'the store did not answer', this.guard.probeIntervalMs));
     const local = this.local(key);
     if (count > local.capacity) return Promise.reject(new LimitExceededError(this.name, undefined));
     return local.acquire(count, options);
