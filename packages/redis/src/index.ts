@@ -9,4 +9,4 @@ export {
   type TakeResult,
 } from './rate-limiter.js';
 export { STORE_DOWN, StoreGuard, type StoreFailurePolicy, type StoreGuardOptions, type StoreMode } from './guard.js';
-export { GCRA_REFUND, GCRA_TAKE, PING, SLIDING_TAKE, type LuaScript } from './scripts.js';
+export { GCRA_REFUND, GCRA_TAKE, LUA_PRELUDE, PING, SLIDING_TAKE, luaScript, type LuaScript } from './scripts.js';

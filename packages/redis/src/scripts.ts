@@ -14,7 +14,8 @@ export interface LuaScript {
   readonly sha: string;
 }
 
-function script(name: string, source: string): LuaScript {
+/** Defines a script: its source and SHA-1, frozen. */
+export function luaScript(name: string, source: string): LuaScript {
   return Object.freeze({ name, source, sha: createHash('sha1').update(source).digest('hex') });
 }
 
@@ -23,7 +24,11 @@ function script(name: string, source: string): LuaScript {
 // is allowed. The optional last ARGV overrides it — only the maths tests use that, to compare the
 // scripts with the in-memory limiters at fixed instants. Numbers travel as strings with 17
 // significant digits (Lua's default keeps 14, too few for epoch milliseconds with fractions).
-const NOW = `
+/**
+ * Lua preamble every script starts with: `now_ms(override)` (Redis `TIME` in ms, or the override
+ * when one is passed) and `num(x)` (a number as a 17-digit string).
+ */
+export const LUA_PRELUDE = `
 local function now_ms(override)
   if override ~= nil and override ~= '' then return tonumber(override) end
   local t = redis.call('TIME')
@@ -43,9 +48,9 @@ local function num(x) return string.format('%.17g', x) end
  *
  * Reply: { admitted 0|1, wait ms, units available after, server now ms }.
  */
-export const GCRA_TAKE = script(
+export const GCRA_TAKE = luaScript(
   'gcra-take',
-  `${NOW}
+  `${LUA_PRELUDE}
 local T = tonumber(ARGV[1])
 local tau = tonumber(ARGV[2])
 local cost = tonumber(ARGV[3])
@@ -74,9 +79,9 @@ return { 1, num(wait), available, num(now) }
  * Gives back a GCRA reservation that will not be used (its waiter was aborted): moves the TAT
  * back by ARGV[1] ms, deleting the key when that reaches the present. Reply: 1 if a key existed.
  */
-export const GCRA_REFUND = script(
+export const GCRA_REFUND = luaScript(
   'gcra-refund',
-  `${NOW}
+  `${LUA_PRELUDE}
 local back = tonumber(ARGV[1])
 local now = now_ms(ARGV[2])
 local tat = tonumber(redis.call('GET', KEYS[1]))
@@ -100,9 +105,9 @@ return 1
  *
  * Reply: { admitted 0|1, wait ms (0 when admitted), units available after, server now ms }.
  */
-export const SLIDING_TAKE = script(
+export const SLIDING_TAKE = luaScript(
   'sliding-take',
-  `${NOW}
+  `${LUA_PRELUDE}
 local limit = tonumber(ARGV[1])
 local w = tonumber(ARGV[2])
 local cost = tonumber(ARGV[3])
@@ -148,4 +153,4 @@ return { 0, num(wait), available, num(now) }
 );
 
 /** A cheap round trip that proves the server runs scripts again (the insurance hand-back probe). */
-export const PING = script('ping', 'return 1');
+export const PING = luaScript('ping', 'return 1');
