@@ -3,10 +3,11 @@ export { RedisStore, StoreCallError, type RedisStoreOptions } from './store.js';
 export {
   RedisRateLimiter,
   type DecidedBy,
+  type LeaseOptions,
   type RedisGcraOptions,
   type RedisLimiterOptions,
   type RedisSlidingWindowOptions,
   type TakeResult,
 } from './rate-limiter.js';
 export { STORE_DOWN, StoreGuard, type StoreFailurePolicy, type StoreGuardOptions, type StoreMode } from './guard.js';
-export { GCRA_REFUND, GCRA_TAKE, LUA_PRELUDE, PING, SLIDING_TAKE, luaScript, type LuaScript } from './scripts.js';
+export { GCRA_LEASE, GCRA_REFUND, GCRA_TAKE, LUA_PRELUDE, PING, SLIDING_TAKE, luaScript, type LuaScript } from './scripts.js';

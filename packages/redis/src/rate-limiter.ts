@@ -15,12 +15,12 @@ import {
   type WaitOptions,
 } from '@sluice/core';
 import { Gcra, SlidingWindow, gcraParameters } from '@sluice/rate-limit';
-import { GCRA_REFUND, GCRA_TAKE, SLIDING_TAKE } from './scripts.js';
+import { GCRA_LEASE, GCRA_REFUND, GCRA_TAKE, SLIDING_TAKE } from './scripts.js';
 import { STORE_DOWN, StoreGuard, type StoreFailurePolicy, type StoreGuardOptions, type StoreMode } from './guard.js';
 import type { StoreCallError, RedisStore } from './store.js';
 
-/** Who decided a {@link TakeResult}. */
-export type DecidedBy = 'redis' | 'insurance' | 'fail-open' | 'fail-closed';
+/** Who decided a {@link TakeResult}: Redis, a local lease of units Redis granted earlier, or the failure policy. */
+export type DecidedBy = 'redis' | 'lease' | 'insurance' | 'fail-open' | 'fail-closed';
 
 /** The answer of {@link RedisRateLimiter.take}. */
 export interface TakeResult {
@@ -53,6 +53,33 @@ export interface RedisGcraOptions extends RedisLimiterOptions {
   readonly ratePerSecond: number;
   /** Most units at once (the bucket's size); an integer ≥ 1. */
   readonly burst: number;
+  /**
+   * Lease batching for hot keys: `take` gets up to `lease.units` in one round trip and spends
+   * them locally, so a hot key costs a round trip per batch, not per request. Each unit is
+   * debited in Redis before it is spent, so the total never exceeds the limit over the long run;
+   * what can happen is that units debited earlier are spent later: over any window of t seconds,
+   * admissions stay within `burst + ratePerSecond × t + instances × lease.units` (the stated
+   * overshoot). Unspent units go back to Redis after `maxAgeMs` and on `close()`. Default: none
+   * (every `take` is a round trip).
+   */
+  readonly lease?: LeaseOptions;
+}
+
+/** Local lease batching of a {@link RedisRateLimiter.gcra} limiter (hot keys). */
+export interface LeaseOptions {
+  /**
+   * Units to take from Redis in one round trip when a key's local lease runs out (as many as
+   * the bucket holds, up to this); later `take`s of that key spend them locally. An integer
+   * from 1 to the burst.
+   */
+  readonly units: number;
+  /**
+   * Longest a leased unit may be kept before it is given back to Redis unspent, in ms; default
+   * 1,000. Bounds how far a leased unit's use can drift from the time it was debited.
+   */
+  readonly maxAgeMs?: number;
+  /** Most keys holding a lease at once (the oldest gives its lease back first); default 10,000. */
+  readonly maxKeys?: number;
 }
 
 /** Options of {@link RedisRateLimiter.slidingWindow}. */
@@ -82,6 +109,15 @@ interface Algorithm {
   readonly reserves: boolean;
   /** A fresh local limiter for one key, sized for one of `instances` processes. */
   local(instances: number): Gate;
+  /** Takes between `min` and `max` units now (0 when fewer than `min` are there). */
+  lease?(limiter: RedisRateLimiter, key: string, min: number, max: number): Promise<Decision & { readonly taken: number }>;
+}
+
+/** Units of one key leased from Redis and not spent yet. */
+interface Lease {
+  units: number;
+  /** `store.clock` time the units were taken, ms. */
+  readonly at: number;
 }
 
 function parse(reply: unknown): Decision {
@@ -129,6 +165,11 @@ export class RedisRateLimiter {
   private readonly locals = new Map<string, Gate>();
   private closed = false;
   private readonly sleepers = new Set<(error: unknown) => void>();
+  private leaseUnits = 0;
+  private leaseMaxAgeMs = 1_000;
+  private leaseMaxKeys = 10_000;
+  /** Local leases by key, oldest first (Map order). */
+  private readonly leases = new Map<string, Lease>();
 
   /** A token bucket (`burst` units, refilling at `ratePerSecond`) kept as GCRA in Redis. */
   static gcra(options: RedisGcraOptions): RedisRateLimiter {
@@ -145,10 +186,16 @@ export class RedisRateLimiter {
       async refund(limiter, key, count) {
         await limiter.store.run(GCRA_REFUND, [limiter.store.key(limiter.name, key, 'tat')], [count * emissionMs]);
       },
+      async lease(limiter, key, min, max) {
+        const reply = (await limiter.store.run(GCRA_LEASE, [limiter.store.key(limiter.name, key, 'tat')], [emissionMs, toleranceMs, min, max])) as [number, string, number, string];
+        return { ...parse(reply), admitted: reply[0] > 0, taken: reply[0] };
+      },
       local: (instances) =>
         new Gcra({ name: `${where} (insurance)`, ratePerSecond: ratePerSecond / instances, burst: Math.max(1, Math.floor(burst / instances)), clock: options.store.clock }),
     };
-    return new RedisRateLimiter(options, algorithm);
+    const limiter = new RedisRateLimiter(options, algorithm);
+    if (options.lease !== undefined) limiter.enableLease(options.lease, burst);
+    return limiter;
   }
 
   /** At most `limit` units per `windowMs` (the weighted two-window estimate), kept in Redis. */
@@ -200,6 +247,7 @@ export class RedisRateLimiter {
    */
   async take(key: string, count = 1): Promise<TakeResult> {
     this.check(key, count);
+    if (this.leaseUnits > 0) return this.takeLeased(key, count);
     const decision = await this.guard.attempt(() => this.algorithm.take(this, key, count, 0));
     if (decision === STORE_DOWN) return this.fallbackTake(key, count);
     return {
@@ -252,13 +300,78 @@ export class RedisRateLimiter {
     return this.guard.onModeChange(listener);
   }
 
-  /** Stops the probe, rejects every sleeping waiter with a `ClosedError`. Idempotent. */
-  close(): void {
-    if (this.closed) return;
+  /** Units held in local leases now, over every key (0 without lease batching). */
+  get leasedUnits(): number {
+    let units = 0;
+    for (const lease of this.leases.values()) units += lease.units;
+    return units;
+  }
+
+  /**
+   * Stops the probe, rejects every sleeping waiter with a `ClosedError`, and gives unspent
+   * leased units back to Redis (best effort; await the returned promise to know they are back).
+   * Idempotent.
+   */
+  close(): Promise<void> {
+    if (this.closed) return Promise.resolve();
+    const returning = [...this.leases.keys()].map((key) => this.returnLease(key));
     this.closed = true;
     this.guard.close();
     for (const wake of [...this.sleepers]) wake(new ClosedError(this.name));
     this.dropLocals();
+    return Promise.all(returning).then(() => undefined);
+  }
+
+  private enableLease(options: LeaseOptions, burst: number): void {
+    if (typeof options !== 'object' || options === null) throw new InvalidArgumentError(this.name, 'lease', 'an object { units, maxAgeMs?, maxKeys? }', options);
+    this.leaseUnits = checkNumber(this.name, 'lease.units', options.units, { min: 1, max: burst, integer: true });
+    this.leaseMaxAgeMs = checkNumber(this.name, 'lease.maxAgeMs', options.maxAgeMs ?? 1_000, { min: 0, exclusiveMin: true });
+    this.leaseMaxKeys = checkNumber(this.name, 'lease.maxKeys', options.maxKeys ?? 10_000, { min: 1, integer: true });
+  }
+
+  /** `take` with lease batching: spend the key's lease, or take a new batch in one round trip. */
+  private async takeLeased(key: string, count: number): Promise<TakeResult> {
+    const now = this.store.clock.now();
+    let lease = this.leases.get(key);
+    if (lease !== undefined && now - lease.at > this.leaseMaxAgeMs) {
+      void this.returnLease(key);
+      lease = undefined;
+    }
+    if (lease !== undefined && lease.units >= count) {
+      lease.units -= count;
+      const remaining = lease.units;
+      if (remaining === 0) this.leases.delete(key);
+      return { granted: true, retryAfterMs: 0, remaining, decidedBy: 'lease', serverTimeMs: undefined };
+    }
+    // what is left is too little for this request: it goes back, and a new batch is taken
+    if (lease !== undefined) void this.returnLease(key);
+    const lessee = this.algorithm.lease as NonNullable<Algorithm['lease']>;
+    const batch = Math.max(count, this.leaseUnits);
+    const decision = await this.guard.attempt(() => lessee(this, key, count, batch));
+    if (decision === STORE_DOWN) return this.fallbackTake(key, count);
+    if (decision.taken === 0) {
+      return { granted: false, retryAfterMs: decision.waitMs, remaining: decision.remaining, decidedBy: 'redis', serverTimeMs: decision.serverTimeMs };
+    }
+    const left = decision.taken - count;
+    if (left > 0 && !this.closed) {
+      const held = this.leases.get(key);
+      if (held !== undefined) held.units += left;
+      else {
+        if (this.leases.size >= this.leaseMaxKeys) void this.returnLease(this.leases.keys().next().value as string);
+        this.leases.set(key, { units: left, at: this.store.clock.now() });
+      }
+    } else if (left > 0) {
+      void this.algorithm.refund?.(this, key, left)?.catch(() => {});
+    }
+    return { granted: true, retryAfterMs: 0, remaining: left, decidedBy: 'redis', serverTimeMs: decision.serverTimeMs };
+  }
+
+  /** Gives a key's unspent leased units back to Redis (best effort: a store error loses them). */
+  private returnLease(key: string): Promise<void> {
+    const lease = this.leases.get(key);
+    this.leases.delete(key);
+    if (lease === undefined || lease.units === 0 || this.guard.down) return Promise.resolve();
+    return this.guard.attempt(() => this.algorithm.refund?.(this, key, lease.units) ?? Promise.resolve()).then(() => undefined);
   }
 
   private dropLocals(): void {
