@@ -11,10 +11,10 @@ import {
   type Disposer,
   type Gate,
   type Permit,
-  type TimerHandle,
   type WaitOptions,
 } from '@sluice/core';
 import { Gcra, SlidingWindow, gcraParameters } from '@sluice/rate-limit';
+import { Sleepers } from './sleepers.js';
 import { GCRA_LEASE, GCRA_REFUND, GCRA_TAKE, SLIDING_TAKE } from './scripts.js';
 import { STORE_DOWN, StoreGuard, type StoreFailurePolicy, type StoreGuardOptions, type StoreMode } from './guard.js';
 import type { StoreCallError, RedisStore } from './store.js';
@@ -164,7 +164,7 @@ export class RedisRateLimiter {
   private readonly guard: StoreGuard;
   private readonly locals = new Map<string, Gate>();
   private closed = false;
-  private readonly sleepers = new Set<(error: unknown) => void>();
+  private readonly sleepers: Sleepers;
   private leaseUnits = 0;
   private leaseMaxAgeMs = 1_000;
   private leaseMaxKeys = 10_000;
@@ -222,6 +222,7 @@ export class RedisRateLimiter {
       throw new InvalidArgumentError(this.name, 'store', 'a RedisStore', store);
     }
     this.store = store;
+    this.sleepers = new Sleepers(store.clock);
     this.guard = new StoreGuard(this.name, store, options);
     this.policy = this.guard.policy;
     // local insurance state is dropped when Redis takes over again
@@ -279,11 +280,11 @@ export class RedisRateLimiter {
       const decision = await this.guard.attempt(() => this.algorithm.take(this, key, count, accept));
       if (decision === STORE_DOWN) return this.fallbackAcquire(key, count, options);
       if (decision.admitted) {
-        if (decision.waitMs > 0) await this.sleep(decision.waitMs, signal, () => this.algorithm.refund?.(this, key, count));
+        if (decision.waitMs > 0) await this.sleepers.sleep(decision.waitMs, signal, () => this.algorithm.refund?.(this, key, count));
         return ALWAYS;
       }
       if (decision.waitMs > left) throw new WaitTimeoutError(this.name, maxWaitMs, decision.waitMs);
-      await this.sleep(decision.waitMs, signal);
+      await this.sleepers.sleep(decision.waitMs, signal);
     }
   }
 
@@ -317,7 +318,7 @@ export class RedisRateLimiter {
     const returning = [...this.leases.keys()].map((key) => this.returnLease(key));
     this.closed = true;
     this.guard.close();
-    for (const wake of [...this.sleepers]) wake(new ClosedError(this.name));
+    this.sleepers.wakeAll(new ClosedError(this.name));
     this.dropLocals();
     return Promise.all(returning).then(() => undefined);
   }
@@ -412,33 +413,5 @@ export class RedisRateLimiter {
     const local = this.local(key);
     if (count > local.capacity) return Promise.reject(new LimitExceededError(this.name, undefined));
     return local.acquire(count, options);
-  }
-
-  /** Sleeps `ms` on the store's clock; an abort or close wakes it with a rejection (after `onAbort`). */
-  private sleep(ms: number, signal: AbortSignal | undefined, onAbort?: () => Promise<void> | undefined): Promise<void> {
-    return new Promise<void>((resolve, reject) => {
-      const clock = this.store.clock;
-      let timer: TimerHandle | undefined = undefined;
-      const finish = (error?: unknown): void => {
-        if (timer !== undefined) clock.clearTimer(timer);
-        signal?.removeEventListener('abort', aborted);
-        this.sleepers.delete(finish);
-        if (error === undefined) {
-          resolve();
-          return;
-        }
-        // a reservation that will not be used goes back (best effort: the store may be down)
-        onAbort?.()?.catch(() => {});
-        reject(error);
-      };
-      const aborted = (): void => finish(signal?.reason);
-      if (signal?.aborted === true) {
-        finish(signal.reason);
-        return;
-      }
-      timer = clock.setTimer(() => finish(), ms, { keepAlive: true });
-      signal?.addEventListener('abort', aborted, { once: true });
-      this.sleepers.add(finish);
-    });
   }
 }

@@ -187,5 +187,93 @@ return { take, '0', available - take, num(now) }
 `,
 );
 
+// The LLM quota: one continuously refilling bucket per dimension (RPM, TPM, ITPM, OTPM, RPD,
+// TPD), the in-memory LlmLimiter's model (`bucketTokens`/`bucketWaitMs`), all in one hash with one
+// refill time. Levels may go below zero: a reservation in time, or usage above the estimate.
+const LLM_LEVELS = `
+local n = tonumber(ARGV[1])
+local fields = { 'at' }
+for i = 0, n - 1 do fields[#fields + 1] = ARGV[2 + 4 * i] end
+local stored = redis.call('HMGET', KEYS[1], unpack(fields))
+local updated = tonumber(stored[1])
+local levels = {}
+for i = 0, n - 1 do
+  local cap = tonumber(ARGV[3 + 4 * i])
+  local rate = tonumber(ARGV[4 + 4 * i])
+  local level = tonumber(stored[2 + i])
+  if level == nil or updated == nil then
+    level = cap
+  elseif now > updated then
+    level = math.min(cap, level + (now - updated) * rate)
+  end
+  levels[i + 1] = level
+end
+local function store_levels()
+  local args = { 'at', num(now) }
+  local ttl = 1
+  for i = 0, n - 1 do
+    local cap = tonumber(ARGV[3 + 4 * i])
+    local rate = tonumber(ARGV[4 + 4 * i])
+    args[#args + 1] = ARGV[2 + 4 * i]
+    args[#args + 1] = num(levels[i + 1])
+    local full = (cap - levels[i + 1]) / rate
+    if full > ttl then ttl = full end
+  end
+  redis.call('HSET', KEYS[1], unpack(args))
+  redis.call('PEXPIRE', KEYS[1], math.ceil(ttl) + 1)
+end
+`;
+
+/**
+ * LLM quota admission, atomic across dimensions: ARGV = n, then per dimension (field, capacity,
+ * refill per ms, cost), then the longest wait the caller accepts (ms; -1: any), [now override].
+ * Admitted when every bucket holds its cost, or when the longest wait is accepted (a reservation
+ * in time: levels go below zero and the caller sleeps the wait); otherwise nothing is written.
+ *
+ * Reply: { admitted 0|1, wait ms, server now ms }.
+ */
+export const LLM_TAKE = luaScript(
+  'llm-take',
+  `${LUA_PRELUDE}
+local now = now_ms(ARGV[3 + 4 * tonumber(ARGV[1])])
+${LLM_LEVELS}
+local accept = tonumber(ARGV[2 + 4 * n])
+local wait = 0
+for i = 0, n - 1 do
+  local cost = tonumber(ARGV[5 + 4 * i])
+  local rate = tonumber(ARGV[4 + 4 * i])
+  if cost > levels[i + 1] + 1e-9 then
+    local w = (cost - levels[i + 1]) / rate
+    if w > wait then wait = w end
+  end
+end
+if wait > 0 and accept >= 0 and wait > accept then
+  return { 0, num(wait), num(now) }
+end
+for i = 0, n - 1 do levels[i + 1] = levels[i + 1] - tonumber(ARGV[5 + 4 * i]) end
+store_levels()
+return { 1, num(wait), num(now) }
+`,
+);
+
+/**
+ * Reconciles an LLM reservation: ARGV = n, then per dimension (field, capacity, refill per ms,
+ * delta: positive gives units back, negative debits more), [now override]. Levels are capped at
+ * the capacity. Reply: the server now, ms.
+ */
+export const LLM_ADJUST = luaScript(
+  'llm-adjust',
+  `${LUA_PRELUDE}
+local now = now_ms(ARGV[2 + 4 * tonumber(ARGV[1])])
+${LLM_LEVELS}
+for i = 0, n - 1 do
+  local cap = tonumber(ARGV[3 + 4 * i])
+  levels[i + 1] = math.min(cap, levels[i + 1] + tonumber(ARGV[5 + 4 * i]))
+end
+store_levels()
+return num(now)
+`,
+);
+
 /** A cheap round trip that proves the server runs scripts again (the insurance hand-back probe). */
 export const PING = luaScript('ping', 'return 1');

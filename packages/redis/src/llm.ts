@@ -1,0 +1,286 @@
+import {
+  ClosedError,
+  InvalidArgumentError,
+  StoreUnavailableError,
+  TooLargeError,
+  WaitTimeoutError,
+  checkAcquireOptions,
+  checkName,
+  checkNumber,
+  type Disposer,
+  type Outcome,
+  type WaitOptions,
+} from '@sluice/core';
+import { LlmLimiter, type LlmLimiterOptions, type LlmPermit, type LlmRequest } from '@sluice/llm';
+import { STORE_DOWN, StoreGuard, type StoreGuardOptions, type StoreMode } from './guard.js';
+import { LLM_ADJUST, LLM_TAKE } from './scripts.js';
+import { Sleepers } from './sleepers.js';
+import type { RedisStore, StoreCallError } from './store.js';
+
+/**
+ * Options of a {@link RedisLlmLimiter}: the quota (any of the six dimensions, and `headroom`, as
+ * for an in-memory `LlmLimiter`), the store and the failure policy.
+ */
+export interface RedisLlmLimiterOptions
+  extends StoreGuardOptions,
+    Pick<
+      LlmLimiterOptions,
+      'requestsPerMinute' | 'tokensPerMinute' | 'inputTokensPerMinute' | 'outputTokensPerMinute' | 'requestsPerDay' | 'tokensPerDay' | 'headroom'
+    > {
+  /** The store (client, prefix, per-call timeout). */
+  readonly store: RedisStore;
+  /** Part of every key (`prefix:{name:key}:llm`) and of errors; default `'llm'`. */
+  readonly name?: string;
+}
+
+/** Options of {@link RedisLlmLimiter.acquire} and {@link RedisLlmLimiter.tryAcquire}. */
+export interface RedisLlmWaitOptions extends WaitOptions {
+  /** Which quota: one per API key, deployment or tenant sharing the limits; default `'default'`. */
+  readonly key?: string;
+}
+
+/** A refusal of {@link RedisLlmLimiter.tryAcquire}. */
+export interface RedisLlmRefusal {
+  /** Always `false`. */
+  readonly granted: false;
+  /** Ms until the request would pass; `undefined` when the store is down under `fail-closed`. */
+  readonly retryAfterMs: number | undefined;
+}
+
+interface Dimension {
+  /** Hash field. */
+  readonly field: string;
+  /** Capacity after headroom. */
+  readonly capacity: number;
+  /** Refill per ms. */
+  readonly ratePerMs: number;
+  /** Cost of a request with `input`, `output` tokens. */
+  readonly cost: (input: number, output: number) => number;
+}
+
+const MINUTE = 60_000;
+const DAY = 86_400_000;
+const NO_OPTIONS: RedisLlmWaitOptions = Object.freeze({});
+
+/**
+ * An LLM provider's quota shared by every process that calls the provider with it: the six
+ * dimensions of `@sluice/llm`'s `LlmLimiter` (RPM, TPM, ITPM, OTPM, RPD, TPD), each a continuously refilling
+ * bucket, all kept in one Redis hash per key and admitted atomically by one Lua script on Redis's
+ * clock. A request reserves its estimated input plus its whole output cap; `release({ usage })`
+ * reconciles every dimension to what the provider reported (one more script call), `NOT_RUN`
+ * gives everything back, no usage keeps the reservation. `acquire` reserves the request's place
+ * in time across processes (one round trip) and sleeps until then; a refused call writes nothing.
+ *
+ * @example
+ * ```ts
+ * const quota = new RedisLlmLimiter({ store, name: 'openai', tokensPerMinute: 2_000_000, requestsPerMinute: 5_000, onStoreError: 'insurance', expectedInstances: 8 });
+ * const permit = await quota.acquire({ inputTokens: 1_200, maxOutputTokens: 800 }, { maxWaitMs: 30_000 });
+ * const response = await callModel();
+ * permit.release({ ok: true, usage: { inputTokens: 1_180, outputTokens: 312 } });
+ * ```
+ */
+export class RedisLlmLimiter {
+  /** Name in keys and errors. */
+  readonly name: string;
+  /** The store. */
+  readonly store: RedisStore;
+  private readonly dimensions: readonly Dimension[];
+  private readonly guard: StoreGuard;
+  private readonly localOptions: ConstructorParameters<typeof LlmLimiter>[0];
+  private readonly locals = new Map<string, LlmLimiter>();
+  private readonly sleepers: Sleepers;
+  private closed = false;
+
+  /** @throws InvalidArgumentError for a bad limit, headroom, store or policy, or no limit at all. */
+  constructor(options: RedisLlmLimiterOptions) {
+    this.name = checkName('RedisLlmLimiter', options.name, 'llm');
+    const store = (options as Partial<RedisLlmLimiterOptions>).store;
+    if (typeof store !== 'object' || store === null || typeof store.run !== 'function') {
+      throw new InvalidArgumentError(this.name, 'store', 'a RedisStore', store);
+    }
+    this.store = store;
+    this.sleepers = new Sleepers(store.clock);
+    const headroom = checkNumber(this.name, 'headroom', options.headroom ?? 0, { min: 0, max: 0.99 });
+    const specs: [keyof RedisLlmLimiterOptions, string, number, (input: number, output: number) => number][] = [
+      ['requestsPerMinute', 'rpm', MINUTE, () => 1],
+      ['tokensPerMinute', 'tpm', MINUTE, (i, o) => i + o],
+      ['inputTokensPerMinute', 'itpm', MINUTE, (i) => i],
+      ['outputTokensPerMinute', 'otpm', MINUTE, (_i, o) => o],
+      ['requestsPerDay', 'rpd', DAY, () => 1],
+      ['tokensPerDay', 'tpd', DAY, (i, o) => i + o],
+    ];
+    const dimensions: Dimension[] = [];
+    for (const [option, field, windowMs, cost] of specs) {
+      const value = options[option];
+      if (value === undefined) continue;
+      const limit = checkNumber(this.name, option, value, { min: 0, exclusiveMin: true });
+      const capacity = limit * (1 - headroom);
+      dimensions.push({ field, capacity, ratePerMs: capacity / windowMs, cost });
+    }
+    if (dimensions.length === 0) {
+      throw new InvalidArgumentError(this.name, 'requestsPerMinute', 'at least one limit (requestsPerMinute, tokensPerMinute, …)', undefined);
+    }
+    this.dimensions = dimensions;
+    this.guard = new StoreGuard(this.name, store, options);
+    const share = (value: number | undefined) => (value === undefined ? undefined : value / this.guard.instances);
+    this.localOptions = Object.fromEntries(
+      Object.entries({
+        name: `${this.name} (insurance)`,
+        clock: store.clock,
+        headroom,
+        requestsPerMinute: share(options.requestsPerMinute),
+        tokensPerMinute: share(options.tokensPerMinute),
+        inputTokensPerMinute: share(options.inputTokensPerMinute),
+        outputTokensPerMinute: share(options.outputTokensPerMinute),
+        requestsPerDay: share(options.requestsPerDay),
+        tokensPerDay: share(options.tokensPerDay),
+      }).filter(([, v]) => v !== undefined),
+    ) as ConstructorParameters<typeof LlmLimiter>[0];
+    this.guard.onModeChange((mode) => {
+      if (mode === 'redis') this.dropLocals();
+    });
+  }
+
+  /** True while decisions go to the failure policy. */
+  get storeDown(): boolean {
+    return this.guard.down;
+  }
+
+  /**
+   * Reserves the request in every dimension, waiting until it fits: one script call reserves its
+   * place in time (levels may go below zero) and the caller sleeps until then. Rejects at once
+   * with a `TooLargeError` when a dimension could never hold it, with a `WaitTimeoutError` when
+   * the wait would exceed `maxWaitMs` (nothing is written), with the signal's reason when aborted
+   * (the reservation is given back), with a `StoreUnavailableError` under `fail-closed`.
+   */
+  async acquire(request: LlmRequest = {}, options: RedisLlmWaitOptions = NO_OPTIONS): Promise<LlmPermit> {
+    const [input, output, key] = this.check(request, options);
+    checkAcquireOptions(this.name, options);
+    const signal = options.signal;
+    if (signal?.aborted === true) throw signal.reason;
+    const maxWaitMs = options.maxWaitMs ?? Infinity;
+    const reply = await this.guard.attempt(() => this.store.run(LLM_TAKE, [this.redisKey(key)], this.takeArgs(input, output, maxWaitMs === Infinity ? -1 : maxWaitMs)));
+    if (reply === STORE_DOWN) return this.fallbackAcquire(key, input, output, options);
+    const [admitted, wait] = reply as [number, string, string];
+    const waitMs = Number(wait);
+    if (admitted !== 1) throw new WaitTimeoutError(this.name, maxWaitMs, waitMs);
+    if (waitMs > 0) await this.sleepers.sleep(waitMs, signal, () => this.adjust(key, input, output, 1, input + output));
+    return this.permit(key, input, output);
+  }
+
+  /** Reserves the request now or not at all (one round trip); resolves with the permit or a refusal. */
+  async tryAcquire(request: LlmRequest = {}, options: { readonly key?: string } = NO_OPTIONS): Promise<LlmPermit | RedisLlmRefusal> {
+    const [input, output, key] = this.check(request, options);
+    const reply = await this.guard.attempt(() => this.store.run(LLM_TAKE, [this.redisKey(key)], this.takeArgs(input, output, 0)));
+    if (reply === STORE_DOWN) {
+      if (this.guard.policy === 'fail-closed') return { granted: false, retryAfterMs: undefined };
+      if (this.guard.policy === 'fail-open') return this.openPermit(input, output);
+      const local = this.local(key).tryAcquire({ inputTokens: input, maxOutputTokens: output });
+      return local.granted ? local : { granted: false, retryAfterMs: local.retryAfterMs };
+    }
+    const [admitted, wait] = reply as [number, string, string];
+    return admitted === 1 ? this.permit(key, input, output) : { granted: false, retryAfterMs: Number(wait) };
+  }
+
+  /** Subscribes to store failures; returns an unsubscriber. */
+  onStoreFailure(listener: (error: StoreCallError) => void): Disposer {
+    return this.guard.onStoreFailure(listener);
+  }
+
+  /** Subscribes to hand-overs between Redis and the failure policy; returns an unsubscriber. */
+  onModeChange(listener: (mode: StoreMode) => void): Disposer {
+    return this.guard.onModeChange(listener);
+  }
+
+  /** Stops the probe and rejects sleeping waiters with a `ClosedError` (their reservations go back). Idempotent. */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.guard.close();
+    this.sleepers.wakeAll(new ClosedError(this.name));
+    this.dropLocals();
+  }
+
+  private check(request: LlmRequest, options: { readonly key?: string }): [number, number, string] {
+    if (typeof request !== 'object' || request === null) throw new InvalidArgumentError(this.name, 'request', 'an object { inputTokens, maxOutputTokens }', request);
+    const input = checkNumber(this.name, 'inputTokens', request.inputTokens ?? 0, { min: 0, integer: true });
+    const output = checkNumber(this.name, 'maxOutputTokens', request.maxOutputTokens ?? 0, { min: 0, integer: true });
+    const key = options.key ?? 'default';
+    if (typeof key !== 'string' || key.length === 0) throw new InvalidArgumentError(this.name, 'key', 'a non-empty string', key);
+    if (this.closed) throw new ClosedError(this.name);
+    for (const d of this.dimensions) {
+      const cost = d.cost(input, output);
+      if (cost > d.capacity) throw new TooLargeError(this.name, cost, d.capacity);
+    }
+    return [input, output, key];
+  }
+
+  private redisKey(key: string): string {
+    return this.store.key(this.name, key, 'llm');
+  }
+
+  private takeArgs(input: number, output: number, accept: number): (string | number)[] {
+    const args: (string | number)[] = [this.dimensions.length];
+    for (const d of this.dimensions) args.push(d.field, d.capacity, d.ratePerMs, d.cost(input, output));
+    args.push(accept);
+    return args;
+  }
+
+  /** Gives back (positive) or debits (negative) per dimension: `requests` and `tokens` deltas. */
+  private adjust(key: string, inputDelta: number, outputDelta: number, requests: number, _total: number): Promise<void> {
+    const args: (string | number)[] = [this.dimensions.length];
+    for (const d of this.dimensions) {
+      const delta = d.field === 'rpm' || d.field === 'rpd' ? requests : d.cost(inputDelta, outputDelta);
+      args.push(d.field, d.capacity, d.ratePerMs, delta);
+    }
+    return this.guard.attempt(() => this.store.run(LLM_ADJUST, [this.redisKey(key)], args)).then(() => undefined);
+  }
+
+  private permit(key: string, input: number, output: number): LlmPermit {
+    let released = false;
+    return {
+      granted: true,
+      inputTokens: input,
+      maxOutputTokens: output,
+      release: (outcome?: Outcome) => {
+        if (released) return;
+        released = true;
+        if (outcome === undefined) return;
+        if (outcome.cost === 0) {
+          void this.adjust(key, input, output, 1, input + output);
+          return;
+        }
+        const usage = outcome.usage;
+        if (usage === undefined) return;
+        const usedInput = usage.inputTokens ?? input;
+        const usedOutput = usage.outputTokens ?? Math.max(0, (usage.totalTokens ?? usedInput + output) - usedInput);
+        if (usedInput === input && usedOutput === output) return;
+        void this.adjust(key, input - usedInput, output - usedOutput, 0, 0);
+      },
+    };
+  }
+
+  private openPermit(input: number, output: number): LlmPermit {
+    return { granted: true, inputTokens: input, maxOutputTokens: output, release() {} };
+  }
+
+  private fallbackAcquire(key: string, input: number, output: number, options: WaitOptions): Promise<LlmPermit> {
+    if (this.guard.policy === 'fail-open') return Promise.resolve(this.openPermit(input, output));
+    if (this.guard.policy === 'fail-closed') return Promise.reject(new StoreUnavailableError(this.name, 'the store did not answer', this.guard.probeIntervalMs));
+    return this.local(key).acquire({ inputTokens: input, maxOutputTokens: output }, options);
+  }
+
+  private local(key: string): LlmLimiter {
+    let local = this.locals.get(key);
+    if (local === undefined) {
+      local = new LlmLimiter(this.localOptions);
+      this.locals.set(key, local);
+    }
+    return local;
+  }
+
+  private dropLocals(): void {
+    for (const local of this.locals.values()) local.close();
+    this.locals.clear();
+  }
+}

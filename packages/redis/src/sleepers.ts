@@ -1,0 +1,43 @@
+import type { Clock, TimerHandle } from '@sluice/core';
+
+/**
+ * Callers sleeping until their reservation comes due, on one clock: each sleep is woken early by
+ * its signal's abort or by {@link Sleepers.wakeAll} (on `close()`), and then gives its
+ * reservation back through `giveBack` (best effort: the store may be down) before rejecting.
+ */
+export class Sleepers {
+  private readonly waking = new Set<(error: unknown) => void>();
+
+  constructor(private readonly clock: Clock) {}
+
+  /** Resolves after `ms`; rejects with the signal's reason on abort, or the wakeAll error. */
+  sleep(ms: number, signal: AbortSignal | undefined, giveBack?: () => Promise<unknown> | undefined): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      let timer: TimerHandle | undefined = undefined;
+      const finish = (error?: unknown): void => {
+        if (timer !== undefined) this.clock.clearTimer(timer);
+        signal?.removeEventListener('abort', aborted);
+        this.waking.delete(finish);
+        if (error === undefined) {
+          resolve();
+          return;
+        }
+        giveBack?.()?.catch(() => {});
+        reject(error);
+      };
+      const aborted = (): void => finish(signal?.reason);
+      if (signal?.aborted === true) {
+        finish(signal.reason);
+        return;
+      }
+      timer = this.clock.setTimer(() => finish(), ms, { keepAlive: true });
+      signal?.addEventListener('abort', aborted, { once: true });
+      this.waking.add(finish);
+    });
+  }
+
+  /** Wakes every sleeper with `error`. */
+  wakeAll(error: unknown): void {
+    for (const wake of [...this.waking]) wake(error);
+  }
+}
