@@ -108,3 +108,64 @@ export async function startRedis(extraArgs: readonly string[] = [], port?: numbe
     },
   };
 }
+
+/** A Redis Cluster of masters on loopback, for tests that must prove scripts stay in one slot. */
+export interface RedisCluster {
+  /** The nodes, each a {@link RedisServer}. */
+  readonly nodes: readonly RedisServer[];
+  /** Stops every node. */
+  stop(): Promise<void>;
+}
+
+/** A free port whose cluster bus port (port + 10000) is free too. */
+async function freeClusterPort(taken: ReadonlySet<number>): Promise<number> {
+  for (let attempt = 0; attempt < 100; attempt++) {
+    const port = await freePort();
+    if (port > 55_000 || taken.has(port) || taken.has(port + 10_000)) continue;
+    const bus = await new Promise<boolean>((resolve) => {
+      const probe = createServer();
+      probe.once('error', () => resolve(false));
+      probe.listen(port + 10_000, '127.0.0.1', () => probe.close(() => resolve(true)));
+    });
+    if (bus) return port;
+  }
+  throw new Error('no free port pair for a cluster node');
+}
+
+/**
+ * Starts `masters` redis-server nodes with `--cluster-enabled yes` on loopback and joins them
+ * with `redis-cli --cluster create` (no replicas), then waits until every node reports
+ * `cluster_state:ok`.
+ */
+export async function startRedisCluster(masters = 3): Promise<RedisCluster> {
+  const taken = new Set<number>();
+  const nodes: RedisServer[] = [];
+  try {
+    for (let i = 0; i < masters; i++) {
+      const port = await freeClusterPort(taken);
+      taken.add(port);
+      taken.add(port + 10_000);
+      nodes.push(await startRedis(['--cluster-enabled', 'yes', '--cluster-config-file', `nodes-${port}.conf`, '--cluster-node-timeout', '2000'], port));
+    }
+    const created = spawnSync(
+      'redis-cli',
+      ['--cluster', 'create', ...nodes.map((n) => `127.0.0.1:${n.port}`), '--cluster-replicas', '0', '--cluster-yes'],
+      { encoding: 'utf8', timeout: 30_000 },
+    );
+    if (created.status !== 0) throw new Error(`redis-cli --cluster create failed: ${created.stdout}\n${created.stderr}`);
+    const deadline = Date.now() + 20_000;
+    while (!nodes.every((n) => n.cli('CLUSTER', 'INFO').includes('cluster_state:ok'))) {
+      if (Date.now() > deadline) throw new Error('the cluster did not reach cluster_state:ok');
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  } catch (error) {
+    await Promise.all(nodes.map((n) => n.stop()));
+    throw error;
+  }
+  return {
+    nodes,
+    stop: async () => {
+      await Promise.all(nodes.map((n) => n.stop()));
+    },
+  };
+}
