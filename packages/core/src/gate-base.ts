@@ -337,11 +337,12 @@ export abstract class GateBase implements Gate, AcquireNow {
 
   /**
    * Drops a queued waiter the gate no longer wants to serve (from {@link GateBase.nextWaiter}),
-   * rejecting it with the error of `reason` (and `retryAfterMs`); counted as a refusal.
+   * rejecting it with the error of `reason` (and `retryAfterMs`) — or with `error` when given (a
+   * store-backed gate rejects with a `StoreUnavailableError`); counted as a refusal.
    */
-  protected dropWaiter(waiter: QueuedWaiter<unknown>, reason: RefusalReason, retryAfterMs: number | undefined): void {
+  protected dropWaiter(waiter: QueuedWaiter<unknown>, reason: RefusalReason, retryAfterMs: number | undefined, error?: unknown): void {
     const refusal = this.refuse(reason, retryAfterMs, true);
-    this.queue.drop(waiter, refusalError(refusal));
+    this.queue.drop(waiter, error ?? refusalError(refusal));
   }
 
   /**

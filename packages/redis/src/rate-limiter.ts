@@ -14,6 +14,7 @@ import {
   type WaitOptions,
 } from '@sluice/core';
 import { Gcra, SlidingWindow, gcraParameters } from '@sluice/rate-limit';
+import { RedisGate, checkGateOptions, type RedisGateOptions, type RemoteBudget } from './gate.js';
 import { Sleepers } from './sleepers.js';
 import { GCRA_LEASE, GCRA_REFUND, GCRA_TAKE, SLIDING_TAKE } from './scripts.js';
 import { STORE_DOWN, StoreGuard, type StoreFailurePolicy, type StoreGuardOptions, type StoreMode } from './guard.js';
@@ -301,6 +302,17 @@ export class RedisRateLimiter {
     return this.guard.onModeChange(listener);
   }
 
+  /**
+   * One key of this limiter as a sluice `Gate` (see {@link RedisGate}): this process's waiters
+   * queue locally with priorities, `maxWaitMs` and abort; the units come from Redis.
+   */
+  gate(key: string, options?: RedisGateOptions): RedisGate {
+    if (typeof key !== 'string' || key.length === 0) throw new InvalidArgumentError(this.name, 'key', 'a non-empty string', key);
+    const checked = checkGateOptions(this.name, options);
+    if (this.closed) throw new ClosedError(this.name);
+    return new RedisGate(this.budget(), key, this.store.clock, checked);
+  }
+
   /** Units held in local leases now, over every key (0 without lease batching). */
   get leasedUnits(): number {
     let units = 0;
@@ -373,6 +385,24 @@ export class RedisRateLimiter {
     this.leases.delete(key);
     if (lease === undefined || lease.units === 0 || this.guard.down) return Promise.resolve();
     return this.guard.attempt(() => this.algorithm.refund?.(this, key, lease.units) ?? Promise.resolve()).then(() => undefined);
+  }
+
+  private remote: RemoteBudget | undefined = undefined;
+
+  /** What a {@link RedisGate} of this limiter needs. */
+  private budget(): RemoteBudget {
+    const algorithm = this.algorithm;
+    return (this.remote ??= {
+      name: this.name,
+      capacity: this.capacity,
+      reserves: algorithm.reserves,
+      guard: this.guard,
+      take: (key, count, accept) => algorithm.take(this, key, count, accept),
+      refund: async (key, count) => {
+        await this.guard.attempt(() => algorithm.refund?.(this, key, count) ?? Promise.resolve());
+      },
+      insurance: (key) => this.local(key),
+    });
   }
 
   private dropLocals(): void {

@@ -13,7 +13,15 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { gateOperations } from './arbitraries.js';
 import { driveGate, settleAll } from './driver.js';
+import { track, type TrackedPromise } from './track.js';
 import { VirtualClock } from './virtual-clock.js';
+
+export {
+  describeRemoteGateContract,
+  type RemoteGate,
+  type RemoteGateContractOptions,
+  type RemoteGateContractSubject,
+} from './remote-contract.js';
 
 /** A fresh gate for one contract test, with what the suite needs to know about it. */
 export interface GateContractSubject {
@@ -51,29 +59,6 @@ export interface GateContractOptions {
 
 interface Fixture extends GateContractSubject {
   readonly clock: VirtualClock;
-}
-
-interface Tracked<T> {
-  readonly promise: Promise<T>;
-  state: 'pending' | 'fulfilled' | 'rejected';
-  value: T | undefined;
-  error: unknown;
-}
-
-/** Follows a promise's state without leaving a rejection unhandled. */
-function track<T>(promise: Promise<T>): Tracked<T> {
-  const tracked: Tracked<T> = { promise, state: 'pending', value: undefined, error: undefined };
-  promise.then(
-    (value) => {
-      tracked.state = 'fulfilled';
-      tracked.value = value;
-    },
-    (error: unknown) => {
-      tracked.state = 'rejected';
-      tracked.error = error;
-    },
-  );
-  return tracked;
 }
 
 function fixture(options: GateContractOptions): Fixture {
@@ -240,7 +225,7 @@ export function describeGateContract(name: string, options: GateContractOptions)
       const urgent = track(f.gate.acquire(1, { priority: 10 }));
       await f.clock.advance(0); // let composed gates move each request to the stage where it waits
       const order: string[] = [];
-      const watch = (label: string, t: Tracked<Permit>) =>
+      const watch = (label: string, t: TrackedPromise<Permit>) =>
         t.promise.then(
           (permit) => {
             order.push(label);
@@ -280,7 +265,7 @@ export function describeGateContract(name: string, options: GateContractOptions)
     it('refuses with queue-full once queueLimit units wait', async () => {
       const f = make();
       const permits = exhaust(f);
-      const waiters: Tracked<Permit>[] = [];
+      const waiters: TrackedPromise<Permit>[] = [];
       let queued = 0;
       while (queued < f.queueLimit) {
         const count = Math.min(f.queueLimit - queued, f.gate.capacity, f.initial);
@@ -370,7 +355,7 @@ export function describeGateContract(name: string, options: GateContractOptions)
     it('close() rejects every waiter with ClosedError, refuses from then on, and leaves no timer', async () => {
       const f = make();
       const permits = exhaust(f);
-      const waiters: Tracked<Permit>[] = [];
+      const waiters: TrackedPromise<Permit>[] = [];
       if (f.queueLimit >= 2) {
         waiters.push(track(f.gate.acquire(1, { maxWaitMs: 60_000 })));
         waiters.push(track(f.gate.acquire(1, { signal: new AbortController().signal })));
