@@ -13,3 +13,13 @@ export { STORE_DOWN, StoreGuard, type StoreFailurePolicy, type StoreGuardOptions
 export { GCRA_LEASE, GCRA_REFUND, GCRA_TAKE, LLM_ADJUST, LLM_TAKE, LUA_PRELUDE, PING, SLIDING_TAKE, luaScript, type LuaScript } from './scripts.js';
 export { RedisLlmLimiter, type RedisLlmLimiterOptions, type RedisLlmRefusal, type RedisLlmWaitOptions } from './llm.js';
 export { RedisGate, type RedisGateOptions, type RemoteBudget, type RemoteDecision } from './gate.js';
+export {
+  DEFAULT_SEMAPHORE_POLL_MS,
+  RedisSemaphore,
+  SEMAPHORE_ACQUIRE,
+  SEMAPHORE_RELEASE,
+  SEMAPHORE_RENEW,
+  type RedisSemaphoreOptions,
+  type SemaphoreDecidedBy,
+  type SemaphorePermit,
+} from './semaphore.js';
