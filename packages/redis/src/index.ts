@@ -23,3 +23,12 @@ export {
   type SemaphoreDecidedBy,
   type SemaphorePermit,
 } from './semaphore.js';
+export {
+  BREAKER_ACQUIRE,
+  BREAKER_RECORD,
+  DEFAULT_HALF_OPEN_TRIAL_MS,
+  DEFAULT_SHARED_BREAKER_NAME,
+  SharedCircuitBreaker,
+  type SharedBreakerState,
+  type SharedCircuitBreakerOptions,
+} from './breaker.js';
