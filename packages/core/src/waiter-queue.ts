@@ -360,6 +360,13 @@ export class WaiterQueue<V, P = undefined> {
   private deadDeadline(): void {
     const dead = ++this.deadDeadlines;
     const size = this.deadlines.length;
+    if (dead === size) {
+      // no live deadline left: the timer (which keeps the process alive) goes too
+      this.deadlines = [];
+      this.deadDeadlines = 0;
+      this.disarm();
+      return;
+    }
     if (dead > SWEEP_AFTER_DEAD && dead * 2 > size) {
       const live = this.deadlines.filter((w) => w.state === QUEUED);
       this.deadlines = live;

@@ -130,6 +130,9 @@ describe('WaiterQueue', () => {
     const promise = queue.enqueue(1, 0, undefined, 100, 0);
     queue.grant(queue.peek() as QueuedWaiter<number>, 'ok');
     await expect(promise).resolves.toBe('ok');
+    // the last live deadline went with the grant: no keep-alive timer holds the process until 100 ms
+    expect(clock.pendingTimers).toBe(0);
+    expect(queue.timerArmed).toBe(false);
     await clock.advance(200);
     expect(clock.pendingTimers).toBe(0);
     expect(queue.timedOut).toBe(0);
@@ -145,6 +148,18 @@ describe('WaiterQueue', () => {
     await clock.advance(10);
     expect(e.settled).toHaveLength(1);
     expect(clock.nextTimerAt).toBe(1_000);
+  });
+
+  it('keeps the timer while a live deadline remains behind a granted one, drops it with the last', async () => {
+    const { clock, queue } = harness();
+    const first = queue.enqueue(1, 0, undefined, 10, 0);
+    const second = queue.enqueue(1, 0, undefined, 50, 1);
+    queue.grant(queue.peek() as QueuedWaiter<number>, 'a');
+    await expect(first).resolves.toBe('a');
+    expect(clock.pendingTimers).toBe(1);
+    queue.grant(queue.peek() as QueuedWaiter<number>, 'b');
+    await expect(second).resolves.toBe('b');
+    expect(clock.pendingTimers).toBe(0);
   });
 
   it('rejectAll settles everyone once, and clears timers and listeners', async () => {
