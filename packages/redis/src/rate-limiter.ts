@@ -16,7 +16,8 @@ import {
 import { Gcra, SlidingWindow, gcraParameters } from '@sluice/rate-limit';
 import { RedisGate, checkGateOptions, type RedisGateOptions, type RemoteBudget } from './gate.js';
 import { Sleepers } from './sleepers.js';
-import { GCRA_LEASE, GCRA_REFUND, GCRA_TAKE, SLIDING_TAKE } from './scripts.js';
+import { Coalescer } from './coalesce.js';
+import { GCRA_LEASE, GCRA_REFUND, GCRA_TAKE, GCRA_TAKE_MANY, SLIDING_TAKE } from './scripts.js';
 import { STORE_DOWN, StoreGuard, type StoreFailurePolicy, type StoreGuardOptions, type StoreMode } from './guard.js';
 import type { StoreCallError, RedisStore } from './store.js';
 
@@ -54,6 +55,13 @@ export interface RedisGcraOptions extends RedisLimiterOptions {
   readonly ratePerSecond: number;
   /** Most units at once (the bucket's size); an integer ≥ 1. */
   readonly burst: number;
+  /**
+   * Coalesce the `take`s (and gate reservations) this process asks for within one turn of the
+   * event loop into one script call (per cluster slot): many concurrent callers then cost one
+   * round trip, decided in arrival order exactly as separate calls would be, at one server time.
+   * A lone request goes alone. Default `true`; `false` sends every decision as its own call.
+   */
+  readonly coalesce?: boolean;
   /**
    * Lease batching for hot keys: `take` gets up to `lease.units` in one round trip and spends
    * them locally, so a hot key costs a round trip per batch, not per request. Each unit is
@@ -178,11 +186,25 @@ export class RedisRateLimiter {
     const ratePerSecond = checkNumber(where, 'ratePerSecond', options.ratePerSecond, { min: 0, exclusiveMin: true });
     const burst = checkNumber(where, 'burst', options.burst, { min: 1, integer: true });
     const { emissionMs, toleranceMs } = gcraParameters(ratePerSecond, burst);
+    const store = options.store;
+    const single = async (redisKey: string, count: number, accept: number): Promise<Decision> =>
+      parse(await store.run(GCRA_TAKE, [redisKey], [emissionMs, toleranceMs, count, accept]));
+    const coalescer =
+      options.coalesce === false || typeof store?.run !== 'function'
+        ? undefined
+        : new Coalescer<Decision>(store, single, async (keys, requests) => {
+            const args: (string | number)[] = [emissionMs, toleranceMs, requests.length];
+            for (const r of requests) args.push(r.index, r.cost, r.accept);
+            const reply = (await store.run(GCRA_TAKE_MANY, keys, args)) as (string | number)[];
+            const serverTimeMs = Number(reply[reply.length - 1]);
+            return requests.map((_, i) => ({ admitted: reply[3 * i] === 1, waitMs: Number(reply[3 * i + 1]), remaining: Number(reply[3 * i + 2]), serverTimeMs }));
+          });
     const algorithm: Algorithm = {
       capacity: burst,
       reserves: true,
-      async take(limiter, key, count, acceptWaitMs) {
-        return parse(await limiter.store.run(GCRA_TAKE, [limiter.store.key(limiter.name, key, 'tat')], [emissionMs, toleranceMs, count, acceptWaitMs]));
+      take(limiter, key, count, acceptWaitMs) {
+        const redisKey = limiter.store.key(limiter.name, key, 'tat');
+        return coalescer === undefined ? single(redisKey, count, acceptWaitMs) : coalescer.take(redisKey, count, acceptWaitMs);
       },
       async refund(limiter, key, count) {
         await limiter.store.run(GCRA_REFUND, [limiter.store.key(limiter.name, key, 'tat')], [count * emissionMs]);

@@ -76,6 +76,59 @@ return { 1, num(wait), available, num(now) }
 );
 
 /**
+ * {@link GCRA_TAKE} for many requests at once, decided in order as if each were its own call
+ * (the coalesced form: concurrent `take`s of one process share a round trip). KEYS: the distinct
+ * keys of the batch (one cluster slot). ARGV: T, τ, n, then per request (key index from 1, cost,
+ * accepted wait), [now override]. Each key is read once and written once, at the end.
+ *
+ * Reply: per request { admitted 0|1, wait ms, units available after }, then the server now ms.
+ */
+export const GCRA_TAKE_MANY = luaScript(
+  'gcra-take-many',
+  `${LUA_PRELUDE}
+local T = tonumber(ARGV[1])
+local tau = tonumber(ARGV[2])
+local n = tonumber(ARGV[3])
+local now = now_ms(ARGV[4 + 3 * n])
+local tats = {}
+local dirty = {}
+local out = {}
+for i = 0, n - 1 do
+  local k = tonumber(ARGV[4 + 3 * i])
+  local cost = tonumber(ARGV[5 + 3 * i])
+  local max_wait = tonumber(ARGV[6 + 3 * i])
+  local tat = tats[k]
+  if tat == nil then
+    tat = tonumber(redis.call('GET', KEYS[k])) or now
+    tats[k] = tat
+  end
+  if tat < now then tat = now end
+  local nxt = tat + cost * T
+  local wait = nxt - tau - now
+  if wait <= 1e-9 * T then wait = 0 end
+  local admitted = 1
+  if wait > 0 and max_wait >= 0 and wait > max_wait then
+    admitted = 0
+    nxt = tat
+  elseif cost > 0 then
+    tats[k] = nxt
+    dirty[k] = true
+  end
+  local available = math.floor((tau - (nxt - now)) / T + 1e-9)
+  if available < 0 then available = 0 end
+  out[#out + 1] = admitted
+  out[#out + 1] = num(wait)
+  out[#out + 1] = available
+end
+for k in pairs(dirty) do
+  redis.call('SET', KEYS[k], num(tats[k]), 'PX', math.max(1, math.ceil(tats[k] - now)))
+end
+out[#out + 1] = num(now)
+return out
+`,
+);
+
+/**
  * Gives back a GCRA reservation that will not be used (its waiter was aborted): moves the TAT
  * back by ARGV[1] ms, deleting the key when that reaches the present. Reply: 1 if a key existed.
  */

@@ -32,6 +32,34 @@ export class StoreCallError extends Error {
 }
 Object.defineProperty(StoreCallError.prototype, 'name', { value: 'StoreCallError', writable: true });
 
+/** CRC16 (XMODEM) table, as Redis Cluster hashes keys. */
+const CRC16_TABLE: Uint16Array = (() => {
+  const table = new Uint16Array(256);
+  for (let i = 0; i < 256; i++) {
+    let crc = i << 8;
+    for (let bit = 0; bit < 8; bit++) crc = crc & 0x8000 ? ((crc << 1) ^ 0x1021) & 0xffff : (crc << 1) & 0xffff;
+    table[i] = crc;
+  }
+  return table;
+})();
+
+/**
+ * The Redis Cluster hash slot of `key` (0 … 16383): CRC16 of its hash tag — the part between the
+ * first `{` and the next `}` when that part is not empty — or of the whole key.
+ */
+export function hashSlot(key: string): number {
+  let hashed = key;
+  const open = key.indexOf('{');
+  if (open >= 0) {
+    const close = key.indexOf('}', open + 1);
+    if (close > open + 1) hashed = key.slice(open + 1, close);
+  }
+  const bytes = new TextEncoder().encode(hashed);
+  let crc = 0;
+  for (const byte of bytes) crc = ((crc << 8) & 0xffff) ^ (CRC16_TABLE[((crc >> 8) ^ byte) & 0xff] as number);
+  return crc % 16384;
+}
+
 function isNoScript(error: unknown): boolean {
   return error instanceof Error && error.message.startsWith('NOSCRIPT');
 }
@@ -57,6 +85,11 @@ export class RedisStore {
   readonly timeoutMs: number;
   /** Clock of the timeouts. */
   readonly clock: Clock;
+  /**
+   * Whether the client talks to a Redis Cluster, so one script may only touch keys of one slot:
+   * ioredis's `isCluster`, else assumed (coalesced calls are then grouped by slot).
+   */
+  readonly cluster: boolean;
   private readonly noScript = new Emitter<string, void>();
 
   /** @throws InvalidArgumentError for a missing client or a bad prefix or timeout. */
@@ -73,6 +106,7 @@ export class RedisStore {
     this.prefix = prefix;
     this.timeoutMs = checkNumber('RedisStore', 'timeoutMs', options.timeoutMs ?? 250, { min: 0, exclusiveMin: true, allowInfinity: true });
     this.clock = options.clock ?? systemClock;
+    this.cluster = (client as { readonly isCluster?: unknown }).isCluster !== false;
   }
 
   /**

@@ -1,6 +1,6 @@
 import { Cluster } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { RedisLlmLimiter, RedisRateLimiter, RedisStore } from '@sluice/redis';
+import { RedisLlmLimiter, RedisRateLimiter, RedisStore, hashSlot } from '@sluice/redis';
 import { startRedisCluster, type RedisCluster } from '../../../test-support/redis.ts';
 
 // Three masters on loopback (`--cluster-enabled yes`, joined by `redis-cli --cluster create`):
@@ -29,6 +29,18 @@ describe('on a 3-master Redis Cluster', () => {
   it('a multi-key script over keys of different slots fails with CROSSSLOT (the check is live)', async () => {
     const error = await client.eval("return redis.call('MGET', KEYS[1], KEYS[2])", 2, 'a-key', 'another-key').catch((e: unknown) => e);
     expect(String(error)).toMatch(/CROSSSLOT/);
+  });
+
+  it('hashSlot agrees with the cluster, and coalesced takes over many slots are grouped by slot', async () => {
+    for (const key of ['plain', store.key('a', 'user:1', 'tat'), 'x{}{y}', 'weird{}', '{only}', 'ü{ñ}']) {
+      expect(hashSlot(key)).toBe(Number(cluster.nodes[0]?.cli('CLUSTER', 'KEYSLOT', key)));
+    }
+    const limiter = RedisRateLimiter.gcra({ store, name: 'cluster-coalesce', ratePerSecond: 1, burst: 2, onStoreError: 'fail-closed' });
+    expect(store.cluster).toBe(true);
+    const results = await Promise.all(Array.from({ length: 60 }, (_, i) => limiter.take(`user:${i % 20}`)));
+    // 20 keys, 3 takes each, burst 2: the first two of each key pass
+    expect(results.map((r) => r.granted)).toEqual(Array.from({ length: 60 }, (_, i) => i < 40));
+    limiter.close();
   });
 
   it('every limiter script runs on keys spread over every node, without CROSSSLOT', async () => {

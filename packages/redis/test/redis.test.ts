@@ -6,7 +6,7 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { InvalidArgumentError, TooLargeError, WaitTimeoutError, isStoreUnavailableError } from '@sluice/core';
 import { gcraAdmit, gcraParameters, gcraWaitMs, slidingWindowEstimate, slidingWindowWaitMs } from '@sluice/rate-limit';
-import { GCRA_TAKE, RedisRateLimiter, RedisStore, SLIDING_TAKE, fromNodeRedis, type StoreCallError } from '@sluice/redis';
+import { GCRA_TAKE, GCRA_TAKE_MANY, RedisRateLimiter, RedisStore, SLIDING_TAKE, fromNodeRedis, type StoreCallError } from '@sluice/redis';
 import { startRedis, type RedisServer } from '../../../test-support/redis.ts';
 
 const run = promisify(execFile);
@@ -185,6 +185,67 @@ function worstExcess(times: readonly number[], rate: number, burst: number): num
   }
   return worst;
 }
+
+describe('coalescing: concurrent takes share one script call', () => {
+  it('50 concurrent takes cost one round trip and are decided in arrival order', async () => {
+    let calls = 0;
+    const counting = new RedisStore({
+      client: Object.assign(
+        {
+          evalsha: (...args: Parameters<Redis['evalsha']>) => (calls++, client.evalsha(...args)),
+          eval: (...args: Parameters<Redis['eval']>) => (calls++, client.eval(...args)),
+        },
+        { isCluster: false },
+      ) as never,
+    });
+    const limiter = RedisRateLimiter.gcra({ store: counting, name: fresh('coalesce'), ratePerSecond: 0.001, burst: 20, onStoreError: 'fail-closed' });
+    const results = await Promise.all(Array.from({ length: 50 }, (_, i) => limiter.take(i % 2 === 0 ? 'even' : 'odd')));
+    expect(calls).toBeLessThanOrEqual(2); // one EVALSHA (plus one EVAL the first time the script is seen)
+    // per key, the first 20 in arrival order pass
+    expect(results.filter((r, i) => i % 2 === 0 && r.granted)).toHaveLength(20);
+    expect(results.map((r) => r.granted)).toEqual(Array.from({ length: 50 }, (_, i) => i < 40));
+    expect(new Set(results.map((r) => r.serverTimeMs)).size).toBe(1);
+    const alone = RedisRateLimiter.gcra({ store: counting, name: fresh('alone'), ratePerSecond: 0.001, burst: 20, onStoreError: 'fail-closed', coalesce: false });
+    calls = 0;
+    await Promise.all(Array.from({ length: 10 }, () => alone.take('k')));
+    expect(calls).toBe(10);
+    limiter.close();
+    alone.close();
+  });
+
+  it('a batch decides exactly as the same requests sent one by one (property, fixed instants)', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.integer({ min: 1, max: 20 }),
+        fc.integer({ min: 1, max: 6 }),
+        fc.array(fc.record({ key: fc.integer({ min: 0, max: 2 }), cost: fc.integer({ min: 0, max: 6 }), accept: fc.constantFrom(0, 100, -1) }), { minLength: 2, maxLength: 30 }),
+        async (rate, burst, requests) => {
+          const { emissionMs, toleranceMs } = gcraParameters(rate, burst);
+          const name = fresh('many');
+          const now = 1_700_000_000_000;
+          const keysOf = (prefix: string) => [0, 1, 2].map((k) => `sluice:{${prefix}:${k}}:tat`);
+          const one = keysOf(`${name}-one`);
+          const many = keysOf(`${name}-many`);
+          const expected: [number, number, number][] = [];
+          for (const r of requests) {
+            const cost = Math.min(r.cost, burst);
+            const reply = (await store.run(GCRA_TAKE, [one[r.key] as string], [emissionMs, toleranceMs, cost, r.accept, now])) as [number, string, number];
+            expected.push([reply[0], Number(reply[1]), reply[2]]);
+          }
+          const used = [...new Set(requests.map((r) => r.key))];
+          const args: (string | number)[] = [emissionMs, toleranceMs, requests.length];
+          for (const r of requests) args.push(used.indexOf(r.key) + 1, Math.min(r.cost, burst), r.accept);
+          args.push(now);
+          const reply = (await store.run(GCRA_TAKE_MANY, used.map((k) => many[k] as string), args)) as (string | number)[];
+          const actual = requests.map((_, i) => [reply[3 * i], Number(reply[3 * i + 1]), reply[3 * i + 2]]);
+          expect(actual).toEqual(expected);
+          for (const k of used) expect(Number(await client.get(many[k] as string))).toBe(Number(await client.get(one[k] as string)));
+        },
+      ),
+      { numRuns: 40 },
+    );
+  });
+});
 
 describe('lease batching (hot keys)', () => {
   it('spends a batch locally: one round trip per batch, nothing lost, unspent units go back on close', async () => {
