@@ -60,6 +60,14 @@ function chromiumProject(): TestProjectInlineConfiguration {
   };
 }
 
+/** The guides in docs/: every complete ```ts block is compiled and run (docs/test). */
+function docsProject(): TestProjectInlineConfiguration {
+  return {
+    resolve: { alias },
+    test: { name: 'docs', root: `${root}docs`, include: ['test/**/*.test.ts'], environment: 'node', testTimeout: 60_000 },
+  };
+}
+
 /** The one list of test projects, named after the packages and examples. */
 export const projects: TestProjectInlineConfiguration[] = [
   packageProject('core'),
@@ -75,6 +83,9 @@ export const projects: TestProjectInlineConfiguration[] = [
   packageProject('node-streams'),
   packageProject('web-streams'),
   packageProject('redis'),
+  packageProject('sluice'),
   exampleProject('pipeline-demo'),
+  exampleProject('overload-service'),
   chromiumProject(),
+  docsProject(),
 ];

@@ -75,7 +75,7 @@ const tasks = {
   async demo() {
     const pn = await setup();
     step('demo');
-    await pn('--filter', '@sluice/example-pipeline-demo', 'run', 'demo');
+    await pn('--filter', '@sluice/example-overload-service', 'run', 'demo');
   },
 };
 

@@ -1,0 +1,2 @@
+/** `sluice/redis` (Node only): `@sluice/redis`. @module */
+export * from '@sluice/redis';

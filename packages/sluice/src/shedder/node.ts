@@ -1,0 +1,2 @@
+/** `sluice/shedder/node` (Node only): `@sluice/shedder/node` (event-loop lag signal). @module */
+export * from '@sluice/shedder/node';

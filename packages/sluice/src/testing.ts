@@ -1,0 +1,2 @@
+/** `sluice/testing`: `@sluice/testing` (virtual clock, controlled gates, load simulator). @module */
+export * from '@sluice/testing';
