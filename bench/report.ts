@@ -280,7 +280,11 @@ function roundsNote(record: GroupRecord): string {
 }
 
 /** Renders the whole RESULTS.md from stored records. */
-export function renderResults(records: readonly GroupRecord[], packages: readonly { name: string; version: string }[]): string {
+export function renderResults(
+  records: readonly GroupRecord[],
+  packages: readonly { name: string; version: string }[],
+  charts: { readonly charted: ReadonlySet<string>; readonly overview: string | undefined } = { charted: new Set(), overview: undefined },
+): string {
   const sorted = records.slice().sort((a, b) => a.source.localeCompare(b.source) || a.suite.localeCompare(b.suite) || a.order - b.order);
   const latest = records.slice().sort((a, b) => b.machine.startedAt.localeCompare(a.machine.startedAt))[0];
   const out: string[] = [];
@@ -295,6 +299,10 @@ export function renderResults(records: readonly GroupRecord[], packages: readonl
     out.push(markdownTable(['machine', ''], ['l', 'l'], formatMachineRows(latest.machine)), '');
   }
   out.push(`Packages (exact pins): ${packages.map((p) => `${p.name}@${p.version}`).join(', ')}`, '');
+  if (charts.overview !== undefined) {
+    out.push('## Every hot path at a glance', '');
+    out.push(`![sluice's best row and the best peer's, each over the floor of its table](charts/${charts.overview})`, '');
+  }
   out.push(
     'Method: time cases use mitata `measure()` (a generated loop per case, batched, p50 of the batch means) in',
     'interleaved rounds after one discarded warm-up round (round r runs every case of the table once, in an order',
@@ -323,6 +331,7 @@ export function renderResults(records: readonly GroupRecord[], packages: readonl
       '',
     );
     out.push(renderTable(record), '');
+    if (charts.charted.has(record.id)) out.push(`![${record.suite} › ${record.group}: median ÷ floor per row](charts/${record.id}.svg)`, '');
   }
   return `${out.join('\n').trimEnd()}\n`;
 }

@@ -19,12 +19,21 @@ import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { registeredSuites, runGroup, type RegisteredGroup, type RunSettings } from './harness.ts';
+import { writeCharts } from './charts.ts';
 import { describeMachine, groupId, pruneRecords, readRecords, renderResults, renderTable, writeRecord, type GroupRecord } from './report.ts';
 
 const benchDir = path.dirname(fileURLToPath(import.meta.url));
 const root = path.resolve(benchDir, '..');
 const resultsDir = path.join(benchDir, 'results');
 const resultsFile = path.join(benchDir, 'RESULTS.md');
+const chartsDir = path.join(benchDir, 'charts');
+
+/** Re-renders RESULTS.md and its SVG charts from every stored record. */
+function writeResults(): void {
+  const records = readRecords(resultsDir);
+  const charts = writeCharts(records, chartsDir);
+  writeFileSync(resultsFile, renderResults(records, peerVersions(), charts));
+}
 
 const log = (line: string): void => {
   process.stderr.write(`${line}\n`);
@@ -90,7 +99,7 @@ async function main(): Promise<number> {
     // No measuring: drop results whose bench file is gone and re-render RESULTS.md.
     const deleted = pruneRecords(resultsDir, root, new Map());
     if (deleted.length > 0) log(`bench: removed stale results ${deleted.join(', ')}`);
-    writeFileSync(resultsFile, renderResults(readRecords(resultsDir), peerVersions()));
+    writeResults();
     log(`bench: wrote ${path.relative(root, resultsFile)} (${readRecords(resultsDir).length} tables)`);
     return 0;
   }
@@ -174,7 +183,7 @@ async function main(): Promise<number> {
     }
     const deleted = pruneRecords(resultsDir, root, complete);
     if (deleted.length > 0) log(`bench: removed stale results ${deleted.join(', ')}`);
-    writeFileSync(resultsFile, renderResults(readRecords(resultsDir), peerVersions()));
+    writeResults();
     log(`bench: wrote ${path.relative(root, resultsFile)} (${readRecords(resultsDir).length} tables)`);
   }
   log(`bench: finished in ${((performance.now() - started) / 1000).toFixed(1)} s${failures > 0 ? `, ${failures} failure(s)` : ''}`);

@@ -87,6 +87,22 @@ export interface LoadResult extends LoadCounters {
   /** Latency of the admitted (2xx) requests, scheduled time → response end, ms, ascending. */
   readonly admittedLatencies: readonly number[];
   readonly perClient: Readonly<Record<string, ClientTally>>;
+  /**
+   * Second by second, by when each request was scheduled: admitted, refused (429/503 with
+   * Retry-After) and failed (timeouts, errors) counts, and the admitted requests' p50/p99
+   * latency in ms (0 when none was admitted that second).
+   */
+  readonly timeline: readonly TimelineSecond[];
+}
+
+/** One second of {@link LoadResult.timeline}. */
+export interface TimelineSecond {
+  readonly second: number;
+  readonly admitted: number;
+  readonly refused: number;
+  readonly failed: number;
+  readonly p50Ms: number;
+  readonly p99Ms: number;
 }
 
 /** A load run under way. */
@@ -160,6 +176,9 @@ export function startLoad(options: LoadOptions): LoadRun {
   const perClient: Record<string, ClientTally> = {};
   for (const c of order) perClient[c.id] ??= { offered: 0, admitted: 0, refused429: 0, refused503: 0, failed: 0 };
   const latencies: number[] = [];
+  /** Per scheduled second: admitted latencies, refusals, failures. */
+  const seconds: { latencies: number[]; refused: number; failed: number }[] = [];
+  const secondOf = (scheduledAt: number) => (seconds[Math.max(0, Math.floor((scheduledAt - start) / 1000))] ??= { latencies: [], refused: 0, failed: 0 });
   const start = performance.now();
   let lastSettledAt = start;
   let sendingDone = false;
@@ -172,12 +191,24 @@ export function startLoad(options: LoadOptions): LoadRun {
     if (!sendingDone || counters.settled < counters.sent) return;
     if (ownAgent) agent.destroy();
     latencies.sort((a, b) => a - b);
+    const timeline = Array.from(seconds, (entry, second) => {
+      const sorted = (entry?.latencies ?? []).sort((a, b) => a - b);
+      return {
+        second,
+        admitted: sorted.length,
+        refused: entry?.refused ?? 0,
+        failed: entry?.failed ?? 0,
+        p50Ms: sorted.length === 0 ? 0 : percentile(sorted, 0.5),
+        p99Ms: sorted.length === 0 ? 0 : percentile(sorted, 0.99),
+      };
+    });
     finish({
       ...counters,
       achievedPerSecond: (counters.sent * 1000) / durationMs,
       elapsedMs: lastSettledAt - start,
       admittedLatencies: latencies,
       perClient,
+      timeline,
     });
   };
 
@@ -199,6 +230,7 @@ export function startLoad(options: LoadOptions): LoadRun {
         if (ended) return;
         counters.timeouts++;
         tally.failed++;
+        secondOf(scheduledAt).failed++;
         end();
         req.destroy();
       },
@@ -213,8 +245,11 @@ export function startLoad(options: LoadOptions): LoadRun {
         if (status >= 200 && status < 300) {
           counters.admitted++;
           tally.admitted++;
-          latencies.push(performance.now() - scheduledAt);
+          const latency = performance.now() - scheduledAt;
+          latencies.push(latency);
+          secondOf(scheduledAt).latencies.push(latency);
         } else if ((status === 429 || status === 503) && hasRetryAfter) {
+          secondOf(scheduledAt).refused++;
           if (status === 429) {
             counters.refused429++;
             counters.retryAfterMsSum429 += retryAfterMs;
@@ -228,6 +263,7 @@ export function startLoad(options: LoadOptions): LoadRun {
           if (status === 429 || status === 503) counters.refusedWithoutRetryAfter++;
           else counters.otherStatus++;
           tally.failed++;
+          secondOf(scheduledAt).failed++;
         }
         end();
       });
@@ -238,6 +274,7 @@ export function startLoad(options: LoadOptions): LoadRun {
       if (ended) return;
       counters.socketErrors++;
       tally.failed++;
+      secondOf(scheduledAt).failed++;
       end();
     });
     req.end();
