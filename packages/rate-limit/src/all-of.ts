@@ -13,7 +13,10 @@ import { RateLimiter } from './rate-limiter.js';
 export interface AllOfOptions {
   /** Name used in refusals and errors; default `"all-of"`. */
   readonly name?: string;
-  /** Time source; give the members and the composite the same clock. Default `systemClock`. */
+  /**
+   * Time source of the composite. Default: the members' clock (they must share one; members on
+   * different clocks need this set explicitly).
+   */
   readonly clock?: Clock;
   /** Most units that may wait; default the smallest member capacity. */
   readonly queueLimit?: number;
@@ -65,7 +68,11 @@ export class AllOf extends GateBase {
     });
     const capacity = members.reduce((min, member) => Math.min(min, member.capacity), Infinity);
     const queueLimit = checkNumber(name, 'queueLimit', options.queueLimit ?? capacity, { min: 0, integer: true });
-    super({ name, clock: options.clock, queueLimit, maxStarvationMs: options.maxStarvationMs });
+    const clocks = new Set(members.map((member) => RateLimiter.clockOf(member)));
+    if (options.clock === undefined && clocks.size > 1) {
+      throw new InvalidArgumentError(name, 'clock', 'given when the members read different clocks', undefined);
+    }
+    super({ name, clock: options.clock ?? [...clocks][0], queueLimit, maxStarvationMs: options.maxStarvationMs });
     this.capacity = capacity;
     this.members = Object.freeze(members.slice());
   }

@@ -55,6 +55,14 @@ export abstract class RateLimiter extends GateBase {
   }
 
   /**
+   * The clock `member` reads.
+   * @internal
+   */
+  static clockOf(member: RateLimiter): Clock {
+    return member.clock;
+  }
+
+  /**
    * Milliseconds until `member` could grant `count`, behind its own waiters.
    * @internal
    */

@@ -60,6 +60,22 @@ describe('allOf', () => {
     expect(grants.length).toBeGreaterThan(0.9 * 600); // ~60 a minute for ten minutes
   });
 
+  it('reads its members’ clock when none is given, and refuses members on different clocks', async () => {
+    const clock = new VirtualClock({ stallReportMs: false });
+    const a = new TokenBucket({ ratePerSecond: 2, burst: 2, clock });
+    const b = new TokenBucket({ ratePerSecond: 10, burst: 10, clock });
+    const both = allOf(a, b);
+    expect(both.tryAcquire(2).granted).toBe(true);
+    expect(both.tryAcquire(1).granted).toBe(false);
+    await clock.advance(1_000);
+    // one virtual second refilled `a` completely: the composite read virtual time, not the real clock
+    expect(a.stats().available).toBe(2);
+    expect(both.tryAcquire(2).granted).toBe(true);
+    const other = new TokenBucket({ ratePerSecond: 1, burst: 1, clock: new VirtualClock({ stallReportMs: false }) });
+    expect(() => allOf(a, other)).toThrow(/clock/);
+    expect(allOf({ clock }, b, other).members).toHaveLength(2);
+  });
+
   it('refund gives back to every member; close closes them', () => {
     const clock = new VirtualClock();
     const a = new TokenBucket({ ratePerSecond: 1, burst: 2, clock });
