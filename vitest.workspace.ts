@@ -86,6 +86,7 @@ export const projects: TestProjectInlineConfiguration[] = [
   packageProject('sluice'),
   exampleProject('pipeline-demo'),
   exampleProject('overload-service'),
+  exampleProject('browser'),
   chromiumProject(),
   docsProject(),
 ];
