@@ -87,6 +87,7 @@ export const projects: TestProjectInlineConfiguration[] = [
   exampleProject('pipeline-demo'),
   exampleProject('overload-service'),
   exampleProject('browser'),
+  exampleProject('llm-gateway'),
   chromiumProject(),
   docsProject(),
 ];
