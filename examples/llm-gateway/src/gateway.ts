@@ -2,7 +2,7 @@
 // provider through an LlmLimiter (a drop-in fetch that reserves, observes headers and reconciles
 // from the streamed usage) and a circuit breaker; `GET /metrics` serves Prometheus text.
 
-import { listenOnLoopback } from './listen.js';
+import { listenOnLoopback, readBody, sendJson } from './http-util.js';
 import http from 'node:http';
 import { Readable } from 'node:stream';
 import type { ReadableStream as NodeReadableStream } from 'node:stream/web';
@@ -337,7 +337,7 @@ export class Gateway {
 
     let body: { messages: ChatMessage[]; maxTokens: number };
     try {
-      body = parseChatBody(await readBody(req), this.defaultMaxTokens, this.maxTokensCap);
+      body = parseChatBody(await readBody(req, MAX_BODY_BYTES), this.defaultMaxTokens, this.maxTokensCap);
     } catch (error) {
       count('bad_request');
       sendJson(res, 400, {}, { error: { code: 'BAD_REQUEST', message: error instanceof Error ? error.message : String(error) } });
@@ -642,19 +642,4 @@ function headerOf(req: http.IncomingMessage, name: string): string | undefined {
   return Array.isArray(value) ? value[0] : value;
 }
 
-function sendJson(res: http.ServerResponse, status: number, headers: Record<string, string>, body: unknown): void {
-  const text = JSON.stringify(body);
-  res.writeHead(status, { ...headers, 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
-  res.end(text);
-}
 
-async function readBody(req: http.IncomingMessage): Promise<string> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > MAX_BODY_BYTES) throw new Error(`the body is larger than ${MAX_BODY_BYTES} bytes`);
-    chunks.push(chunk);
-  }
-  return Buffer.concat(chunks).toString('utf8');
-}

@@ -5,8 +5,7 @@
 // pace, so streams take real time, and a stream waits for the socket to drain when its reader
 // is slow instead of piling up output.
 
-import { listenOnLoopback } from './listen.js';
-import { once } from 'node:events';
+import { listenOnLoopback, readBody, sendJson } from './http-util.js';
 import http from 'node:http';
 import { systemClock } from '@sluice/core';
 import { isChatMessages, promptTokens, randomWordToken, seededRandom } from './tokens.js';
@@ -218,7 +217,7 @@ export class MockProvider {
       sendJson(res, 404, {}, { error: { message: `Unknown request URL: ${req.method} ${req.url}`, type: 'invalid_request_error', code: 'unknown_url' } });
       return;
     }
-    readBody(req).then(
+    readBody(req, MAX_BODY_BYTES).then(
       (text) => this.complete(text, res),
       () => res.destroy(),
     );
@@ -504,19 +503,4 @@ function positive(name: string, value: number): number {
   return value;
 }
 
-function sendJson(res: http.ServerResponse, status: number, headers: Record<string, string>, body: unknown): void {
-  const text = JSON.stringify(body);
-  res.writeHead(status, { ...headers, 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
-  res.end(text);
-}
 
-async function readBody(req: http.IncomingMessage): Promise<string> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > MAX_BODY_BYTES) throw new Error('body too large');
-    chunks.push(chunk);
-  }
-  return Buffer.concat(chunks).toString('utf8');
-}
