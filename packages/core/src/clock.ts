@@ -48,7 +48,7 @@ export interface Clock {
 const MAX_TIMER_DELAY_MS = 2_147_483_647;
 
 /** A frozen `{ keepAlive: true }`, so components arm keep-alive timers without allocating. */
-export const KEEP_ALIVE: TimerOptions = Object.freeze({ keepAlive: true });
+export const KEEP_ALIVE: TimerOptions = /* @__PURE__ */ Object.freeze({ keepAlive: true });
 
 interface RuntimeTimer {
   unref?: () => unknown;
@@ -119,4 +119,4 @@ function unrefTimer(g: RuntimeGlobals, handle: unknown): void {
  * The runtime's clock: `performance.now()` (bound lazily on first use) and `setTimeout`, with
  * timers unref'd unless asked to keep the process alive. The default `clock` of every component.
  */
-export const systemClock: Clock = new SystemClock();
+export const systemClock: Clock = /* @__PURE__ */ new SystemClock();

@@ -271,25 +271,25 @@ function hasCode<E extends SluiceError>(code: SluiceErrorCode) {
 }
 
 /** True for a {@link LimitExceededError} (from any copy of sluice). */
-export const isLimitExceededError = hasCode<LimitExceededError>('LIMIT_EXCEEDED');
+export const isLimitExceededError = /* @__PURE__ */ hasCode<LimitExceededError>('LIMIT_EXCEEDED');
 /** True for a {@link QueueFullError} (from any copy of sluice). */
-export const isQueueFullError = hasCode<QueueFullError>('QUEUE_FULL');
+export const isQueueFullError = /* @__PURE__ */ hasCode<QueueFullError>('QUEUE_FULL');
 /** True for a {@link WaitTimeoutError} (from any copy of sluice). */
-export const isWaitTimeoutError = hasCode<WaitTimeoutError>('WAIT_TIMEOUT');
+export const isWaitTimeoutError = /* @__PURE__ */ hasCode<WaitTimeoutError>('WAIT_TIMEOUT');
 /** True for a {@link CircuitOpenError} (from any copy of sluice). */
-export const isCircuitOpenError = hasCode<CircuitOpenError>('CIRCUIT_OPEN');
+export const isCircuitOpenError = /* @__PURE__ */ hasCode<CircuitOpenError>('CIRCUIT_OPEN');
 /** True for a {@link ShedError} (from any copy of sluice). */
-export const isShedError = hasCode<ShedError>('SHED');
+export const isShedError = /* @__PURE__ */ hasCode<ShedError>('SHED');
 /** True for a {@link PausedError} (from any copy of sluice). */
-export const isPausedError = hasCode<PausedError>('PAUSED');
+export const isPausedError = /* @__PURE__ */ hasCode<PausedError>('PAUSED');
 /** True for a {@link ClosedError} (from any copy of sluice). */
-export const isClosedError = hasCode<ClosedError>('CLOSED');
+export const isClosedError = /* @__PURE__ */ hasCode<ClosedError>('CLOSED');
 /** True for a {@link StoreUnavailableError} from any copy of sluice. */
-export const isStoreUnavailableError = hasCode<StoreUnavailableError>('STORE_UNAVAILABLE');
+export const isStoreUnavailableError = /* @__PURE__ */ hasCode<StoreUnavailableError>('STORE_UNAVAILABLE');
 /** True for a {@link TooLargeError} (from any copy of sluice). */
-export const isTooLargeError = hasCode<TooLargeError>('TOO_LARGE');
+export const isTooLargeError = /* @__PURE__ */ hasCode<TooLargeError>('TOO_LARGE');
 /** True for an {@link InvalidArgumentError} (from any copy of sluice). */
-export const isInvalidArgumentError = hasCode<InvalidArgumentError>('INVALID_ARGUMENT');
+export const isInvalidArgumentError = /* @__PURE__ */ hasCode<InvalidArgumentError>('INVALID_ARGUMENT');
 
 /**
  * The error an `acquire` rejects with for a refusal: one subclass per {@link RefusalReason},

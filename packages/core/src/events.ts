@@ -4,7 +4,7 @@ export type Disposer = () => void;
 /** A listener of an {@link Emitter} with up to two arguments. */
 export type Listener<A = void, B = void> = (a: A, b: B) => void;
 
-const NO_LISTENERS: readonly never[] = Object.freeze([]);
+const NO_LISTENERS: readonly never[] = /* @__PURE__ */ Object.freeze([]);
 
 /**
  * Reports an exception thrown by a listener without letting it corrupt the emitting component:

@@ -122,7 +122,7 @@ class GatePermit implements Permit {
  * The permit of a probe (`count` 0) and of gates that hand out nothing to give back: releasing
  * it does nothing.
  */
-export const EMPTY_PERMIT: Permit = Object.freeze({
+export const EMPTY_PERMIT: Permit = /* @__PURE__ */ Object.freeze({
   granted: true as const,
   release(): void {},
 });
@@ -203,6 +203,7 @@ export abstract class GateBase implements Gate, AcquireNow {
   private wakeHook: (() => void) | undefined = undefined;
 
   constructor(options: GateBaseOptions) {
+    (this as { [ACQUIRE_NOW]: (count: number, priority: number) => Permit | undefined })[ACQUIRE_NOW] = (count, priority) => this.grantNow(count, priority);
     this.name = options.name;
     this.clock = options.clock ?? systemClock;
     this.queueLimit = checkNumber(options.name, 'queueLimit', options.queueLimit, { min: 0, integer: true });
@@ -503,8 +504,15 @@ export abstract class GateBase implements Gate, AcquireNow {
     return runWithGate(this, this.clock, fn, options);
   }
 
-  /** The pipeline fast path; see {@link ACQUIRE_NOW}. */
-  [ACQUIRE_NOW](count: number, priority: number): Permit | undefined {
+  /**
+   * The pipeline fast path; see {@link ACQUIRE_NOW}. An own property set by the constructor
+   * rather than a symbol-keyed method: a computed method key would make bundlers keep this class
+   * (and the queue, the clock…) in every bundle that merely imports the package.
+   */
+  declare readonly [ACQUIRE_NOW]: (count: number, priority: number) => Permit | undefined;
+
+  /** The body of {@link ACQUIRE_NOW}: grants now, counted, or `undefined` without counting anything. */
+  private grantNow(count: number, priority: number): Permit | undefined {
     if (this.closed || this.waiterCount !== 0 || this.arrivalRefusal(count, priority) !== undefined || !this.tryTake(count, priority)) {
       return undefined;
     }

@@ -77,7 +77,7 @@ export interface Outcome {
  * The outcome a permit is released with when the work never ran (a later pipeline stage
  * refused, or the caller gave up): nothing was used, nothing succeeded or failed.
  */
-export const NOT_RUN: Outcome = Object.freeze({ cost: 0 });
+export const NOT_RUN: Outcome = /* @__PURE__ */ Object.freeze({ cost: 0 });
 
 /**
  * The right to go ahead, handed out by a gate. Release it exactly once when the work is done;
