@@ -320,7 +320,7 @@ function triageByStatus(status: number, facts: ErrorFacts, snapshot: RateLimitSn
  * @param headers - The response headers, any {@link HeadersLike} shape. Optional.
  * @param body - The error body: parsed JSON, JSON text, or other text. Optional.
  * @param ref - Monotonic and wall-clock "now", used to turn reset headers into waits. Default:
- *   `{ now: 0, wallNow: Date.now() }` (the response's `Date` header is preferred when present).
+ *   `{ now: 0, wallNow: Date.now() }`, the wall clock (the response's `Date` header is preferred when present).
  *
  * @example
  * ```ts
@@ -351,7 +351,7 @@ function classifyUnchecked(status: number, headers: HeadersLike | undefined, bod
     effectiveStatus = statusOfAnthropicType(facts.type);
   }
   const map = readHeaders(headers);
-  const time = ref ?? { now: 0, wallNow: Date.now() };
+  const time = ref ?? { now: 0, wallNow: Date.now() }; // why: a reset given as a wall-clock time needs the wall clock
   const snapshot = parseRateLimitMap(map, time);
   const triage = triageByStatus(effectiveStatus, facts, snapshot, time.now);
 
