@@ -37,6 +37,25 @@ end
 local function num(x) return string.format('%.17g', x) end
 `;
 
+// One GCRA decision (`gcraAdmit`/`gcraWaitMs` of the in-memory limiters): from the stored TAT
+// (or now), admitted when the wait is 0 or accepted; returns admitted, the wait, and the TAT
+// after (unchanged on a refusal). `gcra_available` is `gcraAvailable` at that TAT.
+const GCRA_DECIDE = `
+local function gcra_decide(tat, now, cost, T, tau, max_wait)
+  if tat < now then tat = now end
+  local nxt = tat + cost * T
+  local wait = nxt - tau - now
+  if wait <= 1e-9 * T then wait = 0 end
+  if wait > 0 and max_wait >= 0 and wait > max_wait then return 0, wait, tat end
+  return 1, wait, nxt
+end
+local function gcra_available(tat, now, T, tau)
+  local available = math.floor((tau - (tat - now)) / T + 1e-9)
+  if available < 0 then return 0 end
+  return available
+end
+`;
+
 /**
  * GCRA (the in-memory `Gcra`/`TokenBucket` arithmetic: `gcraAdmit`, `gcraWaitMs`,
  * `gcraAvailable`) with reservation in time. KEYS[1] holds the theoretical arrival time (TAT,
@@ -50,28 +69,16 @@ local function num(x) return string.format('%.17g', x) end
  */
 export const GCRA_TAKE = luaScript(
   'gcra-take',
-  `${LUA_PRELUDE}
+  `${LUA_PRELUDE}${GCRA_DECIDE}
 local T = tonumber(ARGV[1])
 local tau = tonumber(ARGV[2])
 local cost = tonumber(ARGV[3])
-local max_wait = tonumber(ARGV[4])
 local now = now_ms(ARGV[5])
-local tat = tonumber(redis.call('GET', KEYS[1]))
-if tat == nil or tat < now then tat = now end
-local nxt = tat + cost * T
-local wait = nxt - tau - now
-if wait <= 1e-9 * T then wait = 0 end
-if wait > 0 and max_wait >= 0 and wait > max_wait then
-  local available = math.floor((tau - (tat - now)) / T + 1e-9)
-  if available < 0 then available = 0 end
-  return { 0, num(wait), available, num(now) }
+local admitted, wait, after = gcra_decide(tonumber(redis.call('GET', KEYS[1])) or now, now, cost, T, tau, tonumber(ARGV[4]))
+if admitted == 1 and cost > 0 then
+  redis.call('SET', KEYS[1], num(after), 'PX', math.max(1, math.ceil(after - now)))
 end
-if cost > 0 then
-  redis.call('SET', KEYS[1], num(nxt), 'PX', math.max(1, math.ceil(nxt - now)))
-end
-local available = math.floor((tau - (nxt - now)) / T + 1e-9)
-if available < 0 then available = 0 end
-return { 1, num(wait), available, num(now) }
+return { admitted, num(wait), gcra_available(after, now, T, tau), num(now) }
 `,
 );
 
@@ -85,7 +92,7 @@ return { 1, num(wait), available, num(now) }
  */
 export const GCRA_TAKE_MANY = luaScript(
   'gcra-take-many',
-  `${LUA_PRELUDE}
+  `${LUA_PRELUDE}${GCRA_DECIDE}
 local T = tonumber(ARGV[1])
 local tau = tonumber(ARGV[2])
 local n = tonumber(ARGV[3])
@@ -96,29 +103,15 @@ local out = {}
 for i = 0, n - 1 do
   local k = tonumber(ARGV[4 + 3 * i])
   local cost = tonumber(ARGV[5 + 3 * i])
-  local max_wait = tonumber(ARGV[6 + 3 * i])
-  local tat = tats[k]
-  if tat == nil then
-    tat = tonumber(redis.call('GET', KEYS[k])) or now
-    tats[k] = tat
-  end
-  if tat < now then tat = now end
-  local nxt = tat + cost * T
-  local wait = nxt - tau - now
-  if wait <= 1e-9 * T then wait = 0 end
-  local admitted = 1
-  if wait > 0 and max_wait >= 0 and wait > max_wait then
-    admitted = 0
-    nxt = tat
-  elseif cost > 0 then
-    tats[k] = nxt
+  if tats[k] == nil then tats[k] = tonumber(redis.call('GET', KEYS[k])) or now end
+  local admitted, wait, after = gcra_decide(tats[k], now, cost, T, tau, tonumber(ARGV[6 + 3 * i]))
+  if admitted == 1 and cost > 0 then
+    tats[k] = after
     dirty[k] = true
   end
-  local available = math.floor((tau - (nxt - now)) / T + 1e-9)
-  if available < 0 then available = 0 end
   out[#out + 1] = admitted
   out[#out + 1] = num(wait)
-  out[#out + 1] = available
+  out[#out + 1] = gcra_available(after, now, T, tau)
 end
 for k in pairs(dirty) do
   redis.call('SET', KEYS[k], num(tats[k]), 'PX', math.max(1, math.ceil(tats[k] - now)))
