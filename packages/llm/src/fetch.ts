@@ -132,6 +132,12 @@ export function estimateTokensByChars(text: string, json: unknown): number {
  *      and headers. A stream nobody reads to the end or cancels is never settled: its
  *      reservation simply stands, as when no usage arrives.
  *
+ * Per call, the request headers `x-sluice-priority` and `x-sluice-max-wait-ms` (numbers;
+ * {@link PRIORITY_HEADER}, {@link MAX_WAIT_HEADER}) take precedence over the `priority` and
+ * `maxWaitMs` options — SDKs let a caller set headers per request — and are removed from
+ * `init.headers` before the request leaves (a `Request` input is forwarded as it is). A value
+ * that is not a number rejects the call with an `InvalidArgumentError`.
+ *
  * @param fetchImpl - the `fetch` to call, e.g. `globalThis.fetch` or a proxy-aware one.
  * @param limiter - the limiter every call acquires from.
  * @param options - see {@link WrapFetchOptions}.
@@ -166,7 +172,8 @@ export function wrapFetch(fetchImpl: FetchFunction, limiter: LlmLimiter, options
   }
   const clock = o.clock ?? systemClock;
 
-  return async function limitedFetch(input: RequestInfo | URL, init?: RequestInit): Promise<Response> {
+  return async function limitedFetch(input: RequestInfo | URL, callInit?: RequestInit): Promise<Response> {
+    let init = callInit;
     const request = isRequestLike(input) ? input : undefined;
     const body = await readRequestBody(request, init);
     let json: unknown;
@@ -189,10 +196,13 @@ export function wrapFetch(fetchImpl: FetchFunction, limiter: LlmLimiter, options
     }
     const maxOutputTokens = body.present ? outputCapOf(json, defaultMaxOutputTokens) : 0;
     const signal = init?.signal ?? request?.signal ?? undefined;
+    const perCall = callOptions(limiter.name, request, init);
+    if (perCall.init !== undefined) init = perCall.init;
+    const callMaxWaitMs = perCall.maxWaitMs ?? maxWaitMs;
     const acquireOptions: AcquireOptions = {
-      priority: priorityOf === undefined ? 0 : priorityOf(urlOf(input), json),
+      priority: perCall.priority ?? (priorityOf === undefined ? 0 : priorityOf(urlOf(input), json)),
       ...(signal === undefined ? {} : { signal }),
-      ...(maxWaitMs === undefined ? {} : { maxWaitMs }),
+      ...(callMaxWaitMs === undefined ? {} : { maxWaitMs: callMaxWaitMs }),
     };
     const permit = await limiter.acquire({ inputTokens, maxOutputTokens }, acquireOptions);
 
@@ -416,6 +426,33 @@ function tokenCount(value: unknown): number | undefined {
 /** JSON content types (`application/json`, `application/problem+json`), or none given; not NDJSON/JSONL. */
 function isJsonType(contentType: string): boolean {
   return contentType === '' || /(?:^|[/+])json(?:$|[\s;])/i.test(contentType);
+}
+
+/** Request header that sets one call's priority (a finite number), read and removed by {@link wrapFetch}. */
+export const PRIORITY_HEADER = 'x-sluice-priority';
+/** Request header that sets one call's `maxWaitMs` (a number ≥ 0), read and removed by {@link wrapFetch}. */
+export const MAX_WAIT_HEADER = 'x-sluice-max-wait-ms';
+
+/**
+ * The per-call overrides in the request's headers, and the `init` to forward without them (when
+ * they came in `init.headers`). A bad value rejects the call.
+ */
+function callOptions(
+  name: string,
+  request: Request | undefined,
+  init: RequestInit | undefined,
+): { priority: number | undefined; maxWaitMs: number | undefined; init: RequestInit | undefined } {
+  const source = init?.headers !== undefined ? new Headers(init.headers) : request?.headers;
+  const priorityText = source?.get(PRIORITY_HEADER) ?? null;
+  const maxWaitText = source?.get(MAX_WAIT_HEADER) ?? null;
+  if (priorityText === null && maxWaitText === null) return { priority: undefined, maxWaitMs: undefined, init: undefined };
+  const priority = priorityText === null ? undefined : checkNumber(`${name}: fetch`, PRIORITY_HEADER, Number(priorityText));
+  const maxWaitMs = maxWaitText === null ? undefined : checkNumber(`${name}: fetch`, MAX_WAIT_HEADER, Number(maxWaitText), { min: 0, allowInfinity: true });
+  if (init?.headers === undefined) return { priority, maxWaitMs, init: undefined };
+  const headers = new Headers(init.headers);
+  headers.delete(PRIORITY_HEADER);
+  headers.delete(MAX_WAIT_HEADER);
+  return { priority, maxWaitMs, init: { ...init, headers } };
 }
 
 function isRequestLike(input: unknown): input is Request {

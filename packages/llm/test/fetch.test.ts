@@ -363,6 +363,39 @@ describe('wrapFetch: reservation', () => {
     expect(only().request).toEqual({ inputTokens: 1, maxOutputTokens: 1 });
   });
 
+  it('per call, x-sluice-priority and x-sluice-max-wait-ms headers override the options and are not forwarded', async () => {
+    const { limiter, acquired } = harness();
+    const fetchImpl = fakeFetch(() => jsonResponse({}));
+    const limited = wrapFetch(fetchImpl, limiter, { priority: () => 1, maxWaitMs: 5_000 });
+    await limited(CHAT_URL, post(OPENAI_REQUEST, { headers: { 'content-type': 'application/json', 'x-sluice-priority': '9', 'x-sluice-max-wait-ms': '250', authorization: 'Bearer k' } }));
+    expect(acquired[0]?.options).toMatchObject({ priority: 9, maxWaitMs: 250 });
+    const forwarded = new Headers(fetchImpl.mock.calls[0]?.[1]?.headers);
+    expect(headerList(forwarded)).toEqual([
+      ['authorization', 'Bearer k'],
+      ['content-type', 'application/json'],
+    ]);
+    // without the headers, the options apply
+    await limited(CHAT_URL, post(OPENAI_REQUEST));
+    expect(acquired[1]?.options).toMatchObject({ priority: 1, maxWaitMs: 5_000 });
+    await expect(limited(CHAT_URL, post(OPENAI_REQUEST, { headers: { 'x-sluice-priority': 'urgent' } }))).rejects.toThrow(/x-sluice-priority/);
+    await expect(limited(CHAT_URL, post(OPENAI_REQUEST, { headers: { 'x-sluice-max-wait-ms': '-1' } }))).rejects.toThrow(/x-sluice-max-wait-ms/);
+    expect(fetchImpl).toHaveBeenCalledTimes(2);
+  });
+
+  it('a call with a higher x-sluice-priority is served first while others wait', async () => {
+    const { clock, limiter } = harness({ requestsPerMinute: 60, tokensPerMinute: undefined as never });
+    const order: string[] = [];
+    const limited = wrapFetch(fakeFetch(() => jsonResponse({})), limiter, { clock });
+    const get = (label: string, priority?: number) =>
+      limited(CHAT_URL, { method: 'GET', ...(priority === undefined ? {} : { headers: { 'x-sluice-priority': String(priority) } }) }).then(() => order.push(label));
+    // 60 a minute: the bucket holds 60, so drain it first
+    await Promise.all(Array.from({ length: 60 }, (_, i) => get(`warm-${i}`)));
+    order.length = 0;
+    const calls = [get('first'), get('second'), get('urgent', 5)];
+    await clock.settle(Promise.all(calls));
+    expect(order).toEqual(['urgent', 'first', 'second']);
+  });
+
   it('passes priority (from the URL and body), maxWaitMs and the init signal to acquire', async () => {
     const { limiter, only } = harness();
     const priority = vi.fn((url: string, json: unknown) => (url.endsWith('/chat/completions') && (json as { model: string }).model === 'gpt-4o-mini' ? 5 : 0));
