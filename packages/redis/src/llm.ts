@@ -11,9 +11,21 @@ import {
   type Outcome,
   type WaitOptions,
 } from '@sluice/core';
-import { LlmLimiter, type LlmLimiterOptions, type LlmPermit, type LlmRequest } from '@sluice/llm';
+import {
+  LlmLimiter,
+  classify,
+  parseRateLimitHeaders,
+  wallClockFromDateHeader,
+  type Dimension as LlmDimension,
+  type HeadersLike,
+  type LlmLimiterOptions,
+  type LlmObservation,
+  type LlmPermit,
+  type LlmRequest,
+  type ResponseLike,
+} from '@sluice/llm';
 import { STORE_DOWN, StoreGuard, type StoreGuardOptions, type StoreMode } from './guard.js';
-import { LLM_ADJUST, LLM_TAKE } from './scripts.js';
+import { LLM_ADJUST, LLM_OBSERVE, LLM_TAKE } from './scripts.js';
 import { Sleepers } from './sleepers.js';
 import type { RedisStore, StoreCallError } from './store.js';
 
@@ -48,6 +60,12 @@ export interface RedisLlmRefusal {
 }
 
 interface Dimension {
+  /** The dimension, as `@sluice/llm` names it in header observations. */
+  readonly name: LlmDimension;
+  /** The provider's limit (before headroom). */
+  readonly limit: number;
+  /** Refill window, ms. */
+  readonly windowMs: number;
   /** Hash field. */
   readonly field: string;
   /** Capacity after headroom. */
@@ -59,6 +77,12 @@ interface Dimension {
 }
 
 const MINUTE = 60_000;
+/** Longest pause a provider's retry hint can impose, ms (an hour: hints beyond that are not waited out). */
+const MAX_PAUSE_MS = 3_600_000;
+
+function isResponse(input: unknown): input is ResponseLike {
+  return typeof input === 'object' && input !== null && typeof (input as { status?: unknown }).status === 'number' && 'headers' in input;
+}
 const DAY = 86_400_000;
 const NO_OPTIONS: RedisLlmWaitOptions = Object.freeze({});
 
@@ -101,21 +125,21 @@ export class RedisLlmLimiter {
     this.store = store;
     this.sleepers = new Sleepers(store.clock);
     const headroom = checkNumber(this.name, 'headroom', options.headroom ?? 0, { min: 0, max: 0.99 });
-    const specs: [keyof RedisLlmLimiterOptions, string, number, (input: number, output: number) => number][] = [
-      ['requestsPerMinute', 'rpm', MINUTE, () => 1],
-      ['tokensPerMinute', 'tpm', MINUTE, (i, o) => i + o],
-      ['inputTokensPerMinute', 'itpm', MINUTE, (i) => i],
-      ['outputTokensPerMinute', 'otpm', MINUTE, (_i, o) => o],
-      ['requestsPerDay', 'rpd', DAY, () => 1],
-      ['tokensPerDay', 'tpd', DAY, (i, o) => i + o],
+    const specs: [keyof RedisLlmLimiterOptions, LlmDimension, string, number, (input: number, output: number) => number][] = [
+      ['requestsPerMinute', 'requests', 'rpm', MINUTE, () => 1],
+      ['tokensPerMinute', 'tokens', 'tpm', MINUTE, (i, o) => i + o],
+      ['inputTokensPerMinute', 'input-tokens', 'itpm', MINUTE, (i) => i],
+      ['outputTokensPerMinute', 'output-tokens', 'otpm', MINUTE, (_i, o) => o],
+      ['requestsPerDay', 'requests-per-day', 'rpd', DAY, () => 1],
+      ['tokensPerDay', 'tokens-per-day', 'tpd', DAY, (i, o) => i + o],
     ];
     const dimensions: Dimension[] = [];
-    for (const [option, field, windowMs, cost] of specs) {
+    for (const [option, name, field, windowMs, cost] of specs) {
       const value = options[option];
       if (value === undefined) continue;
       const limit = checkNumber(this.name, option, value, { min: 0, exclusiveMin: true });
       const capacity = limit * (1 - headroom);
-      dimensions.push({ field, capacity, ratePerMs: capacity / windowMs, cost });
+      dimensions.push({ name, limit, windowMs, field, capacity, ratePerMs: capacity / windowMs, cost });
     }
     if (dimensions.length === 0) {
       throw new InvalidArgumentError(this.name, 'requestsPerMinute', 'at least one limit (requestsPerMinute, tokensPerMinute, …)', undefined);
@@ -180,6 +204,47 @@ export class RedisLlmLimiter {
     }
     const [admitted, wait] = reply as [number, string, string];
     return admitted === 1 ? this.permit(key, input, output) : { granted: false, retryAfterMs: Number(wait) };
+  }
+
+  /**
+   * Brings the shared quota of `key` in line with a provider response (or its headers), for every
+   * process: each dimension's level is lowered to what the rate-limit headers say is left (minus
+   * the headroom; never raised), and a retryable 429/529/503 (not a plain server error) pauses
+   * admission for everyone until the provider's retry hint has passed — the in-memory
+   * `LlmLimiter.observe`, kept in Redis. One script call; nothing when the store is down.
+   *
+   * @example
+   * ```ts fragment
+   * const response = await fetch(url, init);
+   * await quota.observe(response, await response.clone().text());
+   * ```
+   */
+  async observe(input: ResponseLike | HeadersLike, body?: unknown, options: { readonly key?: string } = NO_OPTIONS): Promise<LlmObservation> {
+    const response = isResponse(input) ? input : undefined;
+    const headers = response === undefined ? (input as HeadersLike) : response.headers;
+    const key = options.key ?? 'default';
+    if (typeof key !== 'string' || key.length === 0) throw new InvalidArgumentError(this.name, 'key', 'a non-empty string', key);
+    const ref = { now: this.store.clock.now(), wallNow: wallClockFromDateHeader(headers) ?? Date.now() }; // why: resets given as wall-clock times
+    const snapshot = parseRateLimitHeaders(headers, ref);
+    const triage = response === undefined ? undefined : classify(response.status, headers, body, ref);
+    const pauseMs = triage !== undefined && triage.action === 'retry-after' && triage.reason !== 'server-error' ? Math.min(triage.retryAfterMs, MAX_PAUSE_MS) : 0;
+    const args: (string | number)[] = [this.dimensions.length];
+    for (const d of this.dimensions) {
+      const seen = snapshot.observations.find((o) => o.dimension === d.name);
+      // the provider counts against its full limit; the quota plans against limit × (1 − headroom)
+      const reserve = Math.max(0, (seen?.limit ?? d.limit) - d.capacity);
+      let target: number | undefined;
+      if (seen?.remaining !== undefined) target = seen.remaining - reserve + (seen.rounded ? 500 : 0);
+      else if (seen?.resetAt !== undefined && seen.limit !== undefined) {
+        target = seen.limit - (Math.max(0, seen.resetAt - ref.now) * seen.limit) / d.windowMs - reserve;
+      }
+      args.push(d.field, d.capacity, d.ratePerMs, target === undefined ? '' : target);
+    }
+    args.push(pauseMs);
+    const reply = await this.guard.attempt(() => this.store.run(LLM_OBSERVE, [this.redisKey(key)], args));
+    const lowered = reply === STORE_DOWN ? [] : (reply as string[]).slice(0, -1);
+    const corrected = this.dimensions.filter((d) => lowered.includes(d.field)).map((d) => d.name);
+    return { snapshot, triage, corrected };
   }
 
   /** Subscribes to store failures; returns an unsubscriber. */

@@ -265,6 +265,9 @@ local function store_levels()
     local full = (cap - levels[i + 1]) / rate
     if full > ttl then ttl = full end
   end
+  -- a pause (after a provider 429) lives as long as it lasts, even over full buckets
+  local paused_until = tonumber(redis.call('HGET', KEYS[1], 'pu'))
+  if paused_until ~= nil and paused_until - now > ttl then ttl = paused_until - now end
   redis.call('HSET', KEYS[1], unpack(args))
   redis.call('PEXPIRE', KEYS[1], math.ceil(ttl) + 1)
 end
@@ -285,6 +288,8 @@ local now = now_ms(ARGV[3 + 4 * tonumber(ARGV[1])])
 ${LLM_LEVELS}
 local accept = tonumber(ARGV[2 + 4 * n])
 local wait = 0
+local paused_until = tonumber(redis.call('HGET', KEYS[1], 'pu'))
+if paused_until ~= nil and paused_until > now then wait = paused_until - now end
 for i = 0, n - 1 do
   local cost = tonumber(ARGV[5 + 4 * i])
   local rate = tonumber(ARGV[4 + 4 * i])
@@ -318,6 +323,39 @@ for i = 0, n - 1 do
 end
 store_levels()
 return num(now)
+`,
+);
+
+/**
+ * Brings an LLM quota in line with what the provider said: ARGV = n, then per dimension (field,
+ * capacity, refill per ms, target level or '' for none), then a pause in ms (0: none),
+ * [now override]. Each level with a target is lowered to it (never raised); a pause makes every
+ * process's `LLM_TAKE` wait until it ends (the provider answered 429: everyone backs off).
+ *
+ * Reply: { fields lowered…, server now ms } (the last element is the time).
+ */
+export const LLM_OBSERVE = luaScript(
+  'llm-observe',
+  `${LUA_PRELUDE}
+local now = now_ms(ARGV[3 + 4 * tonumber(ARGV[1])])
+${LLM_LEVELS}
+local lowered = {}
+for i = 0, n - 1 do
+  local target = tonumber(ARGV[5 + 4 * i])
+  if target ~= nil and target < levels[i + 1] - 1e-9 then
+    levels[i + 1] = target
+    lowered[#lowered + 1] = ARGV[2 + 4 * i]
+  end
+end
+local pause = tonumber(ARGV[2 + 4 * n])
+local until_ms = tonumber(redis.call('HGET', KEYS[1], 'pu')) or 0
+if pause > 0 and now + pause > until_ms then
+  until_ms = now + pause
+  redis.call('HSET', KEYS[1], 'pu', num(until_ms))
+end
+store_levels()
+lowered[#lowered + 1] = num(now)
+return lowered
 `,
 );
 

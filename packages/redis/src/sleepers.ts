@@ -30,7 +30,8 @@ export class Sleepers {
         finish(signal.reason);
         return;
       }
-      timer = this.clock.setTimer(() => finish(), ms, { keepAlive: true });
+      // rounded up: a timer may fire within its last millisecond, before the reservation is due
+      timer = this.clock.setTimer(() => finish(), Math.ceil(ms), { keepAlive: true });
       signal?.addEventListener('abort', aborted, { once: true });
       this.waking.add(finish);
     });

@@ -175,6 +175,51 @@ describe('RedisLlmLimiter against a real redis-server', () => {
     }
   }, 30_000);
 
+  it('observe: a provider 429 seen by one process pauses every process until its retry hint', async () => {
+    const name = fresh('observe-429');
+    const [a, b] = clients.slice(0, 2).map((client) => new RedisLlmLimiter({ store: new RedisStore({ client: client as Redis }), name, tokensPerMinute: 100_000, onStoreError: 'fail-closed' })) as [RedisLlmLimiter, RedisLlmLimiter];
+    const body = { error: { message: 'Rate limit reached for gpt-4o-mini on tokens per min (TPM)', type: 'tokens', code: 'rate_limit_exceeded' } };
+    const seen = await a.observe(new Response(JSON.stringify(body), { status: 429, headers: { 'retry-after-ms': '300', 'content-type': 'application/json' } }), body);
+    expect(seen.triage).toMatchObject({ action: 'retry-after', retryAfterMs: 300 });
+    const refused = await b.tryAcquire({ inputTokens: 10 });
+    expect(refused.granted).toBe(false);
+    expect((refused as { retryAfterMs: number }).retryAfterMs).toBeGreaterThan(200);
+    const started = performance.now();
+    await b.acquire({ inputTokens: 10 }, { maxWaitMs: 2_000 });
+    expect(performance.now() - started).toBeGreaterThanOrEqual(200);
+    // a plain server error does not pause anyone
+    await sleep(5);
+    await a.observe(new Response('oops', { status: 500 }), 'oops');
+    const after = await b.tryAcquire({ inputTokens: 10 });
+    expect(after.granted, JSON.stringify(after)).toBe(true);
+    a.close();
+    b.close();
+  });
+
+  it('observe: rate-limit headers lower the shared levels (never raise them), minding headroom', async () => {
+    const name = fresh('observe-headers');
+    const quota = new RedisLlmLimiter({ store, name, tokensPerMinute: 10_000, requestsPerMinute: 100, headroom: 0.1, onStoreError: 'fail-closed' });
+    const headers = {
+      'x-ratelimit-limit-tokens': '10000',
+      'x-ratelimit-remaining-tokens': '3000',
+      'x-ratelimit-reset-tokens': '42s',
+      'x-ratelimit-limit-requests': '100',
+      'x-ratelimit-remaining-requests': '100',
+      'x-ratelimit-reset-requests': '600ms',
+    };
+    const seen = await quota.observe(new Headers(headers));
+    expect(seen.corrected).toEqual(['tokens']);
+    // 3,000 left at the provider, of which 1,000 (the headroom) the quota keeps unused
+    expect(levels(name).tpm).toBeCloseTo(2_000, -1);
+    expect((await quota.tryAcquire({ inputTokens: 2_500 })).granted).toBe(false);
+    expect((await quota.tryAcquire({ inputTokens: 1_500 })).granted).toBe(true);
+    // a later, higher report never raises the level
+    const again = await quota.observe(new Headers({ ...headers, 'x-ratelimit-remaining-tokens': '9000' }));
+    expect(again.corrected).toEqual([]);
+    expect(levels(name).tpm).toBeLessThan(600);
+    quota.close();
+  });
+
   it('refuses bad options and requests at the boundary', async () => {
     expect(() => new RedisLlmLimiter({ store, onStoreError: 'fail-closed' })).toThrow(/at least one limit/);
     expect(() => new RedisLlmLimiter({ store, tokensPerMinute: -1, onStoreError: 'fail-closed' })).toThrow(/tokensPerMinute/);
