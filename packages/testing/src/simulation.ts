@@ -5,6 +5,7 @@ import {
   type AcquireOptions,
   type Gate,
   type Permit,
+  type TimerHandle,
 } from '@sluice/core';
 import { createRandom, type Random } from './random.js';
 import type { VirtualClock } from './virtual-clock.js';
@@ -266,13 +267,15 @@ export async function simulateLoad(options: LoadSimulationOptions): Promise<Load
     }, gap);
   };
 
+  let sampling: TimerHandle | undefined;
   const sample = (): void => {
+    sampling = undefined;
     samples.push([clock.now() - start, backendQueue.length - queueHead]);
-    if (!arrivalsDone || busy > 0) clock.setTimer(sample, sampleEveryMs);
+    if (!arrivalsDone || busy > 0) sampling = clock.setTimer(sample, sampleEveryMs);
   };
 
   scheduleArrival();
-  clock.setTimer(sample, sampleEveryMs);
+  sampling = clock.setTimer(sample, sampleEveryMs);
   await clock.advance(durationMs);
   const deadline = clock.now() + drainMs;
   while ((busy > 0 || backendQueue.length > queueHead) && clock.now() < deadline) {
@@ -280,6 +283,8 @@ export async function simulateLoad(options: LoadSimulationOptions): Promise<Load
     if (next === undefined) break;
     await clock.advance(Math.min(deadline, next) - clock.now());
   }
+  // the sampler outlives the run by at most one period: stop it, so the run leaves no timer of its own
+  if (sampling !== undefined) clock.clearTimer(sampling);
   const unfinished = busy + (backendQueue.length - queueHead);
   const refusedTotal = Object.values(refused).reduce((a, b) => a + b, 0);
   return {

@@ -17,8 +17,10 @@ describe('simulateLoad', () => {
     expect(await run()).toEqual(await run());
   });
 
-  it('offers the configured Poisson load', async () => {
-    const result = await simulateLoad({ clock: new VirtualClock(), durationMs: 60_000, arrivalsPerSecond: 100, serviceTimeMs: 1, servers: 10 });
+  it('offers the configured Poisson load, and leaves no timer of its own when it ends', async () => {
+    const clock = new VirtualClock();
+    const result = await simulateLoad({ clock, durationMs: 60_000, arrivalsPerSecond: 100, serviceTimeMs: 1, servers: 10 });
+    expect(clock.pendingTimers).toBe(0);
     expect(result.offered).toBeGreaterThan(5_700);
     expect(result.offered).toBeLessThan(6_300);
     expect(result.admitted).toBe(result.offered);
