@@ -25,6 +25,41 @@ export interface StoreGuardOptions {
   readonly probeIntervalMs?: number;
 }
 
+/**
+ * The local components the `insurance` policy decides with, one per key, made on first use and
+ * closed (and forgotten) when Redis answers again or the owner closes — so a hand-back starts
+ * from Redis's state, not from what the insurance counted meanwhile.
+ */
+export class InsuranceLocals<L extends { close(): void }> {
+  private readonly locals = new Map<string, L>();
+
+  /** @param make - builds the local component of one key. */
+  constructor(
+    guard: StoreGuard,
+    private readonly make: (key: string) => L,
+  ) {
+    guard.onModeChange((mode) => {
+      if (mode === 'redis') this.clear();
+    });
+  }
+
+  /** The local component of `key`, made on first use. */
+  get(key: string): L {
+    let local = this.locals.get(key);
+    if (local === undefined) {
+      local = this.make(key);
+      this.locals.set(key, local);
+    }
+    return local;
+  }
+
+  /** Closes and forgets every local component. */
+  clear(): void {
+    for (const local of this.locals.values()) local.close();
+    this.locals.clear();
+  }
+}
+
 /** Returned by {@link StoreGuard.attempt} instead of a value while the store is down. */
 export const STORE_DOWN: unique symbol = Symbol('sluice.storeDown');
 

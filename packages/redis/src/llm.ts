@@ -24,7 +24,7 @@ import {
   type LlmRequest,
   type ResponseLike,
 } from '@sluice/llm';
-import { STORE_DOWN, StoreGuard, type StoreGuardOptions, type StoreMode } from './guard.js';
+import { InsuranceLocals, STORE_DOWN, StoreGuard, type StoreGuardOptions, type StoreMode } from './guard.js';
 import { LLM_ADJUST, LLM_OBSERVE, LLM_TAKE } from './scripts.js';
 import { Sleepers } from './sleepers.js';
 import type { RedisStore, StoreCallError } from './store.js';
@@ -111,7 +111,7 @@ export class RedisLlmLimiter {
   private readonly dimensions: readonly Dimension[];
   private readonly guard: StoreGuard;
   private readonly localOptions: ConstructorParameters<typeof LlmLimiter>[0];
-  private readonly locals = new Map<string, LlmLimiter>();
+  private readonly locals: InsuranceLocals<LlmLimiter>;
   private readonly sleepers: Sleepers;
   private closed = false;
 
@@ -160,9 +160,7 @@ export class RedisLlmLimiter {
         tokensPerDay: share(options.tokensPerDay),
       }).filter(([, v]) => v !== undefined),
     ) as ConstructorParameters<typeof LlmLimiter>[0];
-    this.guard.onModeChange((mode) => {
-      if (mode === 'redis') this.dropLocals();
-    });
+    this.locals = new InsuranceLocals(this.guard, () => new LlmLimiter(this.localOptions));
   }
 
   /** True while decisions go to the failure policy. */
@@ -199,7 +197,7 @@ export class RedisLlmLimiter {
     if (reply === STORE_DOWN) {
       if (this.guard.policy === 'fail-closed') return { granted: false, retryAfterMs: undefined };
       if (this.guard.policy === 'fail-open') return this.openPermit(input, output);
-      const local = this.local(key).tryAcquire({ inputTokens: input, maxOutputTokens: output });
+      const local = this.locals.get(key).tryAcquire({ inputTokens: input, maxOutputTokens: output });
       return local.granted ? local : { granted: false, retryAfterMs: local.retryAfterMs };
     }
     const [admitted, wait] = reply as [number, string, string];
@@ -263,7 +261,7 @@ export class RedisLlmLimiter {
     this.closed = true;
     this.guard.close();
     this.sleepers.wakeAll(new ClosedError(this.name));
-    this.dropLocals();
+    this.locals.clear();
   }
 
   private check(request: LlmRequest, options: { readonly key?: string }): [number, number, string] {
@@ -332,20 +330,8 @@ export class RedisLlmLimiter {
   private fallbackAcquire(key: string, input: number, output: number, options: WaitOptions): Promise<LlmPermit> {
     if (this.guard.policy === 'fail-open') return Promise.resolve(this.openPermit(input, output));
     if (this.guard.policy === 'fail-closed') return Promise.reject(new StoreUnavailableError(this.name, 'the store did not answer', this.guard.probeIntervalMs));
-    return this.local(key).acquire({ inputTokens: input, maxOutputTokens: output }, options);
+    return this.locals.get(key).acquire({ inputTokens: input, maxOutputTokens: output }, options);
   }
 
-  private local(key: string): LlmLimiter {
-    let local = this.locals.get(key);
-    if (local === undefined) {
-      local = new LlmLimiter(this.localOptions);
-      this.locals.set(key, local);
-    }
-    return local;
-  }
 
-  private dropLocals(): void {
-    for (const local of this.locals.values()) local.close();
-    this.locals.clear();
-  }
 }

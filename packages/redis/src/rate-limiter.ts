@@ -18,7 +18,7 @@ import { RedisGate, checkGateOptions, type RedisGateOptions, type RemoteBudget }
 import { Sleepers } from './sleepers.js';
 import { Coalescer } from './coalesce.js';
 import { GCRA_LEASE, GCRA_REFUND, GCRA_TAKE, GCRA_TAKE_MANY, SLIDING_TAKE } from './scripts.js';
-import { STORE_DOWN, StoreGuard, type StoreFailurePolicy, type StoreGuardOptions, type StoreMode } from './guard.js';
+import { InsuranceLocals, STORE_DOWN, StoreGuard, type StoreFailurePolicy, type StoreGuardOptions, type StoreMode } from './guard.js';
 import type { StoreCallError, RedisStore } from './store.js';
 
 /** Who decided a {@link TakeResult}: Redis, a local lease of units Redis granted earlier, or the failure policy. */
@@ -171,7 +171,7 @@ export class RedisRateLimiter {
   readonly capacity: number;
   private readonly algorithm: Algorithm;
   private readonly guard: StoreGuard;
-  private readonly locals = new Map<string, Gate>();
+  private readonly locals: InsuranceLocals<Gate>;
   private closed = false;
   private readonly sleepers: Sleepers;
   private leaseUnits = 0;
@@ -248,11 +248,8 @@ export class RedisRateLimiter {
     this.sleepers = new Sleepers(store.clock);
     this.guard = new StoreGuard(this.name, store, options);
     this.policy = this.guard.policy;
-    // local insurance state is dropped when Redis takes over again
-    this.guard.onModeChange((mode) => {
-      if (mode === 'redis') this.dropLocals();
-    });
     this.algorithm = algorithm;
+    this.locals = new InsuranceLocals(this.guard, () => algorithm.local(this.guard.instances));
     this.capacity = algorithm.capacity;
   }
 
@@ -353,7 +350,7 @@ export class RedisRateLimiter {
     this.closed = true;
     this.guard.close();
     this.sleepers.wakeAll(new ClosedError(this.name));
-    this.dropLocals();
+    this.locals.clear();
     return Promise.all(returning).then(() => undefined);
   }
 
@@ -423,13 +420,8 @@ export class RedisRateLimiter {
       refund: async (key, count) => {
         await this.guard.attempt(() => algorithm.refund?.(this, key, count) ?? Promise.resolve());
       },
-      insurance: (key) => this.local(key),
+      insurance: (key) => this.locals.get(key),
     });
-  }
-
-  private dropLocals(): void {
-    for (const local of this.locals.values()) local.close();
-    this.locals.clear();
   }
 
   private check(key: string, count: number): void {
@@ -438,19 +430,10 @@ export class RedisRateLimiter {
     if (this.closed) throw new ClosedError(this.name);
   }
 
-  private local(key: string): Gate {
-    let gate = this.locals.get(key);
-    if (gate === undefined) {
-      gate = this.algorithm.local(this.guard.instances);
-      this.locals.set(key, gate);
-    }
-    return gate;
-  }
-
   private fallbackTake(key: string, count: number): TakeResult {
     if (this.policy === 'fail-open') return { granted: true, retryAfterMs: 0, remaining: 0, decidedBy: 'fail-open', serverTimeMs: undefined };
     if (this.policy === 'fail-closed') return { granted: false, retryAfterMs: undefined, remaining: 0, decidedBy: 'fail-closed', serverTimeMs: undefined };
-    const local = this.local(key);
+    const local = this.locals.get(key);
     if (count > local.capacity) return { granted: false, retryAfterMs: undefined, remaining: 0, decidedBy: 'insurance', serverTimeMs: undefined };
     const result = local.tryAcquire(count);
     const remaining = local.stats().available;
@@ -462,7 +445,7 @@ export class RedisRateLimiter {
   private fallbackAcquire(key: string, count: number, options: WaitOptions): Promise<Permit> {
     if (this.policy === 'fail-open') return Promise.resolve(ALWAYS);
     if (this.policy === 'fail-closed') return Promise.reject(new StoreUnavailableError(this.name, 'the store did not answer', this.guard.probeIntervalMs));
-    const local = this.local(key);
+    const local = this.locals.get(key);
     if (count > local.capacity) return Promise.reject(new LimitExceededError(this.name, undefined));
     return local.acquire(count, options);
   }
