@@ -133,6 +133,13 @@ function ceilMs(ms: number | undefined): number | undefined {
   return ms === undefined || ms === Infinity ? undefined : Math.max(0, Math.ceil(ms - 1e-6));
 }
 
+/** The `ACQUIRE_NOW` method of every {@link GateBase}: its `grantNow`, called on the gate. */
+type AcquireNowMethod = (count: number, priority: number) => Permit | undefined;
+
+function acquireNowOf(this: GateBase, count: number, priority: number): Permit | undefined {
+  return (this as unknown as { grantNow: AcquireNowMethod }).grantNow(count, priority);
+}
+
 /**
  * The shared machinery of a gate: boundary validation, the sync fast path, the waiter queue
  * (priorities, aging, abort, `maxWaitMs` on one timer, queue limit), one wake timer for gates
@@ -203,7 +210,8 @@ export abstract class GateBase implements Gate, AcquireNow {
   private wakeHook: (() => void) | undefined = undefined;
 
   constructor(options: GateBaseOptions) {
-    (this as { [ACQUIRE_NOW]: (count: number, priority: number) => Permit | undefined })[ACQUIRE_NOW] = (count, priority) => this.grantNow(count, priority);
+    // one shared function, not a closure per gate: a keyed limiter may hold many thousands of gates
+    (this as { [ACQUIRE_NOW]: AcquireNowMethod })[ACQUIRE_NOW] = acquireNowOf;
     this.name = options.name;
     this.clock = options.clock ?? systemClock;
     this.queueLimit = checkNumber(options.name, 'queueLimit', options.queueLimit, { min: 0, integer: true });
@@ -509,10 +517,10 @@ export abstract class GateBase implements Gate, AcquireNow {
    * rather than a symbol-keyed method: a computed method key would make bundlers keep this class
    * (and the queue, the clock…) in every bundle that merely imports the package.
    */
-  declare readonly [ACQUIRE_NOW]: (count: number, priority: number) => Permit | undefined;
+  declare readonly [ACQUIRE_NOW]: AcquireNowMethod;
 
   /** The body of {@link ACQUIRE_NOW}: grants now, counted, or `undefined` without counting anything. */
-  private grantNow(count: number, priority: number): Permit | undefined {
+  protected grantNow(count: number, priority: number): Permit | undefined {
     if (this.closed || this.waiterCount !== 0 || this.arrivalRefusal(count, priority) !== undefined || !this.tryTake(count, priority)) {
       return undefined;
     }
