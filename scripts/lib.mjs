@@ -2,7 +2,7 @@
 // anything is installed.
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { delimiter, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export const root = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -57,4 +57,18 @@ export function pnpmCommand() {
   const execpath = process.env.npm_execpath;
   if (execpath !== undefined && /pnpm\.c?js$/.test(execpath)) return [process.execPath, [execpath]];
   return ['pnpm', []];
+}
+
+/**
+ * Where the private copy of the pinned pnpm lives: `prefix` (what `npm install --prefix` gets),
+ * `entry` (the script to run with node) and `binDir` (holding the `pnpm` and `pnpx` links).
+ */
+export function pnpmPaths(top, version) {
+  const prefix = join(top, '.cache', `pnpm-${version}`);
+  return { prefix, entry: join(prefix, 'node_modules', 'pnpm', 'bin', 'pnpm.cjs'), binDir: join(prefix, 'node_modules', '.bin') };
+}
+
+/** `path` with `dir` first (and not again later): what children get as PATH. Does not mutate. */
+export function withFirstOnPath(dir, path = '') {
+  return [dir, ...path.split(delimiter).filter((entry) => entry !== '' && entry !== dir)].join(delimiter);
 }

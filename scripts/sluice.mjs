@@ -5,33 +5,32 @@
 // packages the tests need (installed when missing, when running as root).
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { capture, root, run, step } from './lib.mjs';
+import { capture, pnpmPaths, root, run, step, withFirstOnPath } from './lib.mjs';
 
-/**
- * Debian packages the test suite needs, by the command that proves they are installed: Chromium
- * for the browser tests (driven by Playwright at /usr/bin/chromium; no browser is ever
- * downloaded), redis-server and redis-cli for the Redis store's tests.
- */
-const TEST_SYSTEM_PACKAGES = [
-  { command: 'chromium', debian: 'chromium' },
-  { command: 'redis-server', debian: 'redis-server' },
-  { command: 'redis-cli', debian: 'redis-tools' },
-];
+/** Debian packages the test suite needs (see scripts/system-packages.json). */
+const TEST_SYSTEM_PACKAGES = JSON.parse(readFileSync(join(root, 'scripts', 'system-packages.json'), 'utf8')).test;
 
 const manifest = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
 const pnpmVersion = /^pnpm@(\d+\.\d+\.\d+)$/.exec(manifest.packageManager ?? '')?.[1];
 if (pnpmVersion === undefined) throw new Error('package.json must pin "packageManager": "pnpm@x.y.z"');
 
-/** The pinned pnpm: the one on PATH if it is that version, else a private copy fetched with npm. */
+/**
+ * The pinned pnpm, always the private copy in `.cache/pnpm-<version>/` (fetched with npm on the
+ * first run). No other pnpm is ever launched, not even to ask its version: a newer pnpm would try
+ * to switch to the pinned one, and the registry we reach serves no signatures, so it refuses.
+ *
+ * Its bin directory goes first on PATH for this process and so for every child: the root
+ * `build` script, package scripts and tests that call a bare `pnpm` find the pinned one.
+ */
 async function ensurePnpm() {
-  const onPath = capture('pnpm', ['--version']);
-  if (onPath.status === 0 && onPath.stdout.trim() === pnpmVersion) return ['pnpm', []];
-  const prefix = join(root, '.cache', `pnpm-${pnpmVersion}`);
-  const entry = join(prefix, 'node_modules', 'pnpm', 'bin', 'pnpm.cjs');
+  const { prefix, entry, binDir } = pnpmPaths(root, pnpmVersion);
   if (!existsSync(entry)) {
     step(`fetching pnpm ${pnpmVersion} (npm install into .cache/)`);
     await run('npm', ['install', '--prefix', prefix, '--no-save', '--no-package-lock', '--no-audit', '--no-fund', '--loglevel=error', `pnpm@${pnpmVersion}`]);
   }
+  process.env.PATH = withFirstOnPath(binDir, process.env.PATH);
+  // The copy is the pinned version: nothing to switch to, and no switching must be attempted.
+  process.env.npm_config_manage_package_manager_versions = 'false';
   return [process.execPath, [entry]];
 }
 
