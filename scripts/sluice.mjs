@@ -3,6 +3,7 @@
 // `npm run demo` → `node scripts/sluice.mjs demo`. Each sets up what it needs on a machine that
 // has only Node 20 and npm: the pinned pnpm, the locked dependencies, the build, and the Debian
 // packages the tests need (installed when missing, when running as root).
+import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { capture, pnpmPaths, root, run, step, withFirstOnPath } from './lib.mjs';
@@ -75,6 +76,19 @@ const tasks = {
     const pn = await setup();
     step('demo');
     await pn('--filter', '@sluice/example-overload-service', 'run', 'demo');
+  },
+  /** `npm run setup`: the pinned pnpm, the locked dependencies and the build, nothing else. */
+  async setup() {
+    await setup();
+  },
+  /**
+   * `npm run pnpm -- <args>`: any pnpm command with the pinned pnpm (fetched on first use), e.g.
+   * `npm run pnpm -- bench rate-limit`. The exit code is pnpm's.
+   */
+  async pnpm() {
+    const [pnpm, prefix] = await ensurePnpm();
+    const result = spawnSync(pnpm, [...prefix, ...process.argv.slice(3)], { stdio: 'inherit', cwd: process.env.INIT_CWD ?? root });
+    process.exitCode = result.status ?? 1;
   },
 };
 
