@@ -1,7 +1,7 @@
 // Shared helpers of the workspace scripts. Plain Node (no dependencies), so they run before
 // anything is installed.
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { delimiter, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -52,11 +52,25 @@ export async function pool(items, limit, job) {
   return results;
 }
 
-/** How to call the pnpm that runs this script (pnpm sets npm_execpath), else the one on PATH. */
+/**
+ * How to call the pinned pnpm from a script or test: the pnpm running us (pnpm sets
+ * `npm_execpath`), else the private copy `npm test` / `npm run setup` fetched into `.cache/`,
+ * else the `pnpm` on PATH (which `scripts/sluice.mjs` puts there for its children).
+ */
 export function pnpmCommand() {
   const execpath = process.env.npm_execpath;
   if (execpath !== undefined && /pnpm\.c?js$/.test(execpath)) return [process.execPath, [execpath]];
+  const { entry } = pnpmPaths(root, pinnedPnpmVersion());
+  if (existsSync(entry)) return [process.execPath, [entry]];
   return ['pnpm', []];
+}
+
+/** The pnpm version pinned by the root package.json's `packageManager` (`pnpm@x.y.z`). */
+export function pinnedPnpmVersion() {
+  const manifest = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
+  const version = /^pnpm@(\d+\.\d+\.\d+)$/.exec(manifest.packageManager ?? '')?.[1];
+  if (version === undefined) throw new Error('package.json must pin "packageManager": "pnpm@x.y.z"');
+  return version;
 }
 
 /**
@@ -71,4 +85,44 @@ export function pnpmPaths(top, version) {
 /** `path` with `dir` first (and not again later): what children get as PATH. Does not mutate. */
 export function withFirstOnPath(dir, path = '') {
   return [dir, ...path.split(delimiter).filter((entry) => entry !== '' && entry !== dir)].join(delimiter);
+}
+
+/** Every file a manifest promises: `main`, `module`, `types` and each target of `exports`. */
+export function entryFiles(manifest) {
+  const files = new Set();
+  const visit = (target) => {
+    if (typeof target === 'string') {
+      if (target.startsWith('./') && !target.includes('*')) files.add(target.slice(2));
+    } else if (target !== null && typeof target === 'object') {
+      for (const value of Object.values(target)) visit(value);
+    }
+  };
+  for (const field of ['main', 'module', 'types']) visit(manifest[field]);
+  visit(manifest.exports);
+  files.delete('package.json');
+  return [...files].sort();
+}
+
+/** The newest modification time (ms) of the files under `dir`, or 0 when there are none. */
+function newestMtime(dir) {
+  if (!existsSync(dir)) return 0;
+  let newest = 0;
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const path = join(dir, entry.name);
+    newest = Math.max(newest, entry.isDirectory() ? newestMtime(path) : statSync(path).mtimeMs);
+  }
+  return newest;
+}
+
+/** What is wrong with a package's build for packing: missing entry files, or ones older than `src/`. */
+export function packProblems(dir) {
+  const manifest = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8'));
+  const sources = newestMtime(join(dir, 'src'));
+  const problems = [];
+  for (const file of entryFiles(manifest)) {
+    const path = join(dir, file);
+    if (!existsSync(path)) problems.push(`${file} is missing`);
+    else if (statSync(path).mtimeMs < sources) problems.push(`${file} is older than src/ (a stale build)`);
+  }
+  return { name: manifest.name, problems };
 }

@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 // What a package must pass before it can be published, checked on the tarball a user would get:
+// - the tarball holds every entry point the manifest names (main, module, types, exports);
 // - publint: package.json fields, exports map, files that exist in the tarball;
 // - are-the-types-wrong: the types resolve for node10, node16 (CJS and ESM) and bundlers;
 // - browser bundles: every entry of a browser-safe package bundles with esbuild for
@@ -11,7 +12,7 @@ import { mkdtempSync, rmSync, readdirSync } from 'node:fs';
 import { builtinModules } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { capture, pnpmCommand, pool, root, step, workspacePackages } from './lib.mjs';
+import { capture, entryFiles, pnpmCommand, pool, root, step, workspacePackages } from './lib.mjs';
 
 const bin = (name) => join(root, 'node_modules', '.bin', name);
 const packages = workspacePackages().filter(({ manifest }) => manifest.private !== true);
@@ -73,6 +74,11 @@ try {
       return;
     }
     const file = join(out, tarball);
+    // The tarball a user gets holds every file the manifest points at (prepack refuses to pack
+    // without a build; this checks what was actually packed).
+    const listing = new Set(capture('tar', ['-tzf', file]).stdout.split('\n'));
+    const absent = entryFiles(pkg.manifest).filter((entry) => !listing.has(`package/${entry}`));
+    if (absent.length > 0) failures.push(`${pkg.manifest.name}: the tarball lacks ${absent.join(', ')}`);
     const lint = capture(bin('publint'), ['run', file, '--strict']);
     step(`publint ${pkg.manifest.name}: ${lint.status === 0 ? 'ok' : 'problems'}`);
     if (lint.status !== 0 || /warning|error/i.test(lint.stdout)) failures.push(`${pkg.manifest.name}: publint\n${lint.stdout}${lint.stderr}`);

@@ -6,14 +6,12 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { capture, pnpmPaths, root, run, step, withFirstOnPath } from './lib.mjs';
+import { capture, pinnedPnpmVersion, pnpmPaths, root, run, step, withFirstOnPath } from './lib.mjs';
 
 /** Debian packages the test suite needs (see scripts/system-packages.json). */
 const TEST_SYSTEM_PACKAGES = JSON.parse(readFileSync(join(root, 'scripts', 'system-packages.json'), 'utf8')).test;
 
-const manifest = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
-const pnpmVersion = /^pnpm@(\d+\.\d+\.\d+)$/.exec(manifest.packageManager ?? '')?.[1];
-if (pnpmVersion === undefined) throw new Error('package.json must pin "packageManager": "pnpm@x.y.z"');
+const pnpmVersion = pinnedPnpmVersion();
 
 /**
  * The pinned pnpm, always the private copy in `.cache/pnpm-<version>/` (fetched with npm on the
