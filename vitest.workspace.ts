@@ -68,6 +68,11 @@ function docsProject(): TestProjectInlineConfiguration {
   };
 }
 
+/** The workspace scripts (scripts/*.mjs): the README's commands themselves. */
+function scriptsProject(): TestProjectInlineConfiguration {
+  return { test: { name: 'scripts', root: `${root}scripts`, include: ['test/**/*.test.ts'], environment: 'node', testTimeout: 120_000 } };
+}
+
 /** The one list of test projects, named after the packages and examples. */
 export const projects: TestProjectInlineConfiguration[] = [
   packageProject('core'),
@@ -90,4 +95,5 @@ export const projects: TestProjectInlineConfiguration[] = [
   exampleProject('llm-gateway'),
   chromiumProject(),
   docsProject(),
+  scriptsProject(),
 ];

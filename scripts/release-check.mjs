@@ -8,7 +8,7 @@
 //   edge runtimes unchanged).
 // Packages marked `"sluice": { "platform": "node" }` in package.json skip the browser check, and
 // so do the Node-only entries a package lists in `"sluice": { "nodeEntries": ["./node"] }`.
-import { mkdtempSync, rmSync, readdirSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, readdirSync } from 'node:fs';
 import { builtinModules } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -79,6 +79,8 @@ try {
     const listing = new Set(capture('tar', ['-tzf', file]).stdout.split('\n'));
     const absent = entryFiles(pkg.manifest).filter((entry) => !listing.has(`package/${entry}`));
     if (absent.length > 0) failures.push(`${pkg.manifest.name}: the tarball lacks ${absent.join(', ')}`);
+    const license = capture('tar', ['-xzOf', file, 'package/LICENSE']).stdout;
+    if (license !== readFileSync(join(root, 'LICENSE'), 'utf8')) failures.push(`${pkg.manifest.name}: the tarball's LICENSE is missing or differs from the repository's`);
     const lint = capture(bin('publint'), ['run', file, '--strict']);
     step(`publint ${pkg.manifest.name}: ${lint.status === 0 ? 'ok' : 'problems'}`);
     if (lint.status !== 0 || /warning|error/i.test(lint.stdout)) failures.push(`${pkg.manifest.name}: publint\n${lint.stdout}${lint.stderr}`);
