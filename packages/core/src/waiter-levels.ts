@@ -2,7 +2,20 @@
 // two ways a priority level keeps them — one FIFO, or one FIFO per key served round-robin.
 import type { FairnessKey } from './gate.js';
 import { RingDeque } from './ring-deque.js';
-import type { QueuedWaiter } from './waiter-queue.js';
+
+/** A request waiting in a `WaiterQueue`, as the owner of the queue sees it. */
+export interface QueuedWaiter<P = undefined> {
+  /** Units the waiter asks for, in the owner's unit. */
+  readonly count: number;
+  /** Priority; larger is served first. */
+  readonly priority: number;
+  /** Clock time at which it started waiting, in ms. */
+  readonly enqueuedAt: number;
+  /** Clock time after which it times out (`Infinity` when it has no `maxWaitMs`). */
+  readonly deadline: number;
+  /** The owner's payload (e.g. the item of a buffer `put`). */
+  readonly payload: P;
+}
 
 /** Waiter state: still waiting. */
 export const QUEUED = 0;

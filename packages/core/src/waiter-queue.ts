@@ -1,21 +1,9 @@
 import { KEEP_ALIVE, type Clock, type TimerHandle } from './clock.js';
 import type { FairnessKey } from './gate.js';
 import { checkNumber } from './validate.js';
-import { FifoLevel, KeyedLevel, QUEUED, SETTLED, type Level, type SignalLink, type Waiter } from './waiter-levels.js';
+import { FifoLevel, KeyedLevel, QUEUED, SETTLED, type Level, type QueuedWaiter, type SignalLink, type Waiter } from './waiter-levels.js';
 
-/** A request waiting in a {@link WaiterQueue}, as the owner of the queue sees it. */
-export interface QueuedWaiter<P = undefined> {
-  /** Units the waiter asks for, in the owner's unit. */
-  readonly count: number;
-  /** Priority; larger is served first. */
-  readonly priority: number;
-  /** Clock time at which it started waiting, in ms. */
-  readonly enqueuedAt: number;
-  /** Clock time after which it times out (`Infinity` when it has no `maxWaitMs`). */
-  readonly deadline: number;
-  /** The owner's payload (e.g. the item of a buffer `put`). */
-  readonly payload: P;
-}
+export type { QueuedWaiter } from './waiter-levels.js';
 
 interface SignalGroup<V, P> {
   head: SignalLink<V, P> | undefined;
