@@ -30,6 +30,22 @@ export function capture(command, args, options = {}) {
   return { status: result.status ?? 1, stdout: result.stdout ?? '', stderr: result.stderr ?? '' };
 }
 
+/**
+ * `capture` without blocking: resolves (never rejects) once the command exits, so several can
+ * run at once (see `pool`).
+ */
+export function captureAsync(command, args, options = {}) {
+  return new Promise((resolve) => {
+    const child = spawn(command, args, { cwd: root, ...options, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (chunk) => (stdout += chunk));
+    child.stderr.setEncoding('utf8').on('data', (chunk) => (stderr += chunk));
+    child.on('error', (error) => resolve({ status: 1, stdout, stderr: stderr + String(error) }));
+    child.on('close', (code) => resolve({ status: code ?? 1, stdout, stderr }));
+  });
+}
+
 /** The workspace packages under packages/*, with their manifests. */
 export function workspacePackages() {
   const dir = join(root, 'packages');

@@ -14,10 +14,21 @@ import type { LlmLimiter } from './llm-limiter.js';
 import { SseUsageTracker, usageFromResponseBody } from './usage.js';
 
 /**
- * The standard `fetch` signature, as the `openai` and `@anthropic-ai/sdk` clients accept it in
- * their `fetch` option.
+ * What `fetch` takes first: a URL string, a `URL`, or a `Request`. It is the DOM's
+ * `RequestInfo | URL`, spelled out so the declarations also compile in a Node project without the
+ * DOM lib (Node's global `fetch` takes exactly these three).
  */
-export type FetchFunction = (input: RequestInfo | URL, init?: RequestInit) => Promise<Response>;
+export type FetchInput = string | URL | Request;
+
+/**
+ * The standard `fetch` signature, as the `openai` and `@anthropic-ai/sdk` clients accept it in
+ * their `fetch` option. The runtime's own `fetch` (the DOM's, or Node's global one) is one, and
+ * a `FetchFunction` can stand wherever `typeof fetch` is expected.
+ */
+export type FetchFunction = (input: FetchInput, init?: RequestInit) => Promise<Response>;
+
+/** A request body as `RequestInit.body` holds it (the DOM's `BodyInit | null`). */
+type RequestBodyInit = Exclude<RequestInit['body'], undefined>;
 
 /** Options of {@link wrapFetch} and {@link limiterFetch}. Every one is optional. */
 export interface WrapFetchOptions {
@@ -172,7 +183,7 @@ export function wrapFetch(fetchImpl: FetchFunction, limiter: LlmLimiter, options
   }
   const clock = o.clock ?? systemClock;
 
-  return async function limitedFetch(input: RequestInfo | URL, callInit?: RequestInit): Promise<Response> {
+  return async function limitedFetch(input: FetchInput, callInit?: RequestInit): Promise<Response> {
     let init = callInit;
     const request = isRequestLike(input) ? input : undefined;
     const body = await readRequestBody(request, init);
@@ -394,7 +405,7 @@ async function readRequestBody(request: Request | undefined, init: RequestInit |
   }
 }
 
-function bodyInitText(body: BodyInit | null): RequestBody {
+function bodyInitText(body: RequestBodyInit): RequestBody {
   if (body === null) return NO_BODY;
   if (typeof body === 'string') return { present: true, text: body };
   if (typeof URLSearchParams !== 'undefined' && body instanceof URLSearchParams) return { present: true, text: body.toString() };
@@ -464,7 +475,7 @@ function isRequestLike(input: unknown): input is Request {
   );
 }
 
-function urlOf(input: RequestInfo | URL): string {
+function urlOf(input: FetchInput): string {
   if (typeof input === 'string') return input;
   if (isRequestLike(input)) return input.url;
   return input.href;

@@ -50,7 +50,9 @@ const MAX_TIMERS_PER_INSTANT = 1_000_000;
  * once the microtask queue is empty.
  */
 function makeYielder(): Yielder {
-  const g = globalThis as {
+  // Read through one structural view of whichever runtime this is (@types/node's MessagePort
+  // declares no `onmessage`, the DOM's does): via `unknown`, as neither view overlaps the other.
+  const g = globalThis as unknown as {
     setImmediate?: (callback: () => void) => unknown;
     MessageChannel?: new () => { port1: { onmessage: (() => void) | null; close(): void }; port2: { postMessage(v: unknown): void; close(): void } };
     setTimeout: (callback: () => void, ms: number) => unknown;

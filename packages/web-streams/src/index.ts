@@ -11,6 +11,7 @@ import {
 
 export { throttle } from './throttle.js';
 export type { PairOptions, ThrottleOptions } from './options.js';
+export type { TransformPair } from './transform-pair.js';
 
 /** Options of {@link buffer}. */
 export interface BufferTransformOptions {

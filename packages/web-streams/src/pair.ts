@@ -73,7 +73,8 @@ export class StreamPair<I, O> {
           // Why: the signal fires as soon as abort() is called, before an in-flight write settles.
           // (The writable side is already erroring then: erroring it again from inside the abort
           // trips an internal assertion of Node 20's implementation.)
-          controller.signal?.addEventListener('abort', () => this.stop(stage, controller.signal.reason, false), { once: true });
+          const signal = abortSignalOf(controller);
+          signal?.addEventListener('abort', () => this.stop(stage, signal.reason, false), { once: true });
         },
         write: (chunk) => {
           if (this.stopped) throw this.reason;
@@ -144,4 +145,12 @@ export class StreamPair<I, O> {
       throw error;
     });
   }
+}
+
+/**
+ * The controller's abort signal, where the runtime has one (every current one does; @types/node
+ * 20 does not declare it, so it is read through this structural view).
+ */
+function abortSignalOf(controller: WritableStreamDefaultController): AbortSignal | undefined {
+  return (controller as { readonly signal?: AbortSignal }).signal;
 }

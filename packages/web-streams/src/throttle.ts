@@ -1,6 +1,7 @@
 import { GateMeter, type Gate } from '@sluice/core';
 import { checkGate, checkPairOptions, type ThrottleOptions } from './options.js';
 import { StreamPair, type Stage } from './pair.js';
+import type { TransformPair } from './transform-pair.js';
 
 /** Passes chunks on through a meter, waiting for the reader like a native `TransformStream`. */
 class ThrottleStage<T> implements Stage<T, T> {
@@ -75,7 +76,7 @@ class ThrottleStage<T> implements Stage<T, T> {
  *   stalled gate never finishes). A gate refusal (`WaitTimeoutError`, `ClosedError`, …) errors
  *   both sides.
  *
- * It is a readable/writable pair (what `pipeThrough` takes), not an `instanceof TransformStream`.
+ * It is a {@link TransformPair} (what `pipeThrough` takes), not an `instanceof TransformStream`.
  *
  * @param gate - any sluice gate: `TokenBucket`, `ConcurrencyLimiter`, `LlmLimiter`, a pipeline…
  * @throws InvalidArgumentError for a value that is not a gate, or a bad option.
@@ -86,7 +87,7 @@ class ThrottleStage<T> implements Stage<T, T> {
  * const paced = modelStream.pipeThrough(throttle(new TokenBucket({ ratePerSecond: 50, burst: 50 }), { cost: (t: string) => countTokens(t) }));
  * ```
  */
-export function throttle<T = unknown>(gate: Gate, options: ThrottleOptions<T> = {}): ReadableWritablePair<T, T> {
+export function throttle<T = unknown>(gate: Gate, options: ThrottleOptions<T> = {}): TransformPair<T> {
   checkGate('throttle', gate);
   const o = options;
   const strategies = checkPairOptions('throttle', o);
