@@ -10,7 +10,7 @@ import {
   type Outcome,
   type TokenUsage,
 } from '@sluice/core';
-import type { LlmLimiter } from './llm-limiter.js';
+import type { FetchLimiter } from './types.js';
 import { SseUsageTracker, usageFromResponseBody } from './usage.js';
 
 /**
@@ -110,7 +110,7 @@ export function estimateTokensByChars(text: string, json: unknown): number {
 }
 
 /**
- * Wraps a `fetch` so every call goes through an {@link LlmLimiter}: a drop-in `fetch` for the
+ * Wraps a `fetch` so every call goes through an `LlmLimiter` (any {@link FetchLimiter}): a drop-in `fetch` for the
  * official `openai` and `@anthropic-ai/sdk` clients (their `fetch` option), or for any code that
  * calls an LLM HTTP API with `fetch`.
  *
@@ -163,9 +163,9 @@ export function estimateTokensByChars(text: string, json: unknown): number {
  * const client = new OpenAI({ fetch: wrapFetch(globalThis.fetch, limiter, { maxWaitMs: 30_000 }) });
  * ```
  */
-export function wrapFetch(fetchImpl: FetchFunction, limiter: LlmLimiter, options?: WrapFetchOptions): FetchFunction {
+export function wrapFetch(fetchImpl: FetchFunction, limiter: FetchLimiter, options?: WrapFetchOptions): FetchFunction {
   checkFunction('wrapFetch', 'fetchImpl', fetchImpl);
-  if (typeof limiter !== 'object' || limiter === null || typeof (limiter as Partial<LlmLimiter>).acquire !== 'function') {
+  if (typeof limiter !== 'object' || limiter === null || typeof (limiter as Partial<FetchLimiter>).acquire !== 'function') {
     throw new InvalidArgumentError('wrapFetch', 'limiter', 'an LlmLimiter', limiter);
   }
   const o = checkOptions('wrapFetch', options);
@@ -298,7 +298,7 @@ export function wrapFetch(fetchImpl: FetchFunction, limiter: LlmLimiter, options
  * const client = new Anthropic({ fetch: limiterFetch(limiter) });
  * ```
  */
-export function limiterFetch(limiter: LlmLimiter, options?: WrapFetchOptions): FetchFunction {
+export function limiterFetch(limiter: FetchLimiter, options?: WrapFetchOptions): FetchFunction {
   return wrapFetch(
     (input, init) => (init === undefined ? globalThis.fetch(input) : globalThis.fetch(input, init)),
     limiter,
@@ -343,7 +343,7 @@ function trackStream(response: Response, release: (outcome: Outcome) => void): R
 }
 
 /** Calls `limiter.observe`, never letting a header or body it cannot read fail the call. */
-function observe(limiter: LlmLimiter, response: Response, body: string | undefined): void {
+function observe(limiter: FetchLimiter, response: Response, body: string | undefined): void {
   try {
     if (body === undefined) limiter.observe(response);
     else limiter.observe(response, body);

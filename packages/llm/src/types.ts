@@ -1,3 +1,5 @@
+import type { AcquireOptions, Permit } from '@sluice/core';
+
 /**
  * A quota dimension a provider enforces. Per-minute dimensions refill continuously over 60 s,
  * per-day ones over 24 h.
@@ -117,3 +119,17 @@ export type Triage =
       /** The provider's error message, when it sent one. */
       readonly message: string | undefined;
     };
+
+/**
+ * What the fetch wrappers (`wrapFetch`, `limiterFetch`) need of a limiter: an
+ * `LlmLimiter` (or a keyed or Redis-backed one) has this shape. Declared here so the wrappers do
+ * not depend on the limiter's module.
+ */
+export interface FetchLimiter {
+  /** The limiter's name, used in error messages. */
+  readonly name: string;
+  /** Reserves room for one call: its estimated input tokens and output cap (tokens). */
+  acquire(request: { readonly inputTokens?: number; readonly maxOutputTokens?: number }, options?: AcquireOptions): Promise<Permit>;
+  /** Reads a response's rate-limit headers and status (and error body), as `LlmLimiter.observe` does. */
+  observe(response: { readonly status: number; readonly headers: HeadersLike }, body?: unknown): unknown;
+}
