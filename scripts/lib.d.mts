@@ -22,6 +22,11 @@ export interface Manifest {
   peerDependencies?: Record<string, string>;
   sluice?: { platform?: 'node'; nodeEntries?: string[] };
 }
+export function captureAsync(
+  command: string,
+  args: string[],
+  options?: import('node:child_process').SpawnOptions,
+): Promise<{ status: number; stdout: string; stderr: string }>;
 export function workspacePackages(): { name: string; dir: string; manifest: Manifest }[];
 export function pool<T, R>(items: T[], limit: number, job: (item: T, index: number) => Promise<R>): Promise<R[]>;
 export function pnpmCommand(): [string, string[]];

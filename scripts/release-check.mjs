@@ -12,7 +12,7 @@ import { mkdtempSync, readFileSync, rmSync, readdirSync } from 'node:fs';
 import { builtinModules } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { capture, entryFiles, pnpmCommand, pool, root, step, workspacePackages } from './lib.mjs';
+import { capture, captureAsync, entryFiles, pnpmCommand, pool, root, step, workspacePackages } from './lib.mjs';
 
 const bin = (name) => join(root, 'node_modules', '.bin', name);
 const packages = workspacePackages().filter(({ manifest }) => manifest.private !== true);
@@ -67,7 +67,7 @@ try {
   await pool(packages, 2, async (pkg) => {
     const out = mkdtempSync(join(staging, `${pkg.name}-`));
     const [pnpm, prefix] = pnpmCommand();
-    const pack = capture(pnpm, [...prefix, 'pack', '--pack-destination', out], { cwd: pkg.dir });
+    const pack = await captureAsync(pnpm, [...prefix, 'pack', '--pack-destination', out], { cwd: pkg.dir });
     const tarball = readdirSync(out).find((f) => f.endsWith('.tgz'));
     if (pack.status !== 0 || tarball === undefined) {
       failures.push(`${pkg.manifest.name}: pnpm pack failed\n${pack.stdout}${pack.stderr}`);
@@ -81,10 +81,10 @@ try {
     if (absent.length > 0) failures.push(`${pkg.manifest.name}: the tarball lacks ${absent.join(', ')}`);
     const license = capture('tar', ['-xzOf', file, 'package/LICENSE']).stdout;
     if (license !== readFileSync(join(root, 'LICENSE'), 'utf8')) failures.push(`${pkg.manifest.name}: the tarball's LICENSE is missing or differs from the repository's`);
-    const lint = capture(bin('publint'), ['run', file, '--strict']);
+    const lint = await captureAsync(bin('publint'), ['run', file, '--strict']);
     step(`publint ${pkg.manifest.name}: ${lint.status === 0 ? 'ok' : 'problems'}`);
     if (lint.status !== 0 || /warning|error/i.test(lint.stdout)) failures.push(`${pkg.manifest.name}: publint\n${lint.stdout}${lint.stderr}`);
-    const types = capture(bin('attw'), [file, '--profile', 'strict', '--format', 'ascii', '--no-color']);
+    const types = await captureAsync(bin('attw'), [file, '--profile', 'strict', '--format', 'ascii', '--no-color']);
     step(`are-the-types-wrong ${pkg.manifest.name}: ${types.status === 0 ? 'ok' : 'problems'}`);
     if (types.status !== 0) failures.push(`${pkg.manifest.name}: are-the-types-wrong\n${types.stdout}${types.stderr}`);
   });
