@@ -81,10 +81,10 @@ export function groupBars(record: GroupRecord): Bar[] {
   const floors = record.rows.filter((r) => r.floor && r.median !== undefined);
   if (floors.length === 0) return [];
   return record.rows
-    .filter((r) => r.ratios['floor'] !== undefined || (r.floor && r.median !== undefined))
+    .filter((r) => r.ratios.floor !== undefined || (r.floor && r.median !== undefined))
     .map((r) => ({
       label: `${r.param === undefined ? '' : `${record.param ?? ''}=${r.param} · `}${r.name}`,
-      ratio: r.floor ? 1 : (r.ratios['floor'] as number),
+      ratio: r.floor ? 1 : (r.ratios.floor as number),
       kind: kindOf(r.name, r.floor),
     }));
 }

@@ -602,7 +602,7 @@ function buildRows(
     if (mid !== undefined) {
       const floor = medianOf((other) => other.floor, c.param);
       if (floor !== undefined) {
-        ratios['floor'] = mid / floor;
+        ratios.floor = mid / floor;
         if (options.added === true) added = mid - floor;
       }
       for (const name of options.compare ?? []) {

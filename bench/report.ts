@@ -228,7 +228,7 @@ function columnsOf(group: GroupResult): Column[] {
       });
     }
     if (rows.some((r) => r.floor)) {
-      columns.push({ header: group.floorLabel, align: 'r', cell: (r) => (r.ratios['floor'] === undefined ? '' : formatRatio(r.ratios['floor'])) });
+      columns.push({ header: group.floorLabel, align: 'r', cell: (r) => (r.ratios.floor === undefined ? '' : formatRatio(r.ratios.floor)) });
     }
     for (const name of group.compare) {
       columns.push({ header: `× ${name}`, align: 'r', cell: (r) => (r.ratios[name] === undefined ? '' : formatRatio(r.ratios[name])) });

@@ -20,7 +20,7 @@ const staging = mkdtempSync(join(tmpdir(), 'sluice-release-'));
 const nodeBuiltins = new Set(builtinModules.flatMap((m) => [m, `node:${m}`]));
 const failures = [];
 
-async function checkBrowserBundle({ name, dir, manifest }) {
+async function checkBrowserBundle({ dir, manifest }) {
   const { build } = await import('esbuild');
   const peers = Object.keys({ ...manifest.peerDependencies, ...manifest.dependencies });
   const entries = Object.entries(manifest.exports ?? {})

@@ -2,5 +2,5 @@ import { CircuitBreaker, consecutiveFailures, type BreakerState } from '@sluice/
 
 const breaker = new CircuitBreaker({ trip: consecutiveFailures(3), halfOpenAfterMs: 30_000 });
 const state: BreakerState = breaker.state;
-const body: Promise<string> = breaker.run(async () => 'body');
-void state, body;
+const _body: Promise<string> = breaker.run(async () => 'body');
+void state, _body;

@@ -5,12 +5,12 @@ const limiter = new LlmLimiter({ requestsPerMinute: 500, tokensPerMinute: 30_000
 const wrapped: typeof fetch = wrapFetch(fetch, limiter);
 const direct: typeof fetch = limiterFetch(limiter);
 const mine: FetchFunction = wrapped;
-const fromLimiter: typeof fetch = limiter.fetch;
+const _fromLimiter: typeof fetch = limiter.fetch;
 // and not as `any` (what an unresolvable name becomes under skipLibCheck): `0 extends 1 & T` holds only for `any`
 type IsAny<T> = 0 extends 1 & T ? true : false;
-const inputNotAny: IsAny<Parameters<FetchFunction>[0]> = false;
-const initNotAny: IsAny<Parameters<typeof wrapped>[1]> = false;
-async function call(): Promise<number> {
+const _inputNotAny: IsAny<Parameters<FetchFunction>[0]> = false;
+const _initNotAny: IsAny<Parameters<typeof wrapped>[1]> = false;
+async function _call(): Promise<number> {
   const viaRequest: Response = await wrapped(new Request('https://example.com/v1/chat', { method: 'POST', body: '{}' }));
   const viaUrl: Response = await direct(new URL('https://example.com/v1/chat'), { headers: new Headers({ a: 'b' }) });
   const permit: LlmPermit = await limiter.acquire({ inputTokens: 10, maxOutputTokens: 10 });
@@ -19,4 +19,4 @@ async function call(): Promise<number> {
   const headers: Map<string, string> = readHeaders(viaUrl.headers);
   return headers.size;
 }
-void mine, fromLimiter, call, inputNotAny, initNotAny;
+void mine, _fromLimiter, _call, _inputNotAny, _initNotAny;

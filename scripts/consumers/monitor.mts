@@ -6,5 +6,5 @@ monitor.watch('jobs', new ConcurrencyLimiter({ maxConcurrent: 1, queueLimit: 100
 monitor.alert('jobs', depthAbove(2), { onFire: (event) => console.log(event.component) });
 const text: string = prometheusText(monitor);
 const handler: (request?: Request) => Response = prometheusFetchHandler(monitor);
-const response: Response = handler(new Request('https://example.com/metrics'));
-void text, response;
+const _response: Response = handler(new Request('https://example.com/metrics'));
+void text, _response;

@@ -6,5 +6,5 @@ const asClient: RedisScriptClient = client;
 const store = new RedisStore({ client, timeoutMs: 100 });
 const perUser: RedisRateLimiter = RedisRateLimiter.gcra({ store, name: 'api', ratePerSecond: 2, burst: 5, onStoreError: 'fail-closed' });
 const answer: Promise<TakeResult> = perUser.take('user:42');
-const granted: Promise<boolean> = answer.then((a) => a.granted);
-void asClient, granted;
+const _granted: Promise<boolean> = answer.then((a) => a.granted);
+void asClient, _granted;

@@ -3,6 +3,6 @@ import { LoadShedder } from '@sluice/shedder';
 
 const lag: EventLoopLagSignal = eventLoopLag();
 const lagMs: number = lag.lagMs;
-const shedder = new LoadShedder({ capacity: 100, signals: [lag] });
+const _shedder = new LoadShedder({ capacity: 100, signals: [lag] });
 lag.close();
-void lagMs, shedder;
+void lagMs, _shedder;

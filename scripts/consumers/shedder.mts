@@ -3,5 +3,5 @@ import type { Permit, Refusal } from '@sluice/core';
 
 const shedder: LoadShedder = loadShedder({ capacity: 100 });
 const answer: Permit | Refusal = shedder.tryAcquire(1, { priority: -1 });
-const utilisation: number = new LoadShedder({ capacity: 10 }).utilisation;
-void answer, utilisation;
+const _utilisation: number = new LoadShedder({ capacity: 10 }).utilisation;
+void answer, _utilisation;

@@ -3,5 +3,5 @@ import { arrivalSchedule, gateOperations, type Arrival, type GateOperation } fro
 
 const operations: fc.Arbitrary<GateOperation[]> = gateOperations({ maxCount: 3 });
 const arrivals: fc.Arbitrary<Arrival[]> = arrivalSchedule();
-const sample: GateOperation[][] = fc.sample(operations, 1);
-void arrivals, sample;
+const _sample: GateOperation[][] = fc.sample(operations, 1);
+void arrivals, _sample;

@@ -4,5 +4,5 @@ import { TokenBucket } from '@sluice/rate-limit';
 const options: GateContractOptions = {
   create: ({ clock }) => ({ gate: new TokenBucket({ ratePerSecond: 1, burst: 2, clock }), initial: 2, queueLimit: 0, refillMs: 1_000 }),
 };
-const register: (name: string, options: GateContractOptions) => void = describeGateContract;
-void options, register;
+const _register: (name: string, options: GateContractOptions) => void = describeGateContract;
+void options, _register;

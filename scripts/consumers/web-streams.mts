@@ -10,8 +10,8 @@ const r: ReadableStream<string> = src.pipeThrough(throttle(gate));
 type IsAny<T> = 0 extends 1 & T ? true : false;
 type ChunkOf<S> = S extends ReadableStream<infer C> ? C : never;
 const inferred = src.pipeThrough(throttle(gate));
-const chunkNotAny: IsAny<ChunkOf<typeof inferred>> = false;
-const writableNotAny: IsAny<ReturnType<typeof throttle<string>>['writable']> = false;
+const _chunkNotAny: IsAny<ChunkOf<typeof inferred>> = false;
+const _writableNotAny: IsAny<ReturnType<typeof throttle<string>>['writable']> = false;
 const chained: ReadableStream<number> = r
   .pipeThrough(throttle<string>(gate, { signal: new AbortController().signal, readableStrategy: { highWaterMark: 1 } }))
   .pipeThrough(new TransformStream<string, number>({ transform: (s, c) => c.enqueue(s.length) }))
@@ -20,10 +20,10 @@ const chained: ReadableStream<number> = r
 const items = new BoundedBuffer<string>({ capacity: 4 });
 const out: ReadableStream<string> = fromBuffer(items);
 const sink: WritableStream<string> = toBuffer(items);
-const piped: Promise<void> = out.pipeTo(sink);
+const _piped: Promise<void> = out.pipeTo(sink);
 async function* events(): AsyncIterable<{ token: string }> {
   yield { token: 'a' };
 }
 const body: ReadableStream<Uint8Array> = sseStream(events(), { gate });
-const response: Response = new Response(body, { headers: { 'content-type': 'text/event-stream' } });
-void chained, piped, response, chunkNotAny, writableNotAny;
+const _response: Response = new Response(body, { headers: { 'content-type': 'text/event-stream' } });
+void chained, _piped, _response, _chunkNotAny, _writableNotAny;

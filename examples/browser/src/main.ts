@@ -26,7 +26,7 @@ const LOG_LINES = 6;
 const typeahead = new Typeahead(new TokenBucket(SETTINGS.typeahead), (q) => backend.search(q), {
   sent(seq, q) {
     const line = item('', 'waiting');
-    line.dataset['seq'] = String(seq);
+    line.dataset.seq = String(seq);
     line.append(
       Object.assign(document.createElement('span'), { className: 'seq', textContent: `#${seq}` }),
       Object.assign(document.createElement('q'), { textContent: q }),

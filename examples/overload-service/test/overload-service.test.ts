@@ -54,9 +54,9 @@ describe.sequential('overload service at 20× its capacity', () => {
     expect(run.service.backend.maxQueued).toBeLessThanOrEqual(1);
     // each layer did its part: the scraper is held to its quota, batch is shed before the paying partner
     expect(run.service.refusedBy['per-client']).toBeGreaterThan(0);
-    expect(run.service.refusedBy['shedder']).toBeGreaterThan(0);
-    expect(l.perClient['scraper']?.refused429).toBeGreaterThan(0);
-    expect(l.perClient['partner']?.admitted).toBeGreaterThan(5 * (l.perClient['batch']?.admitted ?? 0));
+    expect(run.service.refusedBy.shedder).toBeGreaterThan(0);
+    expect(l.perClient.scraper?.refused429).toBeGreaterThan(0);
+    expect(l.perClient.partner?.admitted).toBeGreaterThan(5 * (l.perClient.batch?.admitted ?? 0));
     expect(run.service.breaker).toBe('closed');
   });
 

@@ -56,13 +56,13 @@ suite('breaker', (s) => {
       await check('opossum timeout false', () => opossumNoTimeout.fire());
 
       g.floor('bare await fn()', () => work());
-      let failures = 0;
+      let _failures = 0;
       const onValue = (value: number): number => {
-        failures = 0;
+        _failures = 0;
         return value;
       };
       const onError = (error: unknown): never => {
-        failures++;
+        _failures++;
         throw error;
       };
       g.time('reference: fn().then(onValue, onError)', () => work().then(onValue, onError));

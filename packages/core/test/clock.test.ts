@@ -13,7 +13,7 @@ describe('systemClock', () => {
 
   it('binds the runtime source lazily, once: after the first read `now` is the bound native reader', () => {
     systemClock.now();
-    expect(Object.prototype.hasOwnProperty.call(systemClock, 'now')).toBe(true);
+    expect(Object.hasOwn(systemClock, 'now')).toBe(true);
     expect(systemClock.now.name).toMatch(/bound now/);
   });
 

@@ -3,12 +3,6 @@ import { describe, expect, it } from 'vitest';
 import { WaiterQueue, type QueuedWaiter } from '@sluice/core';
 import { VirtualClock } from '@sluice/testing';
 
-type Op =
-  | { kind: 'enqueue'; priority: number; maxWaitMs: number | undefined; signal: number | undefined }
-  | { kind: 'grant' }
-  | { kind: 'abort'; signal: number }
-  | { kind: 'advance'; ms: number };
-
 const ops = fc.array(
   fc.oneof(
     {

@@ -197,7 +197,9 @@ describe('WaiterQueue', () => {
     const { clock, queue } = harness();
     const controllers = Array.from({ length: 1000 }, () => new AbortController());
     const promises = controllers.map((c, i) => queue.enqueue(1, 0, c.signal, Infinity, i));
-    promises.forEach((p) => p.catch(() => {}));
+    promises.forEach((p) => {
+      p.catch(() => {});
+    });
     for (let i = 1; i < 999; i++) controllers[i]?.abort();
     await clock.advance(0);
     expect(queue.size).toBe(2);

@@ -141,7 +141,7 @@ function outcomeOf<T>(promise: Promise<T>): Promise<PromiseSettledResult<T>> {
   return Promise.allSettled([promise]).then(([result]) => result as PromiseSettledResult<T>);
 }
 
-function valueOf<T>(result: PromiseSettledResult<T>): T {
+function settledValue<T>(result: PromiseSettledResult<T>): T {
   if (result.status === 'rejected') throw result.reason;
   return result.value;
 }
@@ -304,7 +304,7 @@ describe('openai SDK through limiter.fetch', () => {
     expect(limiter.isPaused).toBe(true);
     expect(provider.hits).toHaveLength(1);
 
-    const answers = [valueOf(await limited), ...(await Promise.all(others)).map(valueOf)];
+    const answers = [settledValue(await limited), ...(await Promise.all(others)).map(settledValue)];
 
     for (const answer of answers) expect(answer.choices[0]?.message.content).toBe(ANSWER);
     // the pause: the provider's hint, one pause, then one resumption
@@ -454,7 +454,7 @@ describe('@anthropic-ai/sdk through limiter.fetch', () => {
     expect(limiter.isPaused).toBe(true);
     expect(provider.hits).toHaveLength(1);
 
-    const answers = [valueOf(await limited), ...(await Promise.all(others)).map(valueOf)];
+    const answers = [settledValue(await limited), ...(await Promise.all(others)).map(settledValue)];
 
     for (const answer of answers) expect(answer.content).toEqual([{ type: 'text', text: ANSWER }]);
     expect(pauses).toHaveLength(1);

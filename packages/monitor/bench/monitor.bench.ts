@@ -70,7 +70,9 @@ suite('monitor', (s) => {
     async (g) => {
       const monitor = new QueueMonitor({ sampleEveryMs: 3_600_000 });
       const limiters = Array.from({ length: 100 }, () => new ConcurrencyLimiter({ maxConcurrent: 4, queueLimit: 100 }));
-      limiters.forEach((limiter, i) => monitor.watch(`c${i}`, limiter));
+      limiters.forEach((limiter, i) => {
+        monitor.watch(`c${i}`, limiter);
+      });
       for (const limiter of limiters) for (let i = 0; i < 50; i++) await limiter.run(async () => i);
       g.floor('read 100 stats()', () => {
         let n = 0;

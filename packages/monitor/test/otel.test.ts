@@ -29,8 +29,8 @@ describe('OpenTelemetry bridge', () => {
       for (const scope of batch.scopeMetrics) {
         for (const metric of scope.metrics) {
           for (const point of metric.dataPoints) {
-            points.set(`${metric.descriptor.name}{${String(point.attributes['component'])}}`, point.value as number);
-            if (point.attributes['component'] === 'jobs') expect(point.attributes['team']).toBe('core');
+            points.set(`${metric.descriptor.name}{${String(point.attributes.component)}}`, point.value as number);
+            if (point.attributes.component === 'jobs') expect(point.attributes.team).toBe('core');
           }
         }
       }

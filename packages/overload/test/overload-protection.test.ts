@@ -6,7 +6,6 @@ import { TokenBucket } from '@sluice/rate-limit';
 import { VirtualClock } from '@sluice/testing';
 
 const sleep = (clock: VirtualClock, ms: number) => new Promise<void>((resolve) => clock.setTimer(resolve, ms));
-const one = [{ name: 'all', priority: 0, admitUpTo: 1 }];
 
 function preset(clock: VirtualClock) {
   return overloadProtection({
@@ -38,7 +37,9 @@ describe('OverloadProtection', () => {
     const held: Permit[] = [];
     for (let i = 0; i < 2; i++) held.push(await door.acquire(1));
     const queued = [door.acquire(1), door.acquire(1)];
-    queued.forEach((p) => p.catch(() => {}));
+    queued.forEach((p) => {
+      p.catch(() => {});
+    });
     await clock.advance(0);
     // 4 in the system: low work is now shed (its share is 4 of 8) before it takes a token
     const tokensBefore = (door.limiter as TokenBucket).tokens;
@@ -57,7 +58,7 @@ describe('OverloadProtection', () => {
     expect(isCircuitOpenError(await door.acquire(1).catch((e: unknown) => e))).toBe(true);
     for (const permit of held) permit.release({ ok: true });
     const late = await clock.settle(Promise.all(queued));
-    late.forEach((permit) => permit.release({ ok: true }));
+    for (const permit of late) permit.release({ ok: true });
     expect(door.stats()).toMatchObject({ admitted: 4, waiting: 0 });
     expect(door.shedder?.inFlight).toBe(0);
   });
@@ -140,7 +141,7 @@ describe('OverloadProtection', () => {
     door.close();
     await expect(waiting).rejects.toBeInstanceOf(ClosedError);
     expect(door.breaker?.isClosed && door.shedder?.isClosed && door.concurrency?.isClosed).toBe(true);
-    held.forEach((permit) => permit.release({ ok: true }));
+    for (const permit of held) permit.release({ ok: true });
     expect(clock.pendingTimers).toBe(0);
   });
 });

@@ -227,7 +227,9 @@ describe('LoadShedder: queue-delay shedding (CoDel)', () => {
     // the queue stood through an interval; three fresh waiters arrive 1 ms apart
     const order: number[] = [];
     const fresh = [0, 1, 2].map((i) => shedder.acquire(1, { priority: 1 }).then((permit) => (order.push(i), permit)));
-    fresh.forEach((p) => p.catch(() => {}));
+    fresh.forEach((p) => {
+      p.catch(() => {});
+    });
     await clock.advance(2);
     expect(shedder.isOverloaded).toBe(true);
     for (let i = 0; i < 3; i++) {

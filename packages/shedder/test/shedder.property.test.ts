@@ -5,11 +5,6 @@ import { LoadShedder } from '@sluice/shedder';
 import { VirtualClock, driveGate, settleAll } from '@sluice/testing';
 import { gateOperations } from '@sluice/testing/arbitraries';
 
-type Step =
-  | { readonly kind: 'take'; readonly count: number; readonly priority: number }
-  | { readonly kind: 'release'; readonly index: number }
-  | { readonly kind: 'signal'; readonly value: number };
-
 const steps = fc.array(
   fc.oneof(
     { weight: 6, arbitrary: fc.record({ kind: fc.constant('take' as const), count: fc.integer({ min: 1, max: 4 }), priority: fc.constantFrom(-3, -1, 0, 1, 2) }) },

@@ -43,7 +43,7 @@ describe('ProviderSimulator', () => {
     const response = await clock.settle(provider.call({ inputTokens: 1_234, maxOutputTokens: 0 }));
     expect(response.headers['anthropic-ratelimit-tokens-remaining']).toBe('39000');
     const reset = Date.parse(response.headers['anthropic-ratelimit-tokens-reset'] as string);
-    const date = Date.parse(response.headers['date'] as string);
+    const date = Date.parse(response.headers.date as string);
     expect(reset - date).toBeGreaterThan(1_000);
     expect(reset - date).toBeLessThan(3_000);
     expect(response.body).toMatchObject({ usage: { output_tokens: 0 } });

@@ -39,7 +39,7 @@ describe('simulateLoad', () => {
     const gate = new ControlledGate({ capacity: 2, queueLimit: 0, clock }); // one running, one queued at the backend
     const guarded = await simulateLoad({ clock, ...overload, gate });
     expect(guarded.refusedTotal).toBeGreaterThan(guarded.offered * 0.7);
-    expect(guarded.refused['exhausted']).toBe(guarded.refusedTotal);
+    expect(guarded.refused.exhausted).toBe(guarded.refusedTotal);
     expect(guarded.maxBackendQueue).toBeLessThanOrEqual(1);
     expect(guarded.latency.p99).toBeLessThanOrEqual(20);
     // admitted + refused accounts for every arrival
@@ -61,7 +61,7 @@ describe('simulateLoad', () => {
     });
     expect(result.admissionWait.max).toBeGreaterThan(0);
     expect(result.admissionWait.max).toBeLessThanOrEqual(40);
-    expect((result.refused['timeout'] ?? 0) + (result.refused['queue-full'] ?? 0)).toBe(result.refusedTotal);
+    expect((result.refused.timeout ?? 0) + (result.refused['queue-full'] ?? 0)).toBe(result.refusedTotal);
     expect(result.failed / result.completed).toBeGreaterThan(0.35);
     expect(result.failed / result.completed).toBeLessThan(0.65);
     expect(gate.releases.filter((r) => r.outcome?.ok === false)).toHaveLength(result.failed);
