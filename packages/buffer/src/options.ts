@@ -1,4 +1,4 @@
-import { InvalidArgumentError, checkName, checkNumber, checkOptions, type Clock } from '@sluice/core';
+import { InvalidArgumentError, checkName, checkNumber, checkOptions, optionKeys, type Clock, type OptionKeys } from '@sluice/core';
 
 /** Options every buffer takes. */
 export interface BufferOptions {
@@ -88,15 +88,61 @@ export interface ResolvedBufferOptions {
   readonly clock: Clock | undefined;
 }
 
+/** The keys of `BufferOptions`, for `resolveBufferOptions`. */
+export const BOUNDED_BUFFER_KEYS = optionKeys<BufferOptions>()({
+  capacity: true,
+  highWaterMark: true,
+  lowWaterMark: true,
+  maxPendingPuts: true,
+  maxPendingTakes: true,
+  name: true,
+  clock: true,
+});
+
+/** The keys of `DroppingBufferOptions`, for `resolveBufferOptions`. */
+export const DROPPING_BUFFER_KEYS = optionKeys<DroppingBufferOptions>()({
+  strategy: true,
+  random: true,
+  capacity: true,
+  highWaterMark: true,
+  lowWaterMark: true,
+  maxPendingPuts: true,
+  maxPendingTakes: true,
+  name: true,
+  clock: true,
+});
+
+/** The keys of `PriorityBufferOptions`, for `resolveBufferOptions`. */
+export const PRIORITY_BUFFER_KEYS = optionKeys<PriorityBufferOptions<never>>()({
+  levels: true,
+  defaultPriority: true,
+  priorityOf: true,
+  whenFull: true,
+  maxStarvationMs: true,
+  capacity: true,
+  highWaterMark: true,
+  lowWaterMark: true,
+  maxPendingPuts: true,
+  maxPendingTakes: true,
+  name: true,
+  clock: true,
+});
+
 /** Default of {@link BufferOptions.maxPendingTakes}. */
 export const DEFAULT_MAX_PENDING_TAKES = 1_024;
 
 /**
  * Checks the common options and fills in defaults. Throws an `InvalidArgumentError` naming the
- * option, the accepted range and the value.
+ * option, the accepted range and the value, or a key that `keys` (the buffer kind's own option
+ * keys, made once by `optionKeys`) does not have.
  */
-export function resolveBufferOptions(where: string, options: BufferOptions, fallbackName: string): ResolvedBufferOptions {
-  const o = checkOptions(where, options);
+export function resolveBufferOptions<O extends BufferOptions>(
+  where: string,
+  options: O,
+  keys: OptionKeys<NoInfer<O>>,
+  fallbackName: string,
+): ResolvedBufferOptions {
+  const o: Partial<BufferOptions> = checkOptions(where, options, keys);
   const name = checkName(where, o.name, fallbackName);
   const capacity = checkNumber(name, 'capacity', o.capacity, { min: 1, integer: true });
   const highWaterMark = checkNumber(name, 'highWaterMark', o.highWaterMark ?? Math.max(1, Math.ceil(capacity * 0.8)), {

@@ -1,6 +1,8 @@
 import {
+  checkOptions,
   ClosedError,
   InvalidArgumentError,
+  optionKeys,
   QueueFullError,
   TooLargeError,
   WaitTimeoutError,
@@ -105,6 +107,8 @@ async function expectFullBudget(f: Fixture, permits: Permit[]): Promise<void> {
   await restore(f, again);
 }
 
+const GATE_CONTRACT_KEYS = optionKeys<GateContractOptions>()({ create: true, invalid: true, propertyRuns: true });
+
 /**
  * The behaviour every sluice gate must have, as a vitest suite. Call it at the top level of a
  * test file with a factory that builds the gate on the given virtual clock:
@@ -136,6 +140,7 @@ async function expectFullBudget(f: Fixture, permits: Permit[]): Promise<void> {
  * ```
  */
 export function describeGateContract(name: string, options: GateContractOptions): void {
+  checkOptions('describeGateContract', options, GATE_CONTRACT_KEYS);
   const make = (): Fixture => fixture(options);
 
   describe(`${name} — gate contract`, () => {

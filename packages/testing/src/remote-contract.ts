@@ -1,6 +1,8 @@
 import {
+  checkOptions,
   ClosedError,
   KEEP_ALIVE,
+  optionKeys,
   systemClock,
   InvalidArgumentError,
   QueueFullError,
@@ -83,6 +85,8 @@ async function expectFullBudget(s: RemoteGateContractSubject, permits: Permit[])
   expect(again).toHaveLength(s.initial);
 }
 
+const REMOTE_GATE_CONTRACT_KEYS = optionKeys<RemoteGateContractOptions>()({ create: true, invalid: true, propertyRuns: true });
+
 /**
  * The gate contract of `describeGateContract`, for gates whose budget lives in a shared store:
  * the same behaviours, checked in real time through the authoritative `tryAcquireNow` where the
@@ -95,6 +99,7 @@ async function expectFullBudget(s: RemoteGateContractSubject, permits: Permit[])
  * settles exactly once.
  */
 export function describeRemoteGateContract(name: string, options: RemoteGateContractOptions): void {
+  checkOptions('describeRemoteGateContract', options, REMOTE_GATE_CONTRACT_KEYS);
   const make = options.create;
 
   describe(`${name} — gate contract (remote budget, real time)`, () => {

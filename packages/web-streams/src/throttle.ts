@@ -1,4 +1,4 @@
-import { GateMeter, type Gate } from '@sluice/core';
+import { GateMeter, optionKeys, checkOptions, type Gate } from '@sluice/core';
 import { checkGate, checkPairOptions, type ThrottleOptions } from './options.js';
 import { StreamPair, type Stage } from './pair.js';
 
@@ -53,6 +53,16 @@ class ThrottleStage<T> implements Stage<T, T> {
   }
 }
 
+const THROTTLE_KEYS = optionKeys<ThrottleOptions<never>>()({
+  writableStrategy: true,
+  readableStrategy: true,
+  signal: true,
+  cost: true,
+  batch: true,
+  priority: true,
+  maxWaitMs: true,
+});
+
 /**
  * A transform stream that passes each chunk on only once `gate` grants the chunk's cost (1 per
  * chunk, or bytes, tokens… through `cost`), keeping order: a slow gate — a token rate, a
@@ -88,6 +98,7 @@ class ThrottleStage<T> implements Stage<T, T> {
  */
 export function throttle<T = unknown>(gate: Gate, options: ThrottleOptions<T> = {}): ReadableWritablePair<T, T> {
   checkGate('throttle', gate);
+  checkOptions<ThrottleOptions<never>>('throttle', options, THROTTLE_KEYS);
   const o = options;
   const strategies = checkPairOptions('throttle', o);
   const stage = new ThrottleStage<T>(
