@@ -1,19 +1,21 @@
 import {
-  checkOptions,
   ClosedError,
   InvalidArgumentError,
-  optionKeys,
   QueueFullError,
   TooLargeError,
   WaitTimeoutError,
+  checkOptions,
+  optionKeys,
   refusalReasonOf,
   type Gate,
+  type Outcome,
   type Permit,
   type RefusalReason,
 } from '@sluice/core';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { gateOperations } from './arbitraries.js';
+import { INVALID_OUTCOMES } from './invalid-outcomes.js';
 import { driveGate, settleAll } from './driver.js';
 import { track, type TrackedPromise } from './track.js';
 import { VirtualClock } from './virtual-clock.js';
@@ -379,6 +381,30 @@ export function describeGateContract(name: string, options: GateContractOptions)
       await expect(f.gate.acquire(1)).rejects.toBeInstanceOf(ClosedError);
       for (const permit of permits) permit.release({ ok: true }); // releasing after close is harmless
       expect(f.gate.stats().waiting).toBe(0);
+    });
+
+    it('release with something that is not an outcome throws, gives nothing back, and leaves the permit releasable', async () => {
+      const f = make();
+      const permits = exhaust(f);
+      const permit = permits.pop() as Permit;
+      const before = f.gate.stats().available;
+      for (const { label, value, names } of INVALID_OUTCOMES) {
+        let thrown: unknown;
+        try {
+          permit.release(value as Outcome);
+        } catch (error) {
+          thrown = error;
+        }
+        expect(thrown, label).toBeInstanceOf(InvalidArgumentError);
+        expect((thrown as Error).message, label).toContain(names);
+      }
+      await f.clock.advance(0);
+      expect(f.gate.stats().available).toBe(before);
+      permit.release({ ok: true });
+      // a bad argument throws even after the release; a good one stays a no-op
+      expect(() => permit.release('yes' as unknown as Outcome)).toThrow(InvalidArgumentError);
+      permit.release({ ok: true });
+      await expectFullBudget(f, permits);
     });
 
     it('double release is harmless: it never gives back twice', async () => {

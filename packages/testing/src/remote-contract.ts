@@ -1,7 +1,7 @@
 import {
-  checkOptions,
   ClosedError,
   KEEP_ALIVE,
+  checkOptions,
   optionKeys,
   systemClock,
   InvalidArgumentError,
@@ -9,6 +9,7 @@ import {
   TooLargeError,
   WaitTimeoutError,
   type Gate,
+  type Outcome,
   type Permit,
   type Refusal,
   type RefusalReason,
@@ -16,6 +17,7 @@ import {
 } from '@sluice/core';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { INVALID_OUTCOMES } from './invalid-outcomes.js';
 import { track, type TrackedPromise } from './track.js';
 
 /**
@@ -247,6 +249,18 @@ export function describeRemoteGateContract(name: string, options: RemoteGateCont
       const now = await s.gate.tryAcquireNow(1);
       expect(now.granted === false && now.reason === 'closed').toBe(true);
       await expect(s.gate.acquire(1)).rejects.toBeInstanceOf(ClosedError);
+    });
+
+    it('release with something that is not an outcome throws and leaves the permit releasable', async () => {
+      const s = make();
+      const permit = await s.gate.acquire(1);
+      for (const { label, value, names } of INVALID_OUTCOMES) {
+        expect(() => permit.release(value as Outcome), label).toThrow(InvalidArgumentError);
+        expect(() => permit.release(value as Outcome), label).toThrow(names);
+      }
+      permit.release({ ok: true });
+      permit.release({ ok: true });
+      s.gate.close();
     });
 
     it('double release is harmless; run() releases whether fn returns or throws', async () => {
