@@ -138,16 +138,34 @@ function editDistance(a: string, b: string): number {
   return previous[b.length] as number;
 }
 
+/** Whether `distance` edits between two names of these lengths sharing `prefix` leading letters is close. */
+function isClose(distance: number, keyLength: number, candidateLength: number, prefix: number): boolean {
+  const longer = Math.max(keyLength, candidateLength);
+  // a typo: up to a third of the name wrong
+  if (distance <= Math.max(1, Math.floor(longer / 3))) return true;
+  // a wrong word after a right one (ratePerMinute → ratePerSecond, batchSize → batch): up to
+  // half the name, when the names start alike
+  return distance <= Math.floor(longer / 2) && prefix >= Math.min(3, keyLength, candidateLength);
+}
+
+function commonPrefix(a: string, b: string): number {
+  let i = 0;
+  while (i < a.length && i < b.length && a[i] === b[i]) i++;
+  return i;
+}
+
 /**
  * The candidate `key` was most likely meant to be, or `undefined` when none is close. Letter
- * case does not count (`ratepersecond` → `ratePerSecond`); otherwise the closest candidate by
- * edit distance (insertions, deletions, substitutions, swaps of neighbours) wins if it is at most
- * half the longer name's length away (at least 1), and only if no other candidate is as close.
- * Does not mutate its arguments.
+ * case does not count (`ratepersecond` → `ratePerSecond`). Otherwise a candidate is close when
+ * its edit distance (insertions, deletions, substitutions, swaps of neighbours) is at most a
+ * third of the longer name (at least 1), or at most half of it when both names start with the
+ * same three letters (or the whole of the shorter one); the closest such candidate wins, and only
+ * if no other is as close. Does not mutate its arguments.
  *
  * @example
  * ```ts
  * closestKey('ratePerMinute', ['ratePerSecond', 'burst']); // 'ratePerSecond'
+ * closestKey('brust', ['ratePerSecond', 'burst']);         // 'burst'
  * closestKey('colour', ['ratePerSecond', 'burst']);        // undefined
  * ```
  */
@@ -157,8 +175,9 @@ export function closestKey(key: string, candidates: readonly string[]): string |
   let bestDistance = Infinity;
   let tied = false;
   for (const candidate of candidates) {
-    const distance = editDistance(lower, candidate.toLowerCase());
-    if (distance > Math.max(1, Math.floor(Math.max(key.length, candidate.length) / 2))) continue;
+    const other = candidate.toLowerCase();
+    const distance = editDistance(lower, other);
+    if (!isClose(distance, key.length, candidate.length, commonPrefix(lower, other))) continue;
     if (distance < bestDistance) {
       best = candidate;
       bestDistance = distance;
