@@ -155,3 +155,12 @@ describe('checkOutcome', () => {
     permit.release();
   });
 });
+
+describe('checkOutcome fast path', () => {
+  it('still refuses what only the slow path names: an empty array, a bad field next to good ones', () => {
+    expect(() => checkOutcome('g', [])).toThrow('g: outcome must be an outcome object');
+    expect(() => checkOutcome('g', { ok: true, durationMs: 1, cost: Infinity })).toThrow('g: outcome.cost must be');
+    expect(() => checkOutcome('g', { ok: true, durationMs: 1, error: 1, extra: 1 })).toThrow('g: unknown outcome key "extra"');
+    for (const key of ['ok', 'durationMs', 'cost', 'usage', 'error']) expect(() => checkOutcome('g', { [key]: undefined })).not.toThrow();
+  });
+});
