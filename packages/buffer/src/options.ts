@@ -88,8 +88,8 @@ export interface ResolvedBufferOptions {
   readonly clock: Clock | undefined;
 }
 
-/** The keys of `BufferOptions`, for `resolveBufferOptions`. */
-export const BOUNDED_BUFFER_KEYS = optionKeys<BufferOptions>()({
+/** Every key of `BufferOptions`, spread into the key records of the buffer kinds. */
+const COMMON_KEYS = {
   capacity: true,
   highWaterMark: true,
   lowWaterMark: true,
@@ -97,35 +97,22 @@ export const BOUNDED_BUFFER_KEYS = optionKeys<BufferOptions>()({
   maxPendingTakes: true,
   name: true,
   clock: true,
-});
+} as const satisfies { readonly [K in keyof BufferOptions]-?: true };
+
+/** The keys of `BufferOptions`, for `resolveBufferOptions`. */
+export const BOUNDED_BUFFER_KEYS = optionKeys<BufferOptions>()(COMMON_KEYS);
 
 /** The keys of `DroppingBufferOptions`, for `resolveBufferOptions`. */
-export const DROPPING_BUFFER_KEYS = optionKeys<DroppingBufferOptions>()({
-  strategy: true,
-  random: true,
-  capacity: true,
-  highWaterMark: true,
-  lowWaterMark: true,
-  maxPendingPuts: true,
-  maxPendingTakes: true,
-  name: true,
-  clock: true,
-});
+export const DROPPING_BUFFER_KEYS = optionKeys<DroppingBufferOptions>()({ ...COMMON_KEYS, strategy: true, random: true });
 
 /** The keys of `PriorityBufferOptions`, for `resolveBufferOptions`. */
 export const PRIORITY_BUFFER_KEYS = optionKeys<PriorityBufferOptions<never>>()({
+  ...COMMON_KEYS,
   levels: true,
   defaultPriority: true,
   priorityOf: true,
   whenFull: true,
   maxStarvationMs: true,
-  capacity: true,
-  highWaterMark: true,
-  lowWaterMark: true,
-  maxPendingPuts: true,
-  maxPendingTakes: true,
-  name: true,
-  clock: true,
 });
 
 /** Default of {@link BufferOptions.maxPendingTakes}. */

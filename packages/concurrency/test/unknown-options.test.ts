@@ -1,8 +1,7 @@
-import { describe, expect, it } from 'vitest';
-import { InvalidArgumentError } from '@sluice/core';
+import { describeInvalidOptions, type InvalidOptionsCase } from '@sluice/testing/contract';
 import { ConcurrencyLimiter, concurrencyLimiter } from '@sluice/concurrency';
 
-const table: [string, () => unknown, string][] = [
+const table: InvalidOptionsCase[] = [
   ['ConcurrencyLimiter', () => new ConcurrencyLimiter({ maxConcurrency: 4 } as never), 'ConcurrencyLimiter: unknown option "maxConcurrency"; did you mean "maxConcurrent"?'],
   ['concurrencyLimiter', () => concurrencyLimiter({ maxConcurrent: 4, timeoutMs: 5 } as never), 'ConcurrencyLimiter: unknown option "timeoutMs"'],
   ['adaptive (nested)', () => new ConcurrencyLimiter({ maxConcurrent: 4, adaptive: { algorithm: 'aimd', maxlimit: 8 } } as never), 'concurrency: unknown option "adaptive.maxlimit"; did you mean "adaptive.maxLimit"?'],
@@ -10,15 +9,4 @@ const table: [string, () => unknown, string][] = [
   ['fairness, far off', () => new ConcurrencyLimiter({ name: 'pool', maxConcurrent: 4, fairness: { tenants: 3 } } as never), 'pool: unknown option "fairness.tenants"'],
 ];
 
-describe('unknown options', () => {
-  it.each(table)('%s', (_label, make, message) => {
-    let thrown: unknown;
-    try {
-      make();
-    } catch (error) {
-      thrown = error;
-    }
-    expect(thrown).toBeInstanceOf(InvalidArgumentError);
-    expect((thrown as Error).message).toBe(message);
-  });
-});
+describeInvalidOptions('unknown options', table);

@@ -1,10 +1,9 @@
-import { describe, expect, it } from 'vitest';
-import { InvalidArgumentError } from '@sluice/core';
+import { describeInvalidOptions, type InvalidOptionsCase } from '@sluice/testing/contract';
 import { KeyedLlmLimiter, LlmLimiter, LlmRouter, limiterFetch, llmLimiter, parseRateLimitHeaders, wrapFetch } from '@sluice/llm';
 
 const limits = { requestsPerMinute: 60, tokensPerMinute: 10_000 };
 const fetchImpl = async (): Promise<Response> => new Response('{}');
-const table: [string, () => unknown, string][] = [
+const table: InvalidOptionsCase[] = [
   ['LlmLimiter', () => new LlmLimiter({ requestsPerMinute: 60, tokensPerMinut: 1 } as never), 'LlmLimiter: unknown option "tokensPerMinut"; did you mean "tokensPerMinute"?'],
   ['llmLimiter', () => llmLimiter({ ...limits, rpm: 60 } as never), 'LlmLimiter: unknown option "rpm"'],
   ['KeyedLlmLimiter', () => new KeyedLlmLimiter({ limits, maxkeys: 5 } as never), 'KeyedLlmLimiter: unknown option "maxkeys"; did you mean "maxKeys"?'],
@@ -32,15 +31,4 @@ const table: [string, () => unknown, string][] = [
   ],
 ];
 
-describe('unknown options', () => {
-  it.each(table)('%s', (_label, make, message) => {
-    let thrown: unknown;
-    try {
-      make();
-    } catch (error) {
-      thrown = error;
-    }
-    expect(thrown).toBeInstanceOf(InvalidArgumentError);
-    expect((thrown as Error).message).toBe(message);
-  });
-});
+describeInvalidOptions('unknown options', table);

@@ -1,5 +1,4 @@
-import { describe, expect, it } from 'vitest';
-import { InvalidArgumentError } from '@sluice/core';
+import { describeInvalidOptions, type InvalidOptionsCase } from '@sluice/testing/contract';
 import { EwmaRate, LogLinearHistogram, QueueMonitor, collectFamilies, prometheusFetchHandler, prometheusHandler, prometheusText } from '@sluice/monitor';
 import { registerOpenTelemetry } from '@sluice/monitor/otel';
 import { registerPromClient } from '@sluice/monitor/prom-client';
@@ -10,7 +9,7 @@ function watched(): QueueMonitor {
   monitor.watch('api', tokenBucket({ ratePerSecond: 1, burst: 1 }));
   return monitor;
 }
-const table: [string, () => unknown, string][] = [
+const table: InvalidOptionsCase[] = [
   ['QueueMonitor', () => new QueueMonitor({ sampleEveryMS: 5 } as never), 'QueueMonitor: unknown option "sampleEveryMS"; did you mean "sampleEveryMs"?'],
   ['QueueMonitor.watch', () => new QueueMonitor().watch('api', tokenBucket({ ratePerSecond: 1, burst: 1 }), { label: {} } as never), 'QueueMonitor.watch: unknown option "label"; did you mean "labels"?'],
   ['QueueMonitor.alert', () => watched().alert('api', () => true, { onfire: () => {} } as never), 'QueueMonitor.alert: unknown option "onfire"; did you mean "onFire"?'],
@@ -25,15 +24,4 @@ const table: [string, () => unknown, string][] = [
   ['registerOpenTelemetry', () => registerOpenTelemetry(watched(), {} as never, { prefixx: 'x' } as never), 'registerOpenTelemetry: unknown option "prefixx"; did you mean "prefix"?'],
 ];
 
-describe('unknown options', () => {
-  it.each(table)('%s', (_label, make, message) => {
-    let thrown: unknown;
-    try {
-      make();
-    } catch (error) {
-      thrown = error;
-    }
-    expect(thrown).toBeInstanceOf(InvalidArgumentError);
-    expect((thrown as Error).message).toBe(message);
-  });
-});
+describeInvalidOptions('unknown options', table);

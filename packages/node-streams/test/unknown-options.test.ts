@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { InvalidArgumentError } from '@sluice/core';
+import { describeInvalidOptions, type InvalidOptionsCase } from '@sluice/testing/contract';
 import { passThrough } from '@sluice/core';
 import { BoundedBuffer } from '@sluice/buffer';
 import { bufferStream, fromBuffer, throttle, toBuffer } from '@sluice/node-streams';
 
-const table: [string, () => unknown, string][] = [
+const table: InvalidOptionsCase[] = [
   ['throttle', () => throttle(passThrough(), { objectmode: true } as never), 'throttle: unknown option "objectmode"; did you mean "objectMode"?'],
   ['throttle, a meter key', () => throttle(passThrough(), { cots: () => 1 } as never), 'throttle: unknown option "cots"; did you mean "cost"?'],
   ['throttle, far off', () => throttle(passThrough(), { writableStrategy: {} } as never), 'throttle: unknown option "writableStrategy"'],
@@ -13,18 +13,7 @@ const table: [string, () => unknown, string][] = [
   ['bufferStream', () => bufferStream(new BoundedBuffer({ capacity: 1 }), { end: true } as never), 'bufferStream: unknown option "end"'],
 ];
 
-describe('unknown options', () => {
-  it.each(table)('%s', (_label, make, message) => {
-    let thrown: unknown;
-    try {
-      make();
-    } catch (error) {
-      thrown = error;
-    }
-    expect(thrown).toBeInstanceOf(InvalidArgumentError);
-    expect((thrown as Error).message).toBe(message);
-  });
-});
+describeInvalidOptions('unknown options', table);
 
 describe('throttle passes only the meter options to its meter', () => {
   it('accepts the stream options next to the meter options', () => {

@@ -1,9 +1,8 @@
-import { describe, expect, it } from 'vitest';
-import { InvalidArgumentError } from '@sluice/core';
+import { describeInvalidOptions, type InvalidOptionsCase } from '@sluice/testing/contract';
 import { consecutiveFailures } from '@sluice/breaker';
 import { OverloadProtection, overloadProtection } from '@sluice/overload';
 
-const table: [string, () => unknown, string][] = [
+const table: InvalidOptionsCase[] = [
   ['OverloadProtection', () => new OverloadProtection({ limitr: { ratePerSecond: 1, burst: 1 } } as never), 'OverloadProtection: unknown option "limitr"; did you mean "limiter"?'],
   ['overloadProtection', () => overloadProtection({ concurrency: { maxConcurrent: 1 }, bulkhead: {} } as never), 'OverloadProtection: unknown option "bulkhead"'],
   // layer options are checked by the component that owns their keys
@@ -17,15 +16,4 @@ const table: [string, () => unknown, string][] = [
   ['concurrency layer options', () => overloadProtection({ concurrency: { maxConcurrent: 1, adaptive: { minlimit: 1 } } } as never), 'concurrency: unknown option "adaptive.minlimit"; did you mean "adaptive.minLimit"?'],
 ];
 
-describe('unknown options', () => {
-  it.each(table)('%s', (_label, make, message) => {
-    let thrown: unknown;
-    try {
-      make();
-    } catch (error) {
-      thrown = error;
-    }
-    expect(thrown).toBeInstanceOf(InvalidArgumentError);
-    expect((thrown as Error).message).toBe(message);
-  });
-});
+describeInvalidOptions('unknown options', table);

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { InvalidArgumentError } from '@sluice/core';
+import { describeInvalidOptions, type InvalidOptionsCase } from '@sluice/testing/contract';
 import { AllOf, Gcra, KeyedLimiter, SlidingWindow, TokenBucket, allOf, gcra, slidingWindow, tokenBucket } from '@sluice/rate-limit';
 
-const table: [string, () => unknown, string][] = [
+const table: InvalidOptionsCase[] = [
   ['TokenBucket, a near miss', () => new TokenBucket({ ratePerMinute: 10, burst: 1 } as never), 'TokenBucket: unknown option "ratePerMinute"; did you mean "ratePerSecond"?'],
   ['TokenBucket, letter case', () => tokenBucket({ ratepersecond: 10, burst: 1 } as never), 'TokenBucket: unknown option "ratepersecond"; did you mean "ratePerSecond"?'],
   ['TokenBucket, far off', () => new TokenBucket({ ratePerSecond: 1, burst: 1, colour: 'red' } as never), 'TokenBucket: unknown option "colour"'],
@@ -15,18 +15,7 @@ const table: [string, () => unknown, string][] = [
   ['allOf(options, ...)', () => allOf({ clocks: 1 } as never, tokenBucket({ ratePerSecond: 1, burst: 1 })), 'AllOf: unknown option "clocks"; did you mean "clock"?'],
 ];
 
-describe('unknown options', () => {
-  it.each(table)('%s', (_label, make, message) => {
-    let thrown: unknown;
-    try {
-      make();
-    } catch (error) {
-      thrown = error;
-    }
-    expect(thrown).toBeInstanceOf(InvalidArgumentError);
-    expect((thrown as Error).message).toBe(message);
-  });
-});
+describeInvalidOptions('unknown options', table);
 
 describe('a keyed limiter template', () => {
   it('is checked by the limiter that owns its keys, when a key is first used', () => {

@@ -1,12 +1,11 @@
-import { describe, expect, it } from 'vitest';
-import { InvalidArgumentError } from '@sluice/core';
+import { describeInvalidOptions, type InvalidOptionsCase } from '@sluice/testing/contract';
 import { RedisLlmLimiter, RedisRateLimiter, RedisSemaphore, RedisStore, SharedCircuitBreaker, type RedisScriptClient } from '@sluice/redis';
 
 // constructions are checked before anything is sent: a client that is never called is enough
 const client = { evalsha: async () => 0, eval: async () => 0 } as unknown as RedisScriptClient;
 const store = new RedisStore({ client });
 const policy = { onStoreError: 'fail-closed' } as const;
-const table: [string, () => unknown, string][] = [
+const table: InvalidOptionsCase[] = [
   ['RedisStore', () => new RedisStore({ client, timeoutMS: 5 } as never), 'RedisStore: unknown option "timeoutMS"; did you mean "timeoutMs"?'],
   ['RedisRateLimiter.gcra', () => RedisRateLimiter.gcra({ store, ...policy, ratePerSecond: 1, brust: 1 } as never), 'RedisRateLimiter.gcra: unknown option "brust"; did you mean "burst"?'],
   [
@@ -30,15 +29,4 @@ const table: [string, () => unknown, string][] = [
   ['a store policy key', () => new RedisSemaphore({ store, onStoreErrors: 'fail-open', limit: 1, leaseMs: 10 } as never), 'RedisSemaphore: unknown option "onStoreErrors"; did you mean "onStoreError"?'],
 ];
 
-describe('unknown options', () => {
-  it.each(table)('%s', (_label, make, message) => {
-    let thrown: unknown;
-    try {
-      make();
-    } catch (error) {
-      thrown = error;
-    }
-    expect(thrown).toBeInstanceOf(InvalidArgumentError);
-    expect((thrown as Error).message).toBe(message);
-  });
-});
+describeInvalidOptions('unknown options', table);

@@ -109,6 +109,36 @@ async function expectFullBudget(f: Fixture, permits: Permit[]): Promise<void> {
   await restore(f, again);
 }
 
+/** One row of {@link describeInvalidOptions}: a label, a call that must throw, its exact message. */
+export type InvalidOptionsCase = readonly [label: string, make: () => unknown, message: string];
+
+/**
+ * A table-driven vitest suite for option checks: every `make()` must throw an
+ * `InvalidArgumentError` whose message is exactly `message`.
+ *
+ * @example
+ * ```ts
+ * describeInvalidOptions('unknown options', [
+ *   ['TokenBucket', () => new TokenBucket({ ratePerMinute: 1, burst: 1 } as never),
+ *     'TokenBucket: unknown option "ratePerMinute"; did you mean "ratePerSecond"?'],
+ * ]);
+ * ```
+ */
+export function describeInvalidOptions(name: string, cases: readonly InvalidOptionsCase[]): void {
+  describe(name, () => {
+    it.each(cases.map((c) => [...c]))('%s', (_label, make, message) => {
+      let thrown: unknown;
+      try {
+        (make as () => unknown)();
+      } catch (error) {
+        thrown = error;
+      }
+      expect(thrown).toBeInstanceOf(InvalidArgumentError);
+      expect((thrown as Error).message).toBe(message);
+    });
+  });
+}
+
 const GATE_CONTRACT_KEYS = optionKeys<GateContractOptions>()({ create: true, invalid: true, propertyRuns: true });
 
 /**

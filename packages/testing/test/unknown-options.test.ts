@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { InvalidArgumentError } from '@sluice/core';
+import { describeInvalidOptions, type InvalidOptionsCase } from '@sluice/testing/contract';
 import { passThrough } from '@sluice/core';
 import { BoundedBuffer } from '@sluice/buffer';
 import {
@@ -13,7 +14,7 @@ import {
 import { arrivalSchedule, gateOperations } from '@sluice/testing/arbitraries';
 
 const clock = new VirtualClock({ stallReportMs: false });
-const table: [string, () => unknown, string][] = [
+const table: InvalidOptionsCase[] = [
   ['ControlledGate', () => new ControlledGate({ capacity: 1, intial: 0 } as never), 'ControlledGate: unknown option "intial"; did you mean "initial"?'],
   ['VirtualClock', () => new VirtualClock({ startMS: 0 } as never), 'VirtualClock: unknown option "startMS"; did you mean "startMs"?'],
   ['ProviderSimulator', () => new ProviderSimulator({ clock, requestsPerMinute: 1, tokensPerMinute: 1, formt: 'openai' } as never), 'ProviderSimulator: unknown option "formt"; did you mean "format"?'],
@@ -43,18 +44,7 @@ const asyncTable: [string, () => Promise<unknown>, string][] = [
   ['driveGate', () => driveGate(passThrough(), clock, [], { signal: 2 } as never), 'driveGate: unknown option "signal"; did you mean "signals"?'],
 ];
 
-describe('unknown options', () => {
-  it.each(table)('%s', (_label, make, message) => {
-    let thrown: unknown;
-    try {
-      make();
-    } catch (error) {
-      thrown = error;
-    }
-    expect(thrown).toBeInstanceOf(InvalidArgumentError);
-    expect((thrown as Error).message).toBe(message);
-  });
-});
+describeInvalidOptions('unknown options', table);
 
 describe('unknown options of helpers that return a promise', () => {
   it.each(asyncTable)('%s', async (_label, run, message) => {

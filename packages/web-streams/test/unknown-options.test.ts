@@ -1,11 +1,10 @@
-import { describe, expect, it } from 'vitest';
-import { InvalidArgumentError } from '@sluice/core';
+import { describeInvalidOptions, type InvalidOptionsCase } from '@sluice/testing/contract';
 import { passThrough } from '@sluice/core';
 import { BoundedBuffer } from '@sluice/buffer';
 import { buffer, fromBuffer, sseStream, throttle, toBuffer } from '@sluice/web-streams';
 
 async function* none(): AsyncIterable<unknown> {}
-const table: [string, () => unknown, string][] = [
+const table: InvalidOptionsCase[] = [
   ['throttle', () => throttle(passThrough(), { batchSize: 4 } as never), 'throttle: unknown option "batchSize"; did you mean "batch"?'],
   ['throttle, far off', () => throttle(passThrough(), { objectMode: true } as never), 'throttle: unknown option "objectMode"'],
   ['throttle, a near miss', () => throttle(passThrough(), { maxWaitMS: 4 } as never), 'throttle: unknown option "maxWaitMS"; did you mean "maxWaitMs"?'],
@@ -16,15 +15,4 @@ const table: [string, () => unknown, string][] = [
   ['sseStream', () => sseStream(none(), { heartbeatMS: 5 } as never), 'sseStream: unknown option "heartbeatMS"; did you mean "heartbeatMs"?'],
 ];
 
-describe('unknown options', () => {
-  it.each(table)('%s', (_label, make, message) => {
-    let thrown: unknown;
-    try {
-      make();
-    } catch (error) {
-      thrown = error;
-    }
-    expect(thrown).toBeInstanceOf(InvalidArgumentError);
-    expect((thrown as Error).message).toBe(message);
-  });
-});
+describeInvalidOptions('unknown options', table);
