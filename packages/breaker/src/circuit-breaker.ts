@@ -1,4 +1,5 @@
 import {
+  checkOutcome,
   EMPTY_PERMIT,
   Emitter,
   GateBase,
@@ -7,6 +8,7 @@ import {
   checkName,
   checkNumber,
   checkOptions,
+  optionKeys,
   type AdmitListener,
   type Disposer,
   type Outcome,
@@ -54,14 +56,29 @@ const rethrow = (error: unknown): never => {
   throw error;
 };
 
+const CIRCUIT_BREAKER_KEYS = optionKeys<CircuitBreakerOptions>()({
+  halfOpenAfterMs: true,
+  trip: true,
+  halfOpenMaxCalls: true,
+  slowCallMs: true,
+  isFailure: true,
+  name: true,
+  clock: true,
+});
+
 type Settle = (permit: BreakerPermit, outcome: Outcome | undefined) => void;
 
-/** A permit of the breaker: remembers the state it was granted in; releases once. */
+/**
+ * A permit of the breaker: remembers the state it was granted in; releases once. A bad outcome
+ * throws before the once-guard and counts nothing.
+ */
 class BreakerPermit implements Permit {
   readonly granted = true as const;
   private released = false;
   constructor(
     private readonly settle: Settle,
+    /** The breaker's name, for a bad outcome's message. */
+    private readonly gate: string,
     /** The breaker's epoch at the grant: an outcome from an earlier state is ignored. */
     readonly epoch: number,
     /** Granted as a half-open trial. */
@@ -70,6 +87,7 @@ class BreakerPermit implements Permit {
     readonly startedAt: number,
   ) {}
   release(outcome?: Outcome): void {
+    checkOutcome(this.gate, outcome);
     if (this.released) return;
     this.released = true;
     this.settle(this, outcome);
@@ -164,7 +182,7 @@ export class CircuitBreaker extends GateBase {
    *   `now()`.
    */
   constructor(options: CircuitBreakerOptions) {
-    const o = checkOptions('CircuitBreaker', options);
+    const o = checkOptions('CircuitBreaker', options, CIRCUIT_BREAKER_KEYS);
     const name = checkName('CircuitBreaker', o.name, DEFAULT_BREAKER_NAME);
     const halfOpenAfterMs = checkNumber(name, 'halfOpenAfterMs', o.halfOpenAfterMs, { min: 0, exclusiveMin: true });
     const trip = o.trip;
@@ -491,7 +509,7 @@ export class CircuitBreaker extends GateBase {
 
   protected override permitFor(): Permit {
     const startedAt = this.slowAfterMs === Infinity ? Number.NaN : this.clock.now();
-    return new BreakerPermit(this.settleHook, this.epoch, this.stateCode === HALF_OPEN, startedAt);
+    return new BreakerPermit(this.settleHook, this.name, this.epoch, this.stateCode === HALF_OPEN, startedAt);
   }
 
   // ---- transitions ----

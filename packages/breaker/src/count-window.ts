@@ -1,4 +1,4 @@
-import { checkNumber, checkOptions } from '@sluice/core';
+import { checkNumber, checkOptions, optionKeys } from '@sluice/core';
 import { MAX_COUNT_WINDOW_SIZE, type CountWindowOptions } from './options.js';
 import type { FailureRateTripReason, TripCounter, TripSnapshot, TripStrategy } from './trip-strategy.js';
 
@@ -66,6 +66,8 @@ class CountWindowCounter implements TripCounter {
   }
 }
 
+const COUNT_WINDOW_KEYS = optionKeys<CountWindowOptions>()({ size: true, failureRate: true, minimumCalls: true });
+
 /**
  * Opens the breaker when, among the last `size` outcomes, the share of failures reaches
  * `failureRate` — judged only once at least `minimumCalls` outcomes were seen (the effective
@@ -92,7 +94,7 @@ class CountWindowCounter implements TripCounter {
  * ```
  */
 export function countWindow(options: CountWindowOptions): CountWindowStrategy {
-  const o = checkOptions('countWindow', options);
+  const o = checkOptions('countWindow', options, COUNT_WINDOW_KEYS);
   const size = checkNumber('countWindow', 'size', o.size, { min: 1, max: MAX_COUNT_WINDOW_SIZE, integer: true });
   const failureRate = checkNumber('countWindow', 'failureRate', o.failureRate, { min: 0, exclusiveMin: true, max: 1 });
   const minimumCalls = checkNumber('countWindow', 'minimumCalls', o.minimumCalls, { min: 1, integer: true });

@@ -1,4 +1,4 @@
-import { InvalidArgumentError, checkNumber, checkOptions, optionalNumber } from '@sluice/core';
+import { InvalidArgumentError, checkNumber, checkOptions, optionalNumber, optionKeys } from '@sluice/core';
 import { DEFAULT_BUCKET_MS, MAX_TIME_WINDOW_BUCKETS, type TimeWindowOptions } from './options.js';
 import type { FailureRateTripReason, TripCounter, TripSnapshot, TripStrategy } from './trip-strategy.js';
 
@@ -110,6 +110,13 @@ class TimeWindowCounter implements TripCounter {
   }
 }
 
+const TIME_WINDOW_KEYS = optionKeys<TimeWindowOptions>()({
+  windowMs: true,
+  bucketMs: true,
+  failureRate: true,
+  minimumCalls: true,
+});
+
 /**
  * Opens the breaker when, among the outcomes of the last `windowMs`, the share of failures
  * reaches `failureRate` — judged only once the window holds at least `minimumCalls` outcomes.
@@ -139,7 +146,7 @@ class TimeWindowCounter implements TripCounter {
  * ```
  */
 export function timeWindow(options: TimeWindowOptions): TimeWindowStrategy {
-  const o = checkOptions('timeWindow', options);
+  const o = checkOptions('timeWindow', options, TIME_WINDOW_KEYS);
   const windowMs = checkNumber('timeWindow', 'windowMs', o.windowMs, { min: 0, exclusiveMin: true });
   const bucketMs = optionalNumber('timeWindow', 'bucketMs', o.bucketMs, DEFAULT_BUCKET_MS, { min: 0, exclusiveMin: true });
   const failureRate = checkNumber('timeWindow', 'failureRate', o.failureRate, { min: 0, exclusiveMin: true, max: 1 });

@@ -1,5 +1,5 @@
 import type { OfferResult } from '@sluice/core';
-import { resolveBufferOptions, type BufferOptions } from './options.js';
+import { BOUNDED_BUFFER_KEYS, resolveBufferOptions, type BufferOptions } from './options.js';
 import { RingBuffer } from './ring-buffer.js';
 
 /**
@@ -30,7 +30,7 @@ import { RingBuffer } from './ring-buffer.js';
 export class BoundedBuffer<T> extends RingBuffer<T> {
   /** @throws InvalidArgumentError for a capacity that is not a positive integer, or bad water marks. */
   constructor(options: BufferOptions) {
-    super(resolveBufferOptions('BoundedBuffer', options, 'bounded-buffer'));
+    super(resolveBufferOptions('BoundedBuffer', options, BOUNDED_BUFFER_KEYS, 'bounded-buffer'));
   }
 
   protected overflow(item: T, fromOffer: boolean): OfferResult {

@@ -1,5 +1,5 @@
 import { checkFunction, checkOneOf, type OfferResult } from '@sluice/core';
-import { resolveBufferOptions, type DropStrategy, type DroppingBufferOptions } from './options.js';
+import { DROPPING_BUFFER_KEYS, resolveBufferOptions, type DropStrategy, type DroppingBufferOptions } from './options.js';
 import { RingBuffer } from './ring-buffer.js';
 
 const STRATEGIES: readonly DropStrategy[] = ['drop-oldest', 'drop-newest', 'drop-random'];
@@ -27,7 +27,7 @@ export class DroppingBuffer<T> extends RingBuffer<T> {
 
   /** @throws InvalidArgumentError for a bad capacity, water marks, strategy or random source. */
   constructor(options: DroppingBufferOptions) {
-    const resolved = resolveBufferOptions('DroppingBuffer', options, 'dropping-buffer');
+    const resolved = resolveBufferOptions('DroppingBuffer', options, DROPPING_BUFFER_KEYS, 'dropping-buffer');
     super(resolved);
     this.strategy = checkOneOf(resolved.name, 'strategy', options.strategy, STRATEGIES);
     checkFunction(resolved.name, 'random', options.random, true);

@@ -1,4 +1,4 @@
-import { InvalidArgumentError, checkName, checkNumber, checkOptions, type Clock } from '@sluice/core';
+import { InvalidArgumentError, checkName, checkNumber, checkOptions, optionKeys, type Clock, type OptionKeys } from '@sluice/core';
 
 /** Options every buffer takes. */
 export interface BufferOptions {
@@ -88,15 +88,48 @@ export interface ResolvedBufferOptions {
   readonly clock: Clock | undefined;
 }
 
+/** Every key of `BufferOptions`, spread into the key records of the buffer kinds. */
+const COMMON_KEYS = {
+  capacity: true,
+  highWaterMark: true,
+  lowWaterMark: true,
+  maxPendingPuts: true,
+  maxPendingTakes: true,
+  name: true,
+  clock: true,
+} as const satisfies { readonly [K in keyof BufferOptions]-?: true };
+
+/** The keys of `BufferOptions`, for `resolveBufferOptions`. */
+export const BOUNDED_BUFFER_KEYS = optionKeys<BufferOptions>()(COMMON_KEYS);
+
+/** The keys of `DroppingBufferOptions`, for `resolveBufferOptions`. */
+export const DROPPING_BUFFER_KEYS = optionKeys<DroppingBufferOptions>()({ ...COMMON_KEYS, strategy: true, random: true });
+
+/** The keys of `PriorityBufferOptions`, for `resolveBufferOptions`. */
+export const PRIORITY_BUFFER_KEYS = optionKeys<PriorityBufferOptions<never>>()({
+  ...COMMON_KEYS,
+  levels: true,
+  defaultPriority: true,
+  priorityOf: true,
+  whenFull: true,
+  maxStarvationMs: true,
+});
+
 /** Default of {@link BufferOptions.maxPendingTakes}. */
 export const DEFAULT_MAX_PENDING_TAKES = 1_024;
 
 /**
  * Checks the common options and fills in defaults. Throws an `InvalidArgumentError` naming the
- * option, the accepted range and the value.
+ * option, the accepted range and the value, or a key that `keys` (the buffer kind's own option
+ * keys, made once by `optionKeys`) does not have.
  */
-export function resolveBufferOptions(where: string, options: BufferOptions, fallbackName: string): ResolvedBufferOptions {
-  const o = checkOptions(where, options);
+export function resolveBufferOptions<O extends BufferOptions>(
+  where: string,
+  options: O,
+  keys: OptionKeys<NoInfer<O>>,
+  fallbackName: string,
+): ResolvedBufferOptions {
+  const o: Partial<BufferOptions> = checkOptions(where, options, keys);
   const name = checkName(where, o.name, fallbackName);
   const capacity = checkNumber(name, 'capacity', o.capacity, { min: 1, integer: true });
   const highWaterMark = checkNumber(name, 'highWaterMark', o.highWaterMark ?? Math.max(1, Math.ceil(capacity * 0.8)), {

@@ -7,7 +7,7 @@ import {
   type OfferResult,
 } from '@sluice/core';
 import { BufferBase, OPEN, type BufferSnapshot } from './buffer-base.js';
-import { resolveBufferOptions, type PriorityBufferOptions, type PriorityOverflow } from './options.js';
+import { PRIORITY_BUFFER_KEYS, resolveBufferOptions, type PriorityBufferOptions, type PriorityOverflow } from './options.js';
 
 const OVERFLOWS: readonly PriorityOverflow[] = ['refuse', 'evict-lowest'];
 /** Levels fit one 32-bit mask of non-empty levels, so the top and bottom are found in O(1). */
@@ -63,7 +63,7 @@ export class PriorityBuffer<T> extends BufferBase<T> {
 
   /** @throws InvalidArgumentError for a bad capacity, water marks, levels, priority or policy. */
   constructor(options: PriorityBufferOptions<T>) {
-    const resolved = resolveBufferOptions('PriorityBuffer', options, 'priority-buffer');
+    const resolved = resolveBufferOptions<PriorityBufferOptions<never>>('PriorityBuffer', options, PRIORITY_BUFFER_KEYS, 'priority-buffer');
     super(resolved);
     const name = resolved.name;
     this.levels = checkNumber(name, 'levels', options.levels, { min: 1, max: MAX_LEVELS, integer: true });

@@ -1,4 +1,4 @@
-import { checkNumber, checkOneOf, checkOptions } from '@sluice/core';
+import { checkNumber, checkOneOf, checkOptions, optionKeys } from '@sluice/core';
 
 /** Which rule moves an adaptive limit. */
 export type AdaptiveAlgorithm = 'gradient' | 'aimd';
@@ -75,6 +75,21 @@ export interface LimitChange {
   readonly noLoadLatencyMs: number;
 }
 
+const ADAPTIVE_KEYS = optionKeys<AdaptiveLimitOptions>()({
+  algorithm: true,
+  minLimit: true,
+  maxLimit: true,
+  windowMs: true,
+  minSamples: true,
+  slowStart: true,
+  tolerance: true,
+  smoothing: true,
+  headroom: true,
+  probeWindows: true,
+  backoffRatio: true,
+  timeoutMs: true,
+});
+
 /**
  * The adaptive limit's state machine: feed it outcomes (latency, failure, in-flight at release)
  * and the clock; it answers with a new limit at the end of each window. Pure bookkeeping: no
@@ -109,7 +124,7 @@ export class AdaptiveLimit {
   private limitBeforeProbe = 0;
 
   constructor(where: string, initialLimit: number, options: AdaptiveLimitOptions) {
-    const o = checkOptions(where, options);
+    const o = checkOptions(where, options, ADAPTIVE_KEYS, 'adaptive.');
     this.algorithm = checkOneOf(where, 'adaptive.algorithm', o.algorithm ?? 'gradient', ['gradient', 'aimd']);
     this.minLimit = checkNumber(where, 'adaptive.minLimit', o.minLimit ?? 1, { min: 1, integer: true });
     this.maxLimit = checkNumber(where, 'adaptive.maxLimit', o.maxLimit ?? Math.max(initialLimit * 10, this.minLimit), {

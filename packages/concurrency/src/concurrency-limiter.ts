@@ -5,6 +5,7 @@ import {
   checkName,
   checkNumber,
   checkOptions,
+  optionKeys,
   type Clock,
   type Disposer,
   type FairnessOptions,
@@ -64,6 +65,16 @@ interface Task {
   readonly signal: AbortSignal | undefined;
 }
 
+const CONCURRENCY_LIMITER_KEYS = optionKeys<ConcurrencyLimiterOptions>()({
+  maxConcurrent: true,
+  queueLimit: true,
+  adaptive: true,
+  maxStarvationMs: true,
+  fairness: true,
+  name: true,
+  clock: true,
+});
+
 /**
  * A bulkhead: at most `limit` requests in flight, the rest wait in a bounded queue — FIFO, or
  * by priority with aging — or are refused. Each slot comes back when its permit is released;
@@ -92,7 +103,7 @@ export class ConcurrencyLimiter extends GateBase {
 
   /** @throws InvalidArgumentError naming a bad option. */
   constructor(options: ConcurrencyLimiterOptions) {
-    const o = checkOptions('ConcurrencyLimiter', options);
+    const o = checkOptions('ConcurrencyLimiter', options, CONCURRENCY_LIMITER_KEYS);
     const name = checkName('ConcurrencyLimiter', o.name, 'concurrency');
     const maxConcurrent = checkNumber(name, 'maxConcurrent', o.maxConcurrent, { min: 1, integer: true });
     super({

@@ -229,8 +229,19 @@ export class InvalidArgumentError extends SluiceError {
   readonly argument: string;
   /** The value received. */
   readonly received: unknown;
-  constructor(where: string, argument: string, expected: string, received: unknown) {
-    super('INVALID_ARGUMENT', `${where}: ${argument} must be ${expected}; received ${describeValue(received)}`);
+  /**
+   * @param message - the whole message, for the few checks whose sentence is not "must be"
+   *   (an unknown option: see `unknownOptionError`). Default:
+   *   `${where}: ${argument} must be ${expected}; received ${describeValue(received)}`.
+   */
+  constructor(
+    where: string,
+    argument: string,
+    expected: string,
+    received: unknown,
+    message = `${where}: ${argument} must be ${expected}; received ${describeValue(received)}`,
+  ) {
+    super('INVALID_ARGUMENT', message);
     this.argument = argument;
     this.received = received;
   }

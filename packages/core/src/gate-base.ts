@@ -25,7 +25,10 @@ import {
   checkFunction,
   checkKey,
   checkNumber,
+  checkOptions,
+  checkOutcome,
   checkTryAcquireOptions,
+  optionKeys,
   optionalNumber,
 } from './validate.js';
 import { WaiterQueue, type LeaveReason, type QueuedWaiter } from './waiter-queue.js';
@@ -88,6 +91,9 @@ export interface FairnessOptions {
   readonly fairBy?: ((options: AcquireOptions | undefined) => FairnessKey | undefined) | undefined;
 }
 
+const GATE_BASE_KEYS = optionKeys<GateBaseOptions>()({ name: true, clock: true, queueLimit: true, maxStarvationMs: true, fairness: true });
+const FAIRNESS_KEYS = optionKeys<FairnessOptions>()({ perKeyQueueLimit: true, fairBy: true });
+
 /** The key of a waiting request when a gate has fairness without `fairBy`: its `key` option. */
 function keyOption(options: AcquireOptions | undefined): FairnessKey | undefined {
   return options?.key;
@@ -103,15 +109,20 @@ class GateRefusal implements Refusal {
   ) {}
 }
 
-/** The permit of a gate that tracks what it handed out; releases once. */
+/**
+ * The permit of a gate that tracks what it handed out; releases once. A bad outcome throws
+ * before the once-guard, so it always throws and leaves the permit releasable.
+ */
 class GatePermit implements Permit {
   readonly granted = true as const;
   private released = false;
   constructor(
     private readonly onRelease: (count: number, outcome: Outcome | undefined) => void,
     readonly count: number,
+    private readonly gate: string,
   ) {}
   release(outcome?: Outcome): void {
+    checkOutcome(this.gate, outcome);
     if (this.released) return;
     this.released = true;
     this.onRelease(this.count, outcome);
@@ -124,7 +135,9 @@ class GatePermit implements Permit {
  */
 export const EMPTY_PERMIT: Permit = /* @__PURE__ */ Object.freeze({
   granted: true as const,
-  release(): void {},
+  release(outcome?: Outcome): void {
+    checkOutcome('Permit', outcome);
+  },
 });
 
 /** Rounds a wait estimate to whole milliseconds, up. */
@@ -212,6 +225,7 @@ export abstract class GateBase implements Gate, AcquireNow {
   constructor(options: GateBaseOptions) {
     // one shared function, not a closure per gate: a keyed limiter may hold many thousands of gates
     (this as { [ACQUIRE_NOW]: AcquireNowMethod })[ACQUIRE_NOW] = acquireNowOf;
+    checkOptions(typeof options?.name === 'string' ? options.name : 'GateBase', options, GATE_BASE_KEYS);
     this.name = options.name;
     this.clock = options.clock ?? systemClock;
     this.queueLimit = checkNumber(options.name, 'queueLimit', options.queueLimit, { min: 0, integer: true });
@@ -227,6 +241,7 @@ export abstract class GateBase implements Gate, AcquireNow {
       if (typeof fairness !== 'object' || fairness === null) {
         throw new InvalidArgumentError(options.name, 'fairness', 'an object or undefined', fairness);
       }
+      checkOptions(options.name, fairness, FAIRNESS_KEYS, 'fairness.');
       const most = Math.max(1, this.queueLimit);
       this.perKeyQueueLimit = optionalNumber(options.name, 'fairness.perKeyQueueLimit', fairness.perKeyQueueLimit, most, {
         min: 1,
@@ -305,7 +320,7 @@ export abstract class GateBase implements Gate, AcquireNow {
    * frozen permit (the resolved promise is then shared too).
    */
   protected permitFor(count: number): Permit {
-    return new GatePermit((this.releaseHook ??= (n, outcome) => this.onRelease(n, outcome)), count);
+    return new GatePermit((this.releaseHook ??= (n, outcome) => this.onRelease(n, outcome)), count, this.name);
   }
 
   /** Called once per released permit from {@link GateBase.permitFor}. Default: nothing. */

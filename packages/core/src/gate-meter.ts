@@ -1,6 +1,6 @@
 import { InvalidArgumentError } from './errors.js';
 import { ACQUIRE_NOW, NOT_RUN, hasAcquireNow, type AcquireNow, type AcquireOptions, type Gate, type Permit } from './gate.js';
-import { checkCount, checkFunction, checkNumber } from './validate.js';
+import { checkCount, checkFunction, checkNumber, checkOptions, optionKeys } from './validate.js';
 
 /** Options of a {@link GateMeter}. */
 export interface GateMeterOptions<T> {
@@ -23,6 +23,8 @@ export interface GateMeterOptions<T> {
   /** Longest an item may wait for the gate, in ms, before `pass` rejects with `WaitTimeoutError`; default `Infinity`. */
   readonly maxWaitMs?: number | undefined;
 }
+
+const GATE_METER_KEYS = optionKeys<GateMeterOptions<never>>()({ cost: true, batch: true, priority: true, maxWaitMs: true });
 
 /**
  * Lets items through a gate one at a time, in order — the engine of the stream adapters
@@ -61,13 +63,15 @@ export class GateMeter<T> {
   /**
    * @param where - name used in error messages (the adapter's name).
    * @param gate - the gate every item passes.
-   * @throws InvalidArgumentError naming a bad `cost`, `batch`, `priority` or `maxWaitMs`.
+   * @throws InvalidArgumentError naming a bad `cost`, `batch`, `priority` or `maxWaitMs`, or an
+   *   unknown option.
    */
   constructor(
     private readonly where: string,
     private readonly gate: Gate,
     options: GateMeterOptions<T> = {},
   ) {
+    checkOptions<GateMeterOptions<never>>(where, options, GATE_METER_KEYS);
     checkFunction(where, 'cost', options.cost, true);
     this.cost = options.cost;
     this.batch = checkNumber(where, 'batch', options.batch ?? 1, { min: 1, integer: true });

@@ -55,6 +55,8 @@ export { Emitter, type Disposer, type Listener } from './events.js';
 export {
   checkAcquireOptions,
   checkCount,
+  checkOutcome,
+  closestKey,
   checkFunction,
   checkKey,
   checkName,
@@ -62,8 +64,11 @@ export {
   checkOneOf,
   checkOptions,
   checkTryAcquireOptions,
+  optionKeys,
   optionalNumber,
+  unknownOptionError,
   type NumberRange,
+  type OptionKeys,
 } from './validate.js';
 export { RingDeque } from './ring-deque.js';
 export {

@@ -1,7 +1,7 @@
 import type { Clock } from './clock.js';
 import { EMPTY_PERMIT, GateBase } from './gate-base.js';
 import type { Permit } from './gate.js';
-import { checkName, checkOptions } from './validate.js';
+import { checkName, checkOptions, optionKeys } from './validate.js';
 
 /** Options of {@link PassThroughGate}. */
 export interface PassThroughOptions {
@@ -10,6 +10,8 @@ export interface PassThroughOptions {
   /** Time source (for `run` durations); default `systemClock`. */
   readonly clock?: Clock;
 }
+
+const PASS_THROUGH_KEYS = optionKeys<PassThroughOptions>()({ name: true, clock: true });
 
 /**
  * A gate that admits everything at once, with unbounded capacity, and counts what passed. Use it
@@ -28,7 +30,7 @@ export class PassThroughGate extends GateBase {
   readonly capacity = Infinity;
 
   constructor(options: PassThroughOptions = {}) {
-    const checked = checkOptions('PassThroughGate', options);
+    const checked = checkOptions('PassThroughGate', options, PASS_THROUGH_KEYS);
     super({ name: checkName('PassThroughGate', checked.name, 'pass-through'), clock: checked.clock, queueLimit: 0 });
   }
 

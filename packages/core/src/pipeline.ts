@@ -19,7 +19,7 @@ import {
 } from './gate.js';
 import { EMPTY_PERMIT } from './gate-base.js';
 import { runHolding } from './run.js';
-import { checkAcquireOptions, checkCount, checkName, checkTryAcquireOptions } from './validate.js';
+import { checkAcquireOptions, checkCount, checkName, checkOptions, checkOutcome, checkTryAcquireOptions, optionKeys } from './validate.js';
 
 /** Options of {@link Pipeline}. */
 export interface PipelineOptions {
@@ -28,6 +28,8 @@ export interface PipelineOptions {
   /** Time source for `maxWaitMs` across stages and `run` durations; default `systemClock`. */
   readonly clock?: Clock;
 }
+
+const PIPELINE_KEYS = optionKeys<PipelineOptions>()({ name: true, clock: true });
 
 /** Releases `permits` back to front with `outcome`; every one is released even if one throws. */
 function releaseInReverse(permits: readonly Permit[], outcome: Outcome | undefined): void {
@@ -45,9 +47,14 @@ function releaseInReverse(permits: readonly Permit[], outcome: Outcome | undefin
 class PipelinePermit implements Permit {
   readonly granted = true as const;
   private released = false;
-  constructor(private readonly permits: readonly Permit[]) {}
+  constructor(
+    private readonly permits: readonly Permit[],
+    private readonly gate: string,
+  ) {}
 
+  /** Checks the outcome first: a bad one throws before any stage is released. */
   release(outcome?: Outcome): void {
+    checkOutcome(this.gate, outcome);
     if (this.released) return;
     this.released = true;
     releaseInReverse(this.permits, outcome);
@@ -61,11 +68,11 @@ class PipelinePermit implements Permit {
 }
 
 /** The permit for what a pipeline took: nothing, one stage's permit as it is, or a chain. */
-function combine(first: Permit | undefined, rest: Permit[] | undefined): Permit {
+function combine(first: Permit | undefined, rest: Permit[] | undefined, gate: string): Permit {
   if (first === undefined) return EMPTY_PERMIT;
   if (rest === undefined) return first;
   rest.unshift(first);
-  return new PipelinePermit(rest);
+  return new PipelinePermit(rest, gate);
 }
 
 function isGate(value: unknown): value is Gate {
@@ -99,7 +106,7 @@ function isGate(value: unknown): value is Gate {
  */
 export class Pipeline implements Gate {
   readonly name: string;
-  /** The smallest capacity of its stages (`Infinity` when empty). */
+  /** The smallest capacity of its stages. */
   readonly capacity: number;
   /** The stages, in acquisition order. */
   readonly stages: readonly Gate[];
@@ -115,12 +122,16 @@ export class Pipeline implements Gate {
   private readonly refuseEvents = new Emitter<Refusal>();
 
   /**
-   * @param stages - the gates, in the order they are acquired; the same gate may not appear twice.
-   * @throws InvalidArgumentError when a stage is not a gate or appears twice.
+   * @param stages - the gates, in the order they are acquired (at least one); the same gate may
+   *   not appear twice.
+   * @throws InvalidArgumentError when there is no stage, a stage is not a gate (naming its index)
+   *   or appears twice, or for an unknown option.
    */
   constructor(stages: readonly Gate[], options: PipelineOptions = {}) {
-    this.name = checkName('Pipeline', options.name, 'pipeline');
+    const o = checkOptions('Pipeline', options, PIPELINE_KEYS);
+    this.name = checkName('Pipeline', o.name, 'pipeline');
     if (!Array.isArray(stages)) throw new InvalidArgumentError(this.name, 'stages', 'an array of gates', stages);
+    if (stages.length === 0) throw new InvalidArgumentError(this.name, 'stages', 'at least one gate', stages);
     stages.forEach((stage, index) => {
       if (!isGate(stage)) throw new InvalidArgumentError(this.name, `stages[${index}]`, 'a Gate', stage);
       if (stages.indexOf(stage) !== index) {
@@ -128,7 +139,7 @@ export class Pipeline implements Gate {
       }
     });
     this.stages = Object.freeze(stages.slice());
-    this.clock = options.clock ?? systemClock;
+    this.clock = o.clock ?? systemClock;
     this.capacity = stages.reduce((min, stage) => Math.min(min, stage.capacity), Infinity);
   }
 
@@ -164,7 +175,7 @@ export class Pipeline implements Gate {
       first?.release(NOT_RUN);
       return EMPTY_PERMIT;
     }
-    return this.admitted(combine(first, rest), count);
+    return this.admitted(combine(first, rest, this.name), count);
   }
 
   acquire(count = 1, options?: AcquireOptions): Promise<Permit> {
@@ -211,7 +222,7 @@ export class Pipeline implements Gate {
     if (index === stages.length) {
       this.admittedCount++;
       if (this.admitEvents.listening) this.admitEvents.emit(count, 0);
-      if (count !== 0) return combine(first, rest);
+      if (count !== 0) return combine(first, rest, this.name);
       // acquire(0) waits for availability and takes nothing
       if (rest !== undefined) releaseInReverse(rest, NOT_RUN);
       first?.release(NOT_RUN);
@@ -305,7 +316,7 @@ export class Pipeline implements Gate {
       releaseInReverse(taken, NOT_RUN);
       return EMPTY_PERMIT;
     }
-    return taken.length === 0 ? EMPTY_PERMIT : taken.length === 1 ? (taken[0] as Permit) : new PipelinePermit(taken);
+    return taken.length === 0 ? EMPTY_PERMIT : taken.length === 1 ? (taken[0] as Permit) : new PipelinePermit(taken, this.name);
   }
 
   private admitted(permit: Permit, count: number): Permit {
@@ -325,6 +336,7 @@ export class Pipeline implements Gate {
 
 /**
  * Composes gates into a {@link Pipeline}: `pipeline(a, b, c)`, or `pipeline({ name, clock }, a, b, c)`.
+ * At least one gate is required: `pipeline()` and `pipeline(options)` throw an `InvalidArgumentError`.
  *
  * @example
  * ```ts

@@ -1,5 +1,5 @@
 import { InvalidArgumentError, TooLargeError } from './errors.js';
-import type { AcquireOptions, FairnessKey, TryAcquireOptions } from './gate.js';
+import { NOT_RUN, type AcquireOptions, type FairnessKey, type Outcome, type TokenUsage, type TryAcquireOptions } from './gate.js';
 
 /** The accepted range of a numeric option, for {@link checkNumber}. */
 export interface NumberRange {
@@ -79,13 +79,267 @@ export function checkFunction(where: string, name: string, value: unknown, optio
   }
 }
 
-/** Checks that an options argument is a plain object (or `undefined`) and returns it as an object. */
-export function checkOptions<T extends object>(where: string, options: T | undefined): Partial<T> {
+/**
+ * The keys an options type `T` has, as a set made once (at module level) by {@link optionKeys}
+ * and handed to {@link checkOptions} at every construction. Invariant in `keyof T`: the keys of
+ * an options type with other keys cannot be passed for `T` (those of `Options<Gate>` can be for
+ * `Options<G>`: they have the same keys).
+ */
+export interface OptionKeys<T> {
+  /** Every key of `T`, in declaration order. */
+  readonly names: readonly string[];
+  /** Does not hold anything; ties the set to the keys of `T` for the type checker. */
+  readonly type?: (key: keyof T) => keyof T;
+  /** True when `key` is one of {@link OptionKeys.names}. */
+  has(key: string): boolean;
+}
+
+/**
+ * Lists the keys of an options type once, so that {@link checkOptions} can refuse unknown ones.
+ * Curried so that `T` is given and the record is checked against it: the record must name
+ * exactly every key of `T` (a missing or an extra key is a compile error), so the list cannot
+ * drift from the type. Call it at module level, not per construction.
+ *
+ * @example
+ * ```ts
+ * const TOKEN_BUCKET_KEYS = optionKeys<TokenBucketOptions>()({
+ *   name: true, clock: true, queueLimit: true, maxStarvationMs: true,
+ *   ratePerSecond: true, burst: true, initialTokens: true,
+ * });
+ * const o = checkOptions('TokenBucket', options, TOKEN_BUCKET_KEYS);
+ * ```
+ */
+export function optionKeys<T extends object>(): (record: { readonly [K in keyof T]-?: true }) => OptionKeys<T> {
+  return (record) => {
+    const names = Object.freeze(Object.keys(record));
+    const set = new Set(names);
+    return Object.freeze({ names, has: (key: string) => set.has(key) });
+  };
+}
+
+/** Edit distance between `a` and `b` (optimal string alignment: a swap of neighbours is one edit). */
+function editDistance(a: string, b: string): number {
+  // three rolling rows instead of a matrix: keys are short, but allocate little anyway
+  let before = new Array<number>(b.length + 1).fill(0);
+  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
+  let current = new Array<number>(b.length + 1).fill(0);
+  for (let i = 1; i <= a.length; i++) {
+    current[0] = i;
+    for (let j = 1; j <= b.length; j++) {
+      const substitution = (previous[j - 1] as number) + (a[i - 1] === b[j - 1] ? 0 : 1);
+      let best = Math.min((previous[j] as number) + 1, (current[j - 1] as number) + 1, substitution);
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) {
+        best = Math.min(best, (before[j - 2] as number) + 1);
+      }
+      current[j] = best;
+    }
+    [before, previous, current] = [previous, current, before];
+  }
+  return previous[b.length] as number;
+}
+
+/** Whether `distance` edits between two names of these lengths sharing `prefix` leading letters is close. */
+function isClose(distance: number, keyLength: number, candidateLength: number, prefix: number): boolean {
+  const longer = Math.max(keyLength, candidateLength);
+  // a typo: up to a third of the name wrong
+  if (distance <= Math.max(1, Math.floor(longer / 3))) return true;
+  // a wrong word after a right one (ratePerMinute → ratePerSecond, batchSize → batch): up to
+  // half the name, when the names start alike
+  return distance <= Math.floor(longer / 2) && prefix >= Math.min(3, keyLength, candidateLength);
+}
+
+function commonPrefix(a: string, b: string): number {
+  let i = 0;
+  while (i < a.length && i < b.length && a[i] === b[i]) i++;
+  return i;
+}
+
+/**
+ * The candidate `key` was most likely meant to be, or `undefined` when none is close. Letter
+ * case does not count (`ratepersecond` → `ratePerSecond`). Otherwise a candidate is close when
+ * its edit distance (insertions, deletions, substitutions, swaps of neighbours) is at most a
+ * third of the longer name (at least 1), or at most half of it when both names start with the
+ * same three letters (or the whole of the shorter one); the closest such candidate wins, and only
+ * if no other is as close. Does not mutate its arguments.
+ *
+ * @example
+ * ```ts
+ * closestKey('ratePerMinute', ['ratePerSecond', 'burst']); // 'ratePerSecond'
+ * closestKey('brust', ['ratePerSecond', 'burst']);         // 'burst'
+ * closestKey('colour', ['ratePerSecond', 'burst']);        // undefined
+ * ```
+ */
+export function closestKey(key: string, candidates: readonly string[]): string | undefined {
+  const lower = key.toLowerCase();
+  let best: string | undefined;
+  let bestDistance = Infinity;
+  let tied = false;
+  for (const candidate of candidates) {
+    const other = candidate.toLowerCase();
+    const distance = editDistance(lower, other);
+    if (!isClose(distance, key.length, candidate.length, commonPrefix(lower, other))) continue;
+    if (distance < bestDistance) {
+      best = candidate;
+      bestDistance = distance;
+      tied = false;
+    } else if (distance === bestDistance) {
+      tied = true;
+    }
+  }
+  return tied ? undefined : best;
+}
+
+/**
+ * The error for a key that `known` does not have: an {@link InvalidArgumentError} whose
+ * `argument` is the key and whose message is
+ * `${where}: unknown ${noun} "${key}"; did you mean "${suggestion}"?` (without the question when
+ * no known key is close; see {@link closestKey}).
+ *
+ * @param noun - what the keys are, default `option`; `path` is put before the key and the
+ *   suggestion (`fairness.` gives `unknown option "fairness.fairby"; did you mean "fairness.fairBy"?`).
+ */
+export function unknownOptionError(
+  where: string,
+  key: string,
+  known: readonly string[],
+  received: unknown,
+  noun = 'option',
+  path = '',
+): InvalidArgumentError {
+  const suggestion = closestKey(key, known);
+  const hint = suggestion === undefined ? '' : `; did you mean "${path}${suggestion}"?`;
+  const expected = `a known ${noun} (${known.map((k) => `"${path}${k}"`).join(', ')})`;
+  return new InvalidArgumentError(where, `${path}${key}`, expected, received, `${where}: unknown ${noun} "${path}${key}"${hint}`);
+}
+
+/**
+ * Checks that an options argument is a plain object (or `undefined`) whose every key is one of
+ * `keys`, and returns it. A known key set to `undefined` is accepted like an absent one. Meant
+ * for construction: it walks the object's enumerable keys once.
+ *
+ * @param keys - the options type's keys, made once by {@link optionKeys}.
+ * @param path - put before a key in the message, for options nested in another (`fairness.`).
+ * @throws InvalidArgumentError when `options` is not an object, or for the first unknown key
+ *   (`TokenBucket: unknown option "ratePerMinute"; did you mean "ratePerSecond"?`).
+ */
+export function checkOptions<T extends object>(
+  where: string,
+  options: T | undefined,
+  keys: OptionKeys<NoInfer<T>>,
+  path = '',
+): Partial<T> {
   if (options === undefined) return {};
   if (typeof options !== 'object' || options === null || Array.isArray(options)) {
-    throw new InvalidArgumentError(where, 'options', 'an object', options);
+    throw new InvalidArgumentError(where, path === '' ? 'options' : path.slice(0, -1), 'an object', options);
+  }
+  // for-in, not Object.keys: no array allocated (an LLM request is checked per acquisition),
+  // and an inherited key is read like an own one, so it is checked like one
+  for (const key in options) {
+    if (!keys.has(key)) throw unknownOptionError(where, key, keys.names, (options as Record<string, unknown>)[key], 'option', path);
   }
   return options;
+}
+
+const OUTCOME_KEYS = optionKeys<Outcome>()({ ok: true, durationMs: true, cost: true, usage: true, error: true });
+const USAGE_KEYS = optionKeys<TokenUsage>()({ inputTokens: true, outputTokens: true, totalTokens: true });
+
+/**
+ * `OUTCOME_KEYS.has(key)` as a switch: on the release hot path a string switch is a few pointer
+ * comparisons, a set lookup is three times slower. A key added to `Outcome` and not listed here
+ * fails to compile (the `never` below).
+ */
+function isOutcomeKey(key: string): boolean {
+  const k = key as keyof Outcome;
+  switch (k) {
+    case 'ok':
+    case 'durationMs':
+    case 'cost':
+    case 'usage':
+    case 'error':
+      return true;
+    default: {
+      const unlisted: never = k;
+      void unlisted;
+      return false;
+    }
+  }
+}
+
+/** A finite number ≥ 0 (NaN, negatives, Infinity and non-numbers are not). */
+function isAmount(value: unknown): boolean {
+  return typeof value === 'number' && value >= 0 && value !== Infinity;
+}
+
+function checkAmount(gate: string, name: string, value: unknown): void {
+  if (value !== undefined && !isAmount(value)) {
+    throw new InvalidArgumentError(gate, name, 'a finite number ≥ 0 or undefined', value);
+  }
+}
+
+/** The slow half of {@link checkOutcome}: finds what is wrong and throws, or checks `usage`. */
+function checkOutcomeFields(gate: string, outcome: unknown): void {
+  if (typeof outcome !== 'object' || outcome === null || Array.isArray(outcome)) {
+    throw new InvalidArgumentError(gate, 'outcome', 'an outcome object ({ ok, durationMs, cost, usage, error }) or undefined', outcome);
+  }
+  const o = outcome as Record<string, unknown>;
+  for (const key in o) {
+    if (!OUTCOME_KEYS.has(key)) throw unknownOptionError(gate, key, OUTCOME_KEYS.names, o[key], 'outcome key');
+  }
+  if (o.ok !== undefined && typeof o.ok !== 'boolean') {
+    throw new InvalidArgumentError(gate, 'outcome.ok', 'true, false or undefined', o.ok);
+  }
+  checkAmount(gate, 'outcome.durationMs', o.durationMs);
+  checkAmount(gate, 'outcome.cost', o.cost);
+  const usage = o.usage;
+  if (usage === undefined) return;
+  if (typeof usage !== 'object' || usage === null || Array.isArray(usage)) {
+    throw new InvalidArgumentError(gate, 'outcome.usage', 'an object ({ inputTokens, outputTokens, totalTokens }) or undefined', usage);
+  }
+  const u = usage as Record<string, unknown>;
+  for (const key in u) {
+    if (!USAGE_KEYS.has(key)) throw unknownOptionError(gate, key, USAGE_KEYS.names, u[key], 'usage key', 'outcome.usage.');
+  }
+  checkAmount(gate, 'outcome.usage.inputTokens', u.inputTokens);
+  checkAmount(gate, 'outcome.usage.outputTokens', u.outputTokens);
+  checkAmount(gate, 'outcome.usage.totalTokens', u.totalTokens);
+}
+
+/**
+ * The boundary check of every `permit.release(outcome)`: `undefined`, {@link NOT_RUN}, or an
+ * object with only the keys of {@link Outcome} — `ok` a boolean, `durationMs` and `cost` finite
+ * numbers ≥ 0, `usage` an object of finite token counts ≥ 0 (each field may be `undefined`).
+ * Cheap for the common shapes (`undefined`, `NOT_RUN`, `{ ok }`, `{ ok, durationMs, error }`):
+ * a few comparisons and one pass over the keys. Call it before touching any state, so a permit
+ * released with a bad outcome keeps its budget and can still be released with a good one.
+ *
+ * @param gate - the permit's gate, for the message.
+ * @throws InvalidArgumentError naming the bad field (`outcome.durationMs`), or for an unknown key
+ *   (`TokenBucket: unknown outcome key "sucess"`).
+ */
+export function checkOutcome(gate: string, outcome: unknown): void {
+  if (outcome === undefined || outcome === NOT_RUN) return;
+  // the usual shapes ({ ok }, { ok, durationMs }, { ok, durationMs, error }, { cost }): known
+  // keys, well-formed values, no usage; anything else goes to the slow path, which names it
+  if (typeof outcome === 'object' && outcome !== null && !Array.isArray(outcome)) {
+    let known = true;
+    for (const key in outcome) {
+      if (!isOutcomeKey(key)) {
+        known = false;
+        break;
+      }
+    }
+    const o = outcome as Outcome;
+    if (
+      known &&
+      o.usage === undefined &&
+      (o.ok === undefined || typeof o.ok === 'boolean') &&
+      (o.durationMs === undefined || isAmount(o.durationMs)) &&
+      (o.cost === undefined || isAmount(o.cost))
+    ) {
+      return;
+    }
+  }
+  checkOutcomeFields(gate, outcome);
 }
 
 /** Checks a component name option and returns it (or `fallback` when absent). */

@@ -1,6 +1,6 @@
 import { KEEP_ALIVE, type Clock, type TimerHandle } from './clock.js';
 import type { FairnessKey } from './gate.js';
-import { checkNumber } from './validate.js';
+import { checkNumber, checkOptions, optionKeys, type OptionKeys } from './validate.js';
 import { FifoLevel, KeyedLevel, QUEUED, SETTLED, type Level, type QueuedWaiter, type SignalLink, type Waiter } from './waiter-levels.js';
 
 export type { QueuedWaiter } from './waiter-levels.js';
@@ -47,6 +47,14 @@ export const DEFAULT_MAX_STARVATION_MS = 10_000;
 const IDLE_LEVELS_KEPT = 8;
 /** Deadline tombstones tolerated in the heap before a sweep (and never more than the live ones). */
 const SWEEP_AFTER_DEAD = 32;
+
+const WAITER_QUEUE_KEYS = optionKeys<WaiterQueueOptions<unknown>>()({
+  clock: true,
+  maxStarvationMs: true,
+  timeoutReason: true,
+  onLeave: true,
+  keyed: true,
+});
 
 /**
  * The queue behind every wait in sluice: gates' `acquire` and buffers' `put`/`take`.
@@ -102,6 +110,7 @@ export class WaiterQueue<V, P = undefined> {
   private timedOutCount = 0;
 
   constructor(options: WaiterQueueOptions<P>) {
+    checkOptions('WaiterQueue', options, WAITER_QUEUE_KEYS as OptionKeys<WaiterQueueOptions<P>>);
     this.clock = options.clock;
     this.maxStarvationMs = checkNumber(
       'WaiterQueue',

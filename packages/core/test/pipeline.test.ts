@@ -2,10 +2,13 @@ import { describe, expect, it } from 'vitest';
 import {
   CircuitOpenError,
   ClosedError,
+  InvalidArgumentError,
   NOT_RUN,
   Pipeline,
   WaitTimeoutError,
+  passThrough,
   pipeline,
+  type Gate,
   type Outcome,
   type Permit,
   type Refusal,
@@ -150,10 +153,14 @@ describe('pipeline', () => {
     expect(adjusted).toEqual([7]);
   });
 
-  it('an empty pipeline admits everything', () => {
-    const gate = pipeline();
-    expect(gate.capacity).toBe(Infinity);
-    expect(gate.tryAcquire(5).granted).toBe(true);
+  it('refuses to be built without a stage, and names a stage that is not a gate by its index', () => {
+    expect(() => pipeline()).toThrow(new InvalidArgumentError('pipeline', 'stages', 'at least one gate', []));
+    expect(() => pipeline()).toThrow('pipeline: stages must be at least one gate; received an array of 0');
+    expect(() => pipeline({ name: 'api' })).toThrow('api: stages must be at least one gate; received an array of 0');
+    expect(() => new Pipeline([])).toThrow('pipeline: stages must be at least one gate; received an array of 0');
+    const gate = passThrough();
+    expect(() => pipeline(gate, 42 as unknown as Gate)).toThrow('pipeline: stages[1] must be a Gate; received 42 (number)');
+    expect(() => pipeline({ name: 'api' }, gate, {} as Gate)).toThrow('api: stages[1] must be a Gate; received an object');
   });
 
   it('grants without a promise hop per stage when every stage can, and counts a wait once where it happens', async () => {

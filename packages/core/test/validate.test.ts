@@ -10,8 +10,14 @@ import {
   checkOneOf,
   checkOptions,
   checkTryAcquireOptions,
+  optionKeys,
   optionalNumber,
 } from '@sluice/core';
+
+interface BOptions {
+  readonly name?: string;
+}
+const B_KEYS = optionKeys<BOptions>()({ name: true });
 
 function messageOf(fn: () => unknown): string {
   try {
@@ -87,7 +93,7 @@ describe('boundary validation', () => {
     expect(() => checkFunction('B', 'merge', 3)).toThrow(/merge must be a function; received 3 \(number\)/);
     expect(checkName('B', undefined, 'fallback')).toBe('fallback');
     expect(() => checkName('B', '', 'fallback')).toThrow(/name must be a non-empty string/);
-    expect(checkOptions('B', undefined)).toEqual({});
-    expect(() => checkOptions('B', [] as unknown as object)).toThrow(/options must be an object; received an array of 0/);
+    expect(checkOptions('B', undefined, B_KEYS)).toEqual({});
+    expect(() => checkOptions('B', [] as unknown as BOptions, B_KEYS)).toThrow(/options must be an object; received an array of 0/);
   });
 });

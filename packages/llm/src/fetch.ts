@@ -4,6 +4,7 @@ import {
   checkFunction,
   checkNumber,
   checkOptions,
+  optionKeys,
   systemClock,
   type AcquireOptions,
   type Clock,
@@ -109,6 +110,14 @@ export function estimateTokensByChars(text: string, json: unknown): number {
   return Math.ceil(chars / 4);
 }
 
+const WRAP_FETCH_KEYS = optionKeys<WrapFetchOptions>()({
+  estimateTokens: true,
+  defaultMaxOutputTokens: true,
+  priority: true,
+  maxWaitMs: true,
+  clock: true,
+});
+
 /**
  * Wraps a `fetch` so every call goes through an `LlmLimiter` (any {@link FetchLimiter}): a drop-in `fetch` for the
  * official `openai` and `@anthropic-ai/sdk` clients (their `fetch` option), or for any code that
@@ -168,7 +177,7 @@ export function wrapFetch(fetchImpl: FetchFunction, limiter: FetchLimiter, optio
   if (typeof limiter !== 'object' || limiter === null || typeof (limiter as Partial<FetchLimiter>).acquire !== 'function') {
     throw new InvalidArgumentError('wrapFetch', 'limiter', 'an LlmLimiter', limiter);
   }
-  const o = checkOptions('wrapFetch', options);
+  const o = checkOptions('wrapFetch', options, WRAP_FETCH_KEYS);
   checkFunction('wrapFetch', 'estimateTokens', o.estimateTokens, true);
   checkFunction('wrapFetch', 'priority', o.priority, true);
   const estimate = o.estimateTokens ?? estimateTokensByChars;

@@ -3,6 +3,7 @@
 // values are parsed once each afterwards. Unknown headers and malformed values are skipped, never
 // thrown on.
 
+import { checkOptions, optionKeys } from '@sluice/core';
 import { parseDecimal, parseGoDuration, parseHttpDate, parseResetAt } from './duration.js';
 import type { Dimension, HeadersLike, LimitObservation, Provider, RateLimitSnapshot, TimeReference } from './types.js';
 
@@ -16,6 +17,8 @@ export interface RateLimitHeaderOptions {
    */
   readonly provider?: Provider | undefined;
 }
+
+const RATE_LIMIT_HEADER_KEYS = optionKeys<RateLimitHeaderOptions>()({ provider: true });
 
 /** Dimensions in the order observations are reported. */
 const DIMENSION_ORDER: readonly Dimension[] = ['requests', 'tokens', 'input-tokens', 'output-tokens', 'requests-per-day', 'tokens-per-day'];
@@ -302,6 +305,7 @@ export function parseRateLimitHeaders(
   ref: TimeReference,
   options?: RateLimitHeaderOptions,
 ): RateLimitSnapshot {
+  if (options !== undefined) checkOptions('parseRateLimitHeaders', options, RATE_LIMIT_HEADER_KEYS);
   return parseRateLimitMap(readHeaders(headers), ref, options?.provider);
 }
 

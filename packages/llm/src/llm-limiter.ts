@@ -1,8 +1,10 @@
 import {
+  checkOutcome,
   EMPTY_PERMIT,
   Emitter,
   GateBase,
   InvalidArgumentError,
+  optionKeys,
   TooLargeError,
   checkName,
   checkNumber,
@@ -115,6 +117,24 @@ export interface ResponseLike {
 
 const DEFAULT_PAUSE_LIMIT_MS = 10 * 60_000;
 
+/** The keys of an {@link LlmRequest}, also checked by the router. */
+export const LLM_REQUEST_KEYS = optionKeys<LlmRequest>()({ inputTokens: true, maxOutputTokens: true });
+
+const LLM_LIMITER_KEYS = optionKeys<LlmLimiterOptions>()({
+  requestsPerMinute: true,
+  tokensPerMinute: true,
+  inputTokensPerMinute: true,
+  outputTokensPerMinute: true,
+  requestsPerDay: true,
+  tokensPerDay: true,
+  headroom: true,
+  queueLimit: true,
+  maxStarvationMs: true,
+  name: true,
+  clock: true,
+  wallClock: true,
+});
+
 /**
  * An LLM provider quota as a gate: one continuously refilling bucket per dimension (RPM, TPM,
  * input/output TPM, per-day limits — the providers' own model, not fixed minute windows).
@@ -167,7 +187,7 @@ export class LlmLimiter extends GateBase {
 
   /** @throws InvalidArgumentError naming a bad option, or when no limit is given. */
   constructor(options: LlmLimiterOptions) {
-    const o = checkOptions('LlmLimiter', options);
+    const o = checkOptions('LlmLimiter', options, LLM_LIMITER_KEYS);
     const name = checkName('LlmLimiter', o.name, 'llm');
     const limitOf = (option: string, value: unknown): number | undefined =>
       value === undefined ? undefined : checkNumber(name, option, value, { min: 0, exclusiveMin: true });
@@ -453,7 +473,7 @@ export class LlmLimiter extends GateBase {
       if (!(Number.isInteger(request) && request > 0)) return { count: request, cost: PROBE };
       cost = this.plainCost(request);
     } else {
-      const r = checkOptions(`${this.name}: request`, request);
+      const r = checkOptions(this.name, request, LLM_REQUEST_KEYS, 'request.');
       const input = checkNumber(this.name, 'inputTokens', r.inputTokens ?? 0, { min: 0, integer: true });
       const output = checkNumber(this.name, 'maxOutputTokens', r.maxOutputTokens ?? 0, { min: 0, integer: true });
       cost = costVector(1, input, output);
@@ -535,6 +555,7 @@ class ReservationPermit implements LlmPermit {
     return this.cost[Dim.Output] as number;
   }
   release(outcome?: Outcome): void {
+    checkOutcome(this.limiter.name, outcome);
     if (this.released) return;
     this.released = true;
     this.limiter.settle(this.cost, outcome);

@@ -1,4 +1,5 @@
 import {
+  checkOutcome,
   ClosedError,
   EMPTY_PERMIT,
   InvalidArgumentError,
@@ -9,6 +10,7 @@ import {
   checkOptions,
   checkTryAcquireOptions,
   isTooLargeError,
+  optionKeys,
   type AcquireOptions,
   type Clock,
   type Outcome,
@@ -17,6 +19,7 @@ import {
   type TryAcquireOptions,
 } from '@sluice/core';
 import {
+  LLM_REQUEST_KEYS,
   LlmLimiter,
   type LlmLimiterOptions,
   type LlmObservation,
@@ -86,6 +89,8 @@ interface KeyEntry {
 /** Keys one eviction looks at before settling for a partly used one or giving up. */
 const EVICTION_SCAN = 64;
 
+const KEYED_LLM_LIMITER_KEYS = optionKeys<KeyedLlmLimiterOptions>()({ limits: true, maxKeys: true, name: true, clock: true });
+
 /**
  * One {@link LlmLimiter} per key — API key, tenant, model, deployment — made on first use from
  * `limits`, in a map bounded by `maxKeys`. Eviction is least-recently-used and never touches a
@@ -137,7 +142,7 @@ export class KeyedLlmLimiter {
    *   by making one limiter from it), a `maxKeys` below 1, a bad `name` or `clock`.
    */
   constructor(options: KeyedLlmLimiterOptions) {
-    const o = checkOptions('KeyedLlmLimiter', options);
+    const o = checkOptions('KeyedLlmLimiter', options, KEYED_LLM_LIMITER_KEYS);
     this.name = checkName('KeyedLlmLimiter', o.name, 'keyed-llm');
     this.maxKeys = checkNumber(this.name, 'maxKeys', o.maxKeys ?? 10_000, { min: 1, integer: true });
     this.clock = checkClock(this.name, o.clock);
@@ -353,6 +358,7 @@ class KeyedPermit implements LlmPermit {
     return this.inner.maxOutputTokens;
   }
   release(outcome?: Outcome): void {
+    checkOutcome(this.entry.limiter.name, outcome);
     if (this.released) return;
     this.released = true;
     this.entry.outstanding--;
@@ -424,6 +430,9 @@ interface Candidate {
   readonly headroom: number;
 }
 
+const DEPLOYMENT_KEYS = optionKeys<LlmDeployment>()({ name: true, limiter: true, weight: true });
+const LLM_ROUTER_KEYS = optionKeys<LlmRouterOptions>()({ deployments: true, name: true, clock: true });
+
 /**
  * A small router over several deployments of the same model (regions, keys, Azure deployments),
  * each with its own quota ({@link LlmLimiter}): every request goes to the deployment that can
@@ -474,7 +483,7 @@ export class LlmRouter {
    *   is not a finite number > 0, the same limiter twice, or bad limiter options.
    */
   constructor(options: LlmRouterOptions) {
-    const o = checkOptions('LlmRouter', options);
+    const o = checkOptions('LlmRouter', options, LLM_ROUTER_KEYS);
     const name = checkName('LlmRouter', o.name, 'llm-router');
     this.name = name;
     const clock = checkClock(name, o.clock);
@@ -488,7 +497,7 @@ export class LlmRouter {
     given.forEach((raw: unknown, i) => {
       const where = `deployments[${i}]`;
       if (typeof raw !== 'object' || raw === null) throw new InvalidArgumentError(name, where, 'an object { name, limiter, weight? }', raw);
-      const d = raw as Partial<LlmDeployment>;
+      const d = checkOptions(name, raw as LlmDeployment, DEPLOYMENT_KEYS, `${where}.`);
       if (typeof d.name !== 'string' || d.name.length === 0) throw new InvalidArgumentError(name, `${where}.name`, 'a non-empty string', d.name);
       if (byName.has(d.name)) throw new InvalidArgumentError(name, `${where}.name`, 'a name no other deployment has', d.name);
       const weight = checkNumber(name, `${where}.weight`, d.weight ?? 1, { min: 0, exclusiveMin: true });
@@ -613,7 +622,7 @@ export class LlmRouter {
    * @throws TooLargeError when it fits none; InvalidArgumentError for a malformed request.
    */
   private rank(request: LlmRequest): Candidate[] {
-    const r = checkOptions(`${this.name}: request`, request);
+    const r = checkOptions(this.name, request, LLM_REQUEST_KEYS, 'request.');
     const input = checkNumber(this.name, 'inputTokens', r.inputTokens ?? 0, { min: 0, integer: true });
     const output = checkNumber(this.name, 'maxOutputTokens', r.maxOutputTokens ?? 0, { min: 0, integer: true });
     const candidates: Candidate[] = [];

@@ -1,3 +1,4 @@
+import { checkOptions, optionKeys } from '@sluice/core';
 import type { QueueMetrics, QueueMonitor } from './monitor.js';
 import { PROMETHEUS_CONTENT_TYPE, PrometheusWriter, type PrometheusLabels } from './prometheus.js';
 
@@ -5,6 +6,13 @@ import { PROMETHEUS_CONTENT_TYPE, PrometheusWriter, type PrometheusLabels } from
 export interface PrometheusExportOptions {
   /** Prefix of every metric name; default `"sluice"`. */
   readonly prefix?: string;
+}
+
+const EXPORT_KEYS = optionKeys<PrometheusExportOptions>()({ prefix: true });
+
+/** Checks the options of an exporter named `where` (an unknown key throws). */
+export function checkExportOptions(where: string, options: PrometheusExportOptions | undefined): PrometheusExportOptions {
+  return checkOptions(where, options, EXPORT_KEYS);
 }
 
 const BREAKER_STATES = Object.freeze(['closed', 'open', 'half-open', 'isolated']);
@@ -65,6 +73,7 @@ export type MetricFamily = ScalarFamily | HistogramFamily;
  * one). Series carry `component` and the watch's labels. Families without series are left out.
  */
 export function collectFamilies(monitor: QueueMonitor, options: PrometheusExportOptions = {}): MetricFamily[] {
+  checkExportOptions('collectFamilies', options);
   const prefix = options.prefix ?? 'sluice';
   const metrics = monitor.sample();
   const families: MetricFamily[] = [];
@@ -106,6 +115,7 @@ export function collectFamilies(monitor: QueueMonitor, options: PrometheusExport
 
 /** Every watched component's metrics in the Prometheus text exposition format; see {@link collectFamilies}. */
 export function prometheusText(monitor: QueueMonitor, options: PrometheusExportOptions = {}): string {
+  checkExportOptions('prometheusText', options);
   const w = new PrometheusWriter();
   for (const family of collectFamilies(monitor, options)) {
     w.family(family.name, family.type, family.help);
@@ -130,6 +140,7 @@ export interface NodeResponseLike {
  * (`http.createServer((req, res) => req.url === '/metrics' ? handler(req, res) : …)`).
  */
 export function prometheusHandler(monitor: QueueMonitor, options?: PrometheusExportOptions): (request: unknown, response: NodeResponseLike) => void {
+  checkExportOptions('prometheusHandler', options);
   return (_request, response) => {
     const body = prometheusText(monitor, options);
     response.statusCode = 200;
@@ -140,5 +151,6 @@ export function prometheusHandler(monitor: QueueMonitor, options?: PrometheusExp
 
 /** A `Request` → `Response` handler (Deno, Bun, workers, service workers) serving {@link prometheusText}. */
 export function prometheusFetchHandler(monitor: QueueMonitor, options?: PrometheusExportOptions): (request?: Request) => Response {
+  checkExportOptions('prometheusFetchHandler', options);
   return () => new Response(prometheusText(monitor, options), { status: 200, headers: { 'content-type': PROMETHEUS_CONTENT_TYPE } });
 }

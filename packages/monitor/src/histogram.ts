@@ -1,4 +1,4 @@
-import { InvalidArgumentError, checkNumber, checkOptions } from '@sluice/core';
+import { InvalidArgumentError, checkNumber, checkOptions, optionKeys } from '@sluice/core';
 
 /** Options of {@link LogLinearHistogram}. */
 export interface LogLinearHistogramOptions {
@@ -13,6 +13,8 @@ export interface LogLinearHistogramOptions {
   /** Largest value told apart, ms; default 86,400,000 (a day). Larger values land in the top bucket. */
   readonly highestMs?: number;
 }
+
+const HISTOGRAM_KEYS = optionKeys<LogLinearHistogramOptions>()({ subBuckets: true, lowestMs: true, highestMs: true });
 
 /**
  * A fixed-memory histogram of durations (ms) with log-linear buckets: each power of two is split
@@ -44,7 +46,7 @@ export class LogLinearHistogram {
 
   /** @throws InvalidArgumentError naming a bad option. */
   constructor(options: LogLinearHistogramOptions = {}) {
-    const o = checkOptions('LogLinearHistogram', options);
+    const o = checkOptions('LogLinearHistogram', options, HISTOGRAM_KEYS);
     const subBuckets = checkNumber('LogLinearHistogram', 'subBuckets', o.subBuckets ?? 16, { min: 2, max: 256, integer: true });
     if ((subBuckets & (subBuckets - 1)) !== 0) {
       throw new InvalidArgumentError('LogLinearHistogram', 'subBuckets', 'a power of two', subBuckets);

@@ -3,6 +3,7 @@ import {
   checkName,
   checkNumber,
   checkOptions,
+  optionKeys,
   systemClock,
   type BufferStats,
   type Clock,
@@ -207,6 +208,16 @@ interface AlertState {
   firing: boolean;
 }
 
+const WATCH_KEYS = optionKeys<WatchOptions>()({ labels: true, waits: true });
+const ALERT_KEYS = optionKeys<AlertOptions & { readonly label?: string }>()({ forMs: true, onFire: true, onResolve: true, label: true });
+const QUEUE_MONITOR_KEYS = optionKeys<QueueMonitorOptions>()({
+  sampleEveryMs: true,
+  rateWindowMs: true,
+  waitWindowMs: true,
+  waitBucketsMs: true,
+  clock: true,
+});
+
 /**
  * Watches gates and buffers and turns their counters and events into metrics operators use:
  * depth, arrival and departure rates, wait percentiles, drops, refusals, pressure, breaker state
@@ -241,7 +252,7 @@ export class QueueMonitor {
 
   /** @throws InvalidArgumentError naming a bad option. */
   constructor(options: QueueMonitorOptions = {}) {
-    const o = checkOptions('QueueMonitor', options);
+    const o = checkOptions('QueueMonitor', options, QUEUE_MONITOR_KEYS);
     this.sampleEveryMs = checkNumber('QueueMonitor', 'sampleEveryMs', o.sampleEveryMs ?? 1_000, { min: 1 });
     this.rateWindowMs = checkNumber('QueueMonitor', 'rateWindowMs', o.rateWindowMs ?? 10_000, { min: 1 });
     this.waitWindowMs = checkNumber('QueueMonitor', 'waitWindowMs', o.waitWindowMs ?? 60_000, { min: 1 });
@@ -272,6 +283,7 @@ export class QueueMonitor {
     if (kind === undefined) {
       throw new InvalidArgumentError('QueueMonitor', name, 'a gate (stats, onAdmit) or a buffer (stats, offer, poll)', component);
     }
+    checkOptions('QueueMonitor.watch', options, WATCH_KEYS);
     const labels = checkLabels(options.labels ?? {});
     const entry = new Watched(name, kind, component as WatchableGate | WatchableBuffer, labels, this.rateWindowMs, this.clock.now(), this.waitBucketsMs);
     const waits = options.waits ?? kind === 'gate';
@@ -314,7 +326,7 @@ export class QueueMonitor {
   alert(component: string, condition: AlertCondition, options: AlertOptions & { readonly label?: string } = {}): Disposer {
     if (!this.watched.has(component)) throw new InvalidArgumentError('QueueMonitor.alert', 'component', 'a watched component', component);
     if (typeof condition !== 'function') throw new InvalidArgumentError('QueueMonitor.alert', 'condition', 'a function of the metrics', condition);
-    const o = checkOptions('QueueMonitor.alert', options);
+    const o = checkOptions('QueueMonitor.alert', options, ALERT_KEYS);
     const state: AlertState = {
       component,
       label: o.label ?? (condition.name || 'alert'),

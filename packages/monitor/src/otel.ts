@@ -1,4 +1,5 @@
 import type { Attributes, BatchObservableResult, Meter, Observable } from '@opentelemetry/api';
+import { checkOptions, optionKeys } from '@sluice/core';
 import type { QueueMetrics, QueueMonitor } from './monitor.js';
 
 /** Options of {@link registerOpenTelemetry}. */
@@ -6,6 +7,8 @@ export interface OpenTelemetryBridgeOptions {
   /** Prefix of every instrument name; default `"sluice."`. */
   readonly prefix?: string;
 }
+
+const OTEL_KEYS = optionKeys<OpenTelemetryBridgeOptions>()({ prefix: true });
 
 /**
  * Publishes a monitor's metrics through an OpenTelemetry `Meter` (from `@opentelemetry/api`, a
@@ -23,6 +26,7 @@ export interface OpenTelemetryBridgeOptions {
  * ```
  */
 export function registerOpenTelemetry(monitor: QueueMonitor, meter: Meter, options: OpenTelemetryBridgeOptions = {}): () => void {
+  checkOptions('registerOpenTelemetry', options, OTEL_KEYS);
   const prefix = options.prefix ?? 'sluice.';
   const gauge = (name: string, description: string, unit: string) => meter.createObservableGauge(`${prefix}${name}`, { description, unit });
   const counter = (name: string, description: string) => meter.createObservableCounter(`${prefix}${name}`, { description });

@@ -1,5 +1,5 @@
 import type { QueueMonitor } from './monitor.js';
-import { collectFamilies, type MetricFamily, type PrometheusExportOptions } from './export.js';
+import { checkExportOptions, collectFamilies, type MetricFamily, type PrometheusExportOptions } from './export.js';
 
 /** The part of a prom-client `Registry` the bridge uses. */
 export interface PromRegistryLike {
@@ -31,6 +31,7 @@ interface PromValue {
  * ```
  */
 export function registerPromClient(monitor: QueueMonitor, registry: PromRegistryLike, options: PrometheusExportOptions = {}): () => void {
+  checkExportOptions('registerPromClient', options);
   // one sample per scrape: the registry asks every collector within the same tick
   let cached: MetricFamily[] | undefined;
   const families = (): MetricFamily[] => {

@@ -1,10 +1,12 @@
-import { checkNumber, checkOptions } from '@sluice/core';
+import { checkNumber, checkOptions, optionKeys } from '@sluice/core';
 
 /** Options of {@link EwmaRate}. */
 export interface EwmaRateOptions {
   /** Smoothing window, ms: a step change in the rate shows 63 % of its size after one window; default 10,000. */
   readonly windowMs?: number;
 }
+
+const EWMA_RATE_KEYS = optionKeys<EwmaRateOptions>()({ windowMs: true });
 
 /**
  * Events per second from a growing counter sampled at any times: an exponentially weighted
@@ -29,7 +31,7 @@ export class EwmaRate {
 
   /** @throws InvalidArgumentError for a bad window. */
   constructor(options: EwmaRateOptions = {}) {
-    const o = checkOptions('EwmaRate', options);
+    const o = checkOptions('EwmaRate', options, EWMA_RATE_KEYS);
     this.windowMs = checkNumber('EwmaRate', 'windowMs', o.windowMs ?? 10_000, { min: 0, exclusiveMin: true });
   }
 

@@ -1,5 +1,5 @@
 import { Duplex, Readable, Transform, Writable, type TransformCallback } from 'node:stream';
-import { GateMeter, InvalidArgumentError, isClosedError, type Gate, type GateMeterOptions, type ItemBuffer } from '@sluice/core';
+import { GateMeter, InvalidArgumentError, isClosedError, optionKeys, checkOptions, type Gate, type GateMeterOptions, type ItemBuffer } from '@sluice/core';
 
 /**
  * Options of {@link throttle}: the stream's mode and high-water mark, and how chunks pay the gate
@@ -13,6 +13,15 @@ export interface ThrottleOptions<T> extends GateMeterOptions<T> {
   /** `highWaterMark` of each side (chunks in object mode, bytes otherwise); default Node's. */
   readonly highWaterMark?: number;
 }
+
+const THROTTLE_KEYS = optionKeys<ThrottleOptions<never>>()({
+  objectMode: true,
+  highWaterMark: true,
+  cost: true,
+  batch: true,
+  priority: true,
+  maxWaitMs: true,
+});
 
 /**
  * A `Transform` that passes each chunk on only once `gate` grants its cost: a slow gate (a rate
@@ -28,8 +37,9 @@ export interface ThrottleOptions<T> extends GateMeterOptions<T> {
  * ```
  */
 export function throttle<T = unknown>(gate: Gate, options: ThrottleOptions<T> = {}): Transform {
+  checkOptions<ThrottleOptions<never>>('throttle', options, THROTTLE_KEYS);
   checkGate(gate);
-  const meter = new GateMeter<T>('throttle', gate, options);
+  const meter = new GateMeter<T>('throttle', gate, { cost: options.cost, batch: options.batch, priority: options.priority, maxWaitMs: options.maxWaitMs });
   return new Transform({
     objectMode: options.objectMode ?? true,
     ...(options.highWaterMark === undefined ? {} : { highWaterMark: options.highWaterMark }),
@@ -63,6 +73,8 @@ export interface BufferStreamOptions {
   readonly highWaterMark?: number;
 }
 
+const BUFFER_STREAM_KEYS = optionKeys<BufferStreamOptions>()({ highWaterMark: true });
+
 /**
  * A `Readable` (object mode) of the items of a sluice buffer: it takes as the reader reads — so a
  * stalled reader leaves the items in the buffer, where its policy (bounded, dropping, priority)
@@ -70,6 +82,7 @@ export interface BufferStreamOptions {
  * pending `take`.
  */
 export function fromBuffer<T>(buffer: ItemBuffer<T>, options: BufferStreamOptions = {}): Readable {
+  checkOptions('fromBuffer', options, BUFFER_STREAM_KEYS);
   checkBuffer(buffer);
   const controller = new AbortController();
   const readable: Readable = new Readable({
@@ -85,6 +98,8 @@ export function fromBuffer<T>(buffer: ItemBuffer<T>, options: BufferStreamOption
   return readable;
 }
 
+const TO_BUFFER_KEYS = optionKeys<{ readonly end?: boolean; readonly highWaterMark?: number }>()({ end: true, highWaterMark: true });
+
 /**
  * A `Writable` (object mode) that puts every chunk into a sluice buffer: while the buffer is at
  * capacity and does not drop, `put` waits, so `write()` returns false and upstream waits for
@@ -92,6 +107,7 @@ export function fromBuffer<T>(buffer: ItemBuffer<T>, options: BufferStreamOption
  * Ending the stream does not end the buffer (pass `{ end: true }` for that).
  */
 export function toBuffer<T>(buffer: ItemBuffer<T>, options: { readonly end?: boolean; readonly highWaterMark?: number } = {}): Writable {
+  checkOptions('toBuffer', options, TO_BUFFER_KEYS);
   checkBuffer(buffer);
   const controller = new AbortController();
   const write = bufferWriter(buffer, controller.signal);
@@ -118,6 +134,7 @@ export function toBuffer<T>(buffer: ItemBuffer<T>, options: { readonly end?: boo
  * writable side ends the buffer, so the readable side ends once it is drained.
  */
 export function bufferStream<T>(buffer: ItemBuffer<T>, options: BufferStreamOptions = {}): Duplex {
+  checkOptions('bufferStream', options, BUFFER_STREAM_KEYS);
   checkBuffer(buffer);
   const controller = new AbortController();
   const write = bufferWriter(buffer, controller.signal);

@@ -2,6 +2,7 @@ import { CircuitBreaker, type CircuitBreakerOptions } from '@sluice/breaker';
 import { ConcurrencyLimiter, type ConcurrencyLimiterOptions } from '@sluice/concurrency';
 import {
   InvalidArgumentError,
+  optionKeys,
   Pipeline,
   checkName,
   checkNumber,
@@ -61,6 +62,15 @@ export interface ProtectedRunOptions<T> extends AcquireOptions {
   readonly actualCost?: (result: T) => number;
 }
 
+const OVERLOAD_PROTECTION_KEYS = optionKeys<OverloadProtectionOptions>()({
+  breaker: true,
+  shedder: true,
+  limiter: true,
+  concurrency: true,
+  name: true,
+  clock: true,
+});
+
 /**
  * The front door of a service under load: circuit breaker → load shedder → rate limiter →
  * concurrency limit, each optional, composed with the core `pipeline` and itself a `Gate`.
@@ -102,7 +112,7 @@ export class OverloadProtection implements Gate {
 
   /** @throws InvalidArgumentError for a bad layer or option, or when no layer is given. */
   constructor(options: OverloadProtectionOptions) {
-    const o = checkOptions('OverloadProtection', options);
+    const o = checkOptions('OverloadProtection', options, OVERLOAD_PROTECTION_KEYS);
     const name = checkName('OverloadProtection', o.name, 'overload-protection');
     const clock = o.clock ?? systemClock;
     this.name = name;

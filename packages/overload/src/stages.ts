@@ -1,5 +1,6 @@
 import {
   ACQUIRE_NOW,
+  checkOutcome,
   hasAcquireNow,
   type AcquireNow,
   type AcquireOptions,
@@ -98,7 +99,9 @@ class ReconcilingPermit implements Permit {
     private count: number,
   ) {}
 
+  /** Checks the outcome first: a bad one throws before anything is refunded or released. */
   release(outcome?: Outcome): void {
+    checkOutcome(this.limiter.name, outcome);
     if (this.released) return;
     this.released = true;
     const actual = outcome?.cost;

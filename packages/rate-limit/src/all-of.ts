@@ -1,9 +1,11 @@
 import {
+  checkOptions,
   EMPTY_PERMIT,
   GateBase,
   InvalidArgumentError,
   checkName,
   checkNumber,
+  optionKeys,
   type Clock,
   type Permit,
 } from '@sluice/core';
@@ -23,6 +25,8 @@ export interface AllOfOptions {
   /** Anti-starvation age for priorities, in ms; default 10,000. */
   readonly maxStarvationMs?: number;
 }
+
+const ALL_OF_KEYS = optionKeys<AllOfOptions>()({ name: true, clock: true, queueLimit: true, maxStarvationMs: true });
 
 /**
  * Several rate limits at once — say 4 per second **and** 60 per minute **and** 10,000 per day —
@@ -54,6 +58,7 @@ export class AllOf extends GateBase {
 
   /** @throws InvalidArgumentError when a member is not a limiter of this package or appears twice, or for bad options. */
   constructor(members: readonly RateLimiter[], options: AllOfOptions = {}) {
+    checkOptions('AllOf', options, ALL_OF_KEYS);
     const name = checkName('AllOf', options.name, 'all-of');
     if (!Array.isArray(members) || members.length === 0) {
       throw new InvalidArgumentError(name, 'members', 'a non-empty array of limiters', members);

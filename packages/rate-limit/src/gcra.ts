@@ -1,7 +1,16 @@
-import { checkName, checkNumber, checkOptions } from '@sluice/core';
+import { checkName, checkNumber, checkOptions, optionKeys } from '@sluice/core';
 import { UNIT_EPSILON, gcraAdmit, gcraAvailable, gcraParameters, gcraWaitMs } from './math.js';
 import type { GcraOptions } from './options.js';
 import { RateLimiter } from './rate-limiter.js';
+
+const GCRA_KEYS = optionKeys<GcraOptions>()({
+  ratePerSecond: true,
+  burst: true,
+  name: true,
+  clock: true,
+  queueLimit: true,
+  maxStarvationMs: true,
+});
 
 /**
  * The generic cell rate algorithm: the same limit as a token bucket of `burst` tokens refilling
@@ -33,7 +42,7 @@ export class Gcra extends RateLimiter {
 
   /** @throws InvalidArgumentError naming a bad option. */
   constructor(options: GcraOptions) {
-    const o = checkOptions('Gcra', options);
+    const o = checkOptions('Gcra', options, GCRA_KEYS);
     const name = checkName('Gcra', o.name, 'gcra');
     const ratePerSecond = checkNumber(name, 'ratePerSecond', o.ratePerSecond, { min: 0, exclusiveMin: true });
     const burst = checkNumber(name, 'burst', o.burst, { min: 1, integer: true });

@@ -6,6 +6,7 @@ import {
   checkName,
   checkNumber,
   checkOptions,
+  optionKeys,
   runWithGate,
   systemClock,
   type AcquireOptions,
@@ -63,6 +64,8 @@ const EVICTION_SCAN = 64;
 
 const NO_STATS: GateStats = Object.freeze({ capacity: 0, available: 0, waiting: 0, queued: 0, admitted: 0, refused: 0, cancelled: 0 });
 
+const KEYED_LIMITER_KEYS = optionKeys<KeyedLimiterOptions<Gate>>()({ create: true, maxKeys: true, name: true, clock: true });
+
 /**
  * One limiter per key — client id, IP, API key, deployment — made on first use by `create`,
  * in a map bounded by `maxKeys`. Eviction is least-recently-used with a second chance (a key
@@ -96,7 +99,7 @@ export class KeyedLimiter<G extends Gate = Gate> {
 
   /** @throws InvalidArgumentError for a missing `create` or a `maxKeys` below 1. */
   constructor(options: KeyedLimiterOptions<G>) {
-    const o = checkOptions('KeyedLimiter', options);
+    const o = checkOptions<KeyedLimiterOptions<Gate>>('KeyedLimiter', options, KEYED_LIMITER_KEYS);
     this.name = checkName('KeyedLimiter', o.name, 'keyed');
     checkFunction(this.name, 'create', o.create);
     this.create = o.create as (key: string) => G;

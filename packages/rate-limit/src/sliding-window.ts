@@ -1,7 +1,16 @@
-import { checkName, checkNumber, checkOptions } from '@sluice/core';
+import { checkName, checkNumber, checkOptions, optionKeys } from '@sluice/core';
 import { UNIT_EPSILON, slidingWindowEstimate, slidingWindowWaitMs } from './math.js';
 import type { SlidingWindowOptions } from './options.js';
 import { RateLimiter } from './rate-limiter.js';
+
+const SLIDING_WINDOW_KEYS = optionKeys<SlidingWindowOptions>()({
+  limit: true,
+  windowMs: true,
+  name: true,
+  clock: true,
+  queueLimit: true,
+  maxStarvationMs: true,
+});
 
 /**
  * "At most `limit` per `windowMs`", for people who think in requests per minute: the weighted
@@ -31,7 +40,7 @@ export class SlidingWindow extends RateLimiter {
 
   /** @throws InvalidArgumentError naming a bad option. */
   constructor(options: SlidingWindowOptions) {
-    const o = checkOptions('SlidingWindow', options);
+    const o = checkOptions('SlidingWindow', options, SLIDING_WINDOW_KEYS);
     const name = checkName('SlidingWindow', o.name, 'sliding-window');
     const limit = checkNumber(name, 'limit', o.limit, { min: 1, integer: true });
     const windowMs = checkNumber(name, 'windowMs', o.windowMs, { min: 0, exclusiveMin: true });

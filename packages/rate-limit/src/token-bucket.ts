@@ -1,7 +1,17 @@
-import { checkName, checkNumber, checkOptions } from '@sluice/core';
+import { checkName, checkNumber, checkOptions, optionKeys } from '@sluice/core';
 import { UNIT_EPSILON, bucketTokens, bucketWaitMs } from './math.js';
 import type { TokenBucketOptions } from './options.js';
 import { RateLimiter } from './rate-limiter.js';
+
+const TOKEN_BUCKET_KEYS = optionKeys<TokenBucketOptions>()({
+  ratePerSecond: true,
+  burst: true,
+  initialTokens: true,
+  name: true,
+  clock: true,
+  queueLimit: true,
+  maxStarvationMs: true,
+});
 
 /**
  * A token bucket: holds at most `burst` tokens and refills continuously at `ratePerSecond`.
@@ -40,7 +50,7 @@ export class TokenBucket extends RateLimiter {
 
   /** @throws InvalidArgumentError naming a bad option (rate ≤ 0, NaN or Infinity; burst < 1 or fractional; …). */
   constructor(options: TokenBucketOptions) {
-    const o = checkOptions('TokenBucket', options);
+    const o = checkOptions('TokenBucket', options, TOKEN_BUCKET_KEYS);
     const name = checkName('TokenBucket', o.name, 'token-bucket');
     const ratePerSecond = checkNumber(name, 'ratePerSecond', o.ratePerSecond, { min: 0, exclusiveMin: true });
     const burst = checkNumber(name, 'burst', o.burst, { min: 1, integer: true });

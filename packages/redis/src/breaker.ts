@@ -1,9 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import {
+  checkOptions,
   CircuitOpenError,
   ClosedError,
   Emitter,
   InvalidArgumentError,
+  optionKeys,
   StoreUnavailableError,
   checkFunction,
   checkName,
@@ -256,6 +258,19 @@ interface Recorded {
 
 const everyErrorFails = (): boolean => true;
 
+const SHARED_BREAKER_KEYS = optionKeys<SharedCircuitBreakerOptions>()({
+  store: true,
+  name: true,
+  failureThreshold: true,
+  windowMs: true,
+  openMs: true,
+  halfOpenTrialMs: true,
+  isFailure: true,
+  expectedInstances: true,
+  onStoreError: true,
+  probeIntervalMs: true,
+});
+
 /**
  * A circuit breaker whose state lives in Redis, shared by every process that uses the same
  * store prefix and breaker name: when the dependency fails for one, it is open for all; one
@@ -335,6 +350,7 @@ export class SharedCircuitBreaker {
    */
   constructor(options: SharedCircuitBreakerOptions) {
     if (typeof options !== 'object' || options === null) throw new InvalidArgumentError('SharedCircuitBreaker', 'options', 'an object', options);
+    checkOptions('SharedCircuitBreaker', options, SHARED_BREAKER_KEYS);
     this.name = checkName('SharedCircuitBreaker', options.name, DEFAULT_SHARED_BREAKER_NAME);
     const store = (options as Partial<SharedCircuitBreakerOptions>).store;
     if (typeof store !== 'object' || store === null || typeof store.run !== 'function') {

@@ -1,6 +1,8 @@
 import {
+  checkOptions,
   GateBase,
   InvalidArgumentError,
+  optionKeys,
   StoreUnavailableError,
   checkCount,
   checkName,
@@ -242,9 +244,10 @@ export class RedisGate extends GateBase {
   }
 }
 
+const REDIS_GATE_KEYS = optionKeys<RedisGateOptions>()({ name: true, queueLimit: true });
+
 /** @internal Checks `gate()` options before a gate is made. */
 export function checkGateOptions(where: string, options: unknown): RedisGateOptions {
   if (options === undefined) return {};
-  if (typeof options !== 'object' || options === null) throw new InvalidArgumentError(where, 'options', 'an object', options);
-  return options as RedisGateOptions;
+  return checkOptions(where, options as RedisGateOptions, REDIS_GATE_KEYS);
 }

@@ -1,6 +1,9 @@
 import {
+  checkOptions,
+  checkOutcome,
   ClosedError,
   InvalidArgumentError,
+  optionKeys,
   StoreUnavailableError,
   TooLargeError,
   WaitTimeoutError,
@@ -86,6 +89,21 @@ function isResponse(input: unknown): input is ResponseLike {
 const DAY = 86_400_000;
 const NO_OPTIONS: RedisLlmWaitOptions = Object.freeze({});
 
+const REDIS_LLM_LIMITER_KEYS = optionKeys<RedisLlmLimiterOptions>()({
+  store: true,
+  name: true,
+  onStoreError: true,
+  expectedInstances: true,
+  probeIntervalMs: true,
+  requestsPerMinute: true,
+  tokensPerMinute: true,
+  inputTokensPerMinute: true,
+  outputTokensPerMinute: true,
+  requestsPerDay: true,
+  tokensPerDay: true,
+  headroom: true,
+});
+
 /**
  * An LLM provider's quota shared by every process that calls the provider with it: the six
  * dimensions of `@sluice/llm`'s `LlmLimiter` (RPM, TPM, ITPM, OTPM, RPD, TPD), each a continuously refilling
@@ -117,6 +135,7 @@ export class RedisLlmLimiter {
 
   /** @throws InvalidArgumentError for a bad limit, headroom, store or policy, or no limit at all. */
   constructor(options: RedisLlmLimiterOptions) {
+    checkOptions('RedisLlmLimiter', options, REDIS_LLM_LIMITER_KEYS);
     this.name = checkName('RedisLlmLimiter', options.name, 'llm');
     const store = (options as Partial<RedisLlmLimiterOptions>).store;
     if (typeof store !== 'object' || store === null || typeof store.run !== 'function') {
@@ -306,6 +325,7 @@ export class RedisLlmLimiter {
       inputTokens: input,
       maxOutputTokens: output,
       release: (outcome?: Outcome) => {
+        checkOutcome(this.name, outcome);
         if (released) return;
         released = true;
         if (outcome === undefined) return;
@@ -324,7 +344,15 @@ export class RedisLlmLimiter {
   }
 
   private openPermit(input: number, output: number): LlmPermit {
-    return { granted: true, inputTokens: input, maxOutputTokens: output, release() {} };
+    const name = this.name;
+    return {
+      granted: true,
+      inputTokens: input,
+      maxOutputTokens: output,
+      release(outcome?: Outcome) {
+        checkOutcome(name, outcome);
+      },
+    };
   }
 
   private fallbackAcquire(key: string, input: number, output: number, options: WaitOptions): Promise<LlmPermit> {

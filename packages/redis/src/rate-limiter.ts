@@ -1,7 +1,10 @@
 import {
+  checkOptions,
+  checkOutcome,
   ClosedError,
   InvalidArgumentError,
   LimitExceededError,
+  optionKeys,
   StoreUnavailableError,
   WaitTimeoutError,
   checkAcquireOptions,
@@ -10,6 +13,7 @@ import {
   checkNumber,
   type Disposer,
   type Gate,
+  type Outcome,
   type Permit,
   type WaitOptions,
 } from '@sluice/core';
@@ -134,7 +138,37 @@ function parse(reply: unknown): Decision {
   return { admitted: r[0] === 1, waitMs: Number(r[1]), remaining: Number(r[2]), serverTimeMs: Number(r[3]) };
 }
 
-const ALWAYS: Permit = Object.freeze({ granted: true as const, release() {} });
+const REDIS_GCRA_KEYS = optionKeys<RedisGcraOptions>()({
+  ratePerSecond: true,
+  burst: true,
+  coalesce: true,
+  lease: true,
+  store: true,
+  name: true,
+  onStoreError: true,
+  expectedInstances: true,
+  probeIntervalMs: true,
+});
+
+const REDIS_SLIDING_WINDOW_KEYS = optionKeys<RedisSlidingWindowOptions>()({
+  limit: true,
+  windowMs: true,
+  store: true,
+  name: true,
+  onStoreError: true,
+  expectedInstances: true,
+  probeIntervalMs: true,
+});
+
+const LEASE_KEYS = optionKeys<LeaseOptions>()({ units: true, maxAgeMs: true, maxKeys: true });
+
+/** The permit of a fail-open limiter: gives nothing back, but still refuses a bad outcome. */
+const ALWAYS: Permit = Object.freeze({
+  granted: true as const,
+  release(outcome?: Outcome): void {
+    checkOutcome('RedisRateLimiter', outcome);
+  },
+});
 const NO_SIGNAL: WaitOptions = Object.freeze({});
 
 /**
@@ -182,6 +216,7 @@ export class RedisRateLimiter {
 
   /** A token bucket (`burst` units, refilling at `ratePerSecond`) kept as GCRA in Redis. */
   static gcra(options: RedisGcraOptions): RedisRateLimiter {
+    checkOptions('RedisRateLimiter.gcra', options, REDIS_GCRA_KEYS);
     const where = checkName('RedisRateLimiter', options.name, 'rate');
     const ratePerSecond = checkNumber(where, 'ratePerSecond', options.ratePerSecond, { min: 0, exclusiveMin: true });
     const burst = checkNumber(where, 'burst', options.burst, { min: 1, integer: true });
@@ -223,6 +258,7 @@ export class RedisRateLimiter {
 
   /** At most `limit` units per `windowMs` (the weighted two-window estimate), kept in Redis. */
   static slidingWindow(options: RedisSlidingWindowOptions): RedisRateLimiter {
+    checkOptions('RedisRateLimiter.slidingWindow', options, REDIS_SLIDING_WINDOW_KEYS);
     const where = checkName('RedisRateLimiter', options.name, 'rate');
     const limit = checkNumber(where, 'limit', options.limit, { min: 1, integer: true });
     const windowMs = checkNumber(where, 'windowMs', options.windowMs, { min: 1 });
@@ -356,6 +392,7 @@ export class RedisRateLimiter {
 
   private enableLease(options: LeaseOptions, burst: number): void {
     if (typeof options !== 'object' || options === null) throw new InvalidArgumentError(this.name, 'lease', 'an object { units, maxAgeMs?, maxKeys? }', options);
+    checkOptions(this.name, options, LEASE_KEYS, 'lease.');
     this.leaseUnits = checkNumber(this.name, 'lease.units', options.units, { min: 1, max: burst, integer: true });
     this.leaseMaxAgeMs = checkNumber(this.name, 'lease.maxAgeMs', options.maxAgeMs ?? 1_000, { min: 0, exclusiveMin: true });
     this.leaseMaxKeys = checkNumber(this.name, 'lease.maxKeys', options.maxKeys ?? 10_000, { min: 1, integer: true });

@@ -1,10 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import {
+  checkOptions,
+  checkOutcome,
   ClosedError,
   Emitter,
   InvalidArgumentError,
   KEEP_ALIVE,
   LimitExceededError,
+  optionKeys,
   StoreUnavailableError,
   WaitTimeoutError,
   checkAcquireOptions,
@@ -241,16 +244,30 @@ class LeasePermit implements SemaphorePermit {
     readonly count: number,
     readonly leaseId: string,
     private readonly onRelease: (permit: LeasePermit) => void,
+    private readonly gate: string,
   ) {}
-  release(_outcome?: Outcome): void {
+  release(outcome?: Outcome): void {
+    checkOutcome(this.gate, outcome);
     if (this.released) return;
     this.released = true;
     this.onRelease(this);
   }
 }
 
-function plainPermit(key: string, count: number, decidedBy: SemaphoreDecidedBy, release: (outcome?: Outcome) => void): SemaphorePermit {
-  return Object.freeze({ granted: true as const, key, count, decidedBy, leaseId: undefined, lost: false, release });
+/** A permit that is not a Redis lease; its outcome is checked (a bad one throws) before `release` runs. */
+function plainPermit(gate: string, key: string, count: number, decidedBy: SemaphoreDecidedBy, release: (outcome?: Outcome) => void): SemaphorePermit {
+  return Object.freeze({
+    granted: true as const,
+    key,
+    count,
+    decidedBy,
+    leaseId: undefined,
+    lost: false,
+    release(outcome?: Outcome): void {
+      checkOutcome(gate, outcome);
+      release(outcome);
+    },
+  });
 }
 
 const NOTHING = (): void => {};
@@ -260,6 +277,18 @@ function parse(reply: unknown): Decision {
   const r = reply as [number, string, number, string];
   return { admitted: r[0] === 1, waitMs: Number(r[1]), used: Number(r[2]) };
 }
+
+const REDIS_SEMAPHORE_KEYS = optionKeys<RedisSemaphoreOptions>()({
+  store: true,
+  name: true,
+  limit: true,
+  leaseMs: true,
+  renew: true,
+  maxPollMs: true,
+  onStoreError: true,
+  expectedInstances: true,
+  probeIntervalMs: true,
+});
 
 /**
  * A counting semaphore shared by every process that uses the same Redis and name: at most
@@ -328,6 +357,7 @@ export class RedisSemaphore {
   /** @throws InvalidArgumentError for a missing store, a bad name, limit, leaseMs, maxPollMs, renew or failure policy. */
   constructor(options: RedisSemaphoreOptions) {
     if (typeof options !== 'object' || options === null) throw new InvalidArgumentError('RedisSemaphore', 'options', 'an object', options);
+    checkOptions('RedisSemaphore', options, REDIS_SEMAPHORE_KEYS);
     this.name = checkName('RedisSemaphore', options.name, 'semaphore');
     const store = (options as Partial<RedisSemaphoreOptions>).store;
     if (typeof store !== 'object' || store === null || typeof store.run !== 'function') {
@@ -508,8 +538,8 @@ export class RedisSemaphore {
 
   /** A permit for units Redis just granted (count 0: nothing is held). */
   private grant(key: string, count: number, id: string): SemaphorePermit {
-    if (count === 0) return plainPermit(key, 0, 'redis', NOTHING);
-    const permit = new LeasePermit(key, count, id, (p) => this.released(p));
+    if (count === 0) return plainPermit(this.name, key, 0, 'redis', NOTHING);
+    const permit = new LeasePermit(key, count, id, (p) => this.released(p), this.name);
     this.leases.add(permit);
     this.scheduleRenewal(permit);
     return permit;
@@ -690,21 +720,21 @@ export class RedisSemaphore {
   }
 
   private fallbackTry(key: string, count: number): SemaphorePermit | undefined {
-    if (this.policy === 'fail-open') return plainPermit(key, count, 'fail-open', NOTHING);
+    if (this.policy === 'fail-open') return plainPermit(this.name, key, count, 'fail-open', NOTHING);
     if (this.policy === 'fail-closed') throw this.unavailable();
     if (count > this.insuranceLimit) return undefined;
     const result = this.local(key).tryAcquire(count);
-    return result.granted ? plainPermit(key, count, 'insurance', (outcome) => result.release(outcome)) : undefined;
+    return result.granted ? plainPermit(this.name, key, count, 'insurance', (outcome) => result.release(outcome)) : undefined;
   }
 
   private fallbackAcquire(key: string, count: number, options: WaitOptions): Promise<SemaphorePermit> {
     if (this.closed) return Promise.reject(new ClosedError(this.name));
-    if (this.policy === 'fail-open') return Promise.resolve(plainPermit(key, count, 'fail-open', NOTHING));
+    if (this.policy === 'fail-open') return Promise.resolve(plainPermit(this.name, key, count, 'fail-open', NOTHING));
     if (this.policy === 'fail-closed') return Promise.reject(this.unavailable());
     if (count > this.insuranceLimit) return Promise.reject(new LimitExceededError(this.name, undefined));
     return this.local(key)
       .acquire(count, options)
-      .then((permit) => plainPermit(key, count, 'insurance', (outcome) => permit.release(outcome)));
+      .then((permit) => plainPermit(this.name, key, count, 'insurance', (outcome) => permit.release(outcome)));
   }
 
   private check(key: string, count: number): void {

@@ -1,4 +1,4 @@
-import { Emitter, InvalidArgumentError, checkNumber, systemClock, type Clock, type Disposer } from '@sluice/core';
+import { Emitter, InvalidArgumentError, checkNumber, systemClock, optionKeys, checkOptions, type Clock, type Disposer } from '@sluice/core';
 import type { RedisScriptClient } from './client.js';
 import type { LuaScript } from './scripts.js';
 
@@ -64,6 +64,8 @@ function isNoScript(error: unknown): boolean {
   return error instanceof Error && error.message.startsWith('NOSCRIPT');
 }
 
+const REDIS_STORE_KEYS = optionKeys<RedisStoreOptions>()({ client: true, prefix: true, timeoutMs: true, clock: true });
+
 /**
  * The shared part of every Redis-backed limiter: a client, a key prefix, and script calls by
  * EVALSHA with the `NOSCRIPT` fallback to EVAL (which also loads the script, so the next call
@@ -94,6 +96,7 @@ export class RedisStore {
 
   /** @throws InvalidArgumentError for a missing client or a bad prefix or timeout. */
   constructor(options: RedisStoreOptions) {
+    checkOptions('RedisStore', options, REDIS_STORE_KEYS);
     const client = (options as Partial<RedisStoreOptions>).client;
     if (typeof client !== 'object' || client === null || typeof client.evalsha !== 'function' || typeof client.eval !== 'function') {
       throw new InvalidArgumentError('RedisStore', 'client', 'a Redis client with evalsha and eval (ioredis, or fromNodeRedis(client))', client);

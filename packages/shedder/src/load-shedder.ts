@@ -4,6 +4,7 @@ import {
   checkName,
   checkNumber,
   checkOptions,
+  optionKeys,
   type Outcome,
   type QueuedWaiter,
   type RefusalReason,
@@ -28,6 +29,17 @@ export function defaultLevels(shedThreshold = DEFAULT_SHED_THRESHOLD): readonly 
 
 /** Length of one drain-rate measurement window, ms; windows are blended 70/30 into the estimate. */
 const DRAIN_WINDOW_MS = 100;
+
+const LOAD_SHEDDER_KEYS = optionKeys<LoadShedderOptions>()({
+  capacity: true,
+  shedThreshold: true,
+  levels: true,
+  queueLimit: true,
+  codel: true,
+  signals: true,
+  name: true,
+  clock: true,
+});
 
 /**
  * A load shedder: it protects the work already admitted by refusing new work early, least
@@ -84,7 +96,7 @@ export class LoadShedder extends GateBase {
 
   /** @throws InvalidArgumentError naming a bad option. */
   constructor(options: LoadShedderOptions) {
-    const o = checkOptions('LoadShedder', options);
+    const o = checkOptions('LoadShedder', options, LOAD_SHEDDER_KEYS);
     const name = checkName('LoadShedder', o.name, 'shedder');
     const capacity = checkNumber(name, 'capacity', o.capacity, { min: 1, integer: true });
     const shedThreshold = checkNumber(name, 'shedThreshold', o.shedThreshold ?? DEFAULT_SHED_THRESHOLD, {
@@ -267,12 +279,15 @@ export class LoadShedder extends GateBase {
   }
 }
 
+const SHED_LEVEL_KEYS = optionKeys<ShedLevel>()({ name: true, priority: true, admitUpTo: true });
+
 function checkLevels(name: string, levels: readonly ShedLevel[], shedThreshold: number): readonly ShedLevel[] {
   if (!Array.isArray(levels) || levels.length === 0) {
     throw new InvalidArgumentError(name, 'levels', 'a non-empty array of { name, priority, admitUpTo }', levels);
   }
   const checked = levels.map((level, i) => {
     if (typeof level !== 'object' || level === null) throw new InvalidArgumentError(name, `levels[${i}]`, 'an object', level);
+    checkOptions(name, level, SHED_LEVEL_KEYS, `levels[${i}].`);
     if (typeof level.name !== 'string' || level.name.length === 0) {
       throw new InvalidArgumentError(name, `levels[${i}].name`, 'a non-empty string', level.name);
     }
@@ -299,8 +314,10 @@ function checkLevels(name: string, levels: readonly ShedLevel[], shedThreshold: 
   return Object.freeze(checked);
 }
 
+const CODEL_KEYS = optionKeys<CodelOptions>()({ targetMs: true, intervalMs: true, lifo: true });
+
 function checkCodel(name: string, codel: CodelOptions): Required<CodelOptions> {
-  const o = checkOptions(`${name}: codel`, codel);
+  const o = checkOptions(name, codel, CODEL_KEYS, 'codel.');
   const targetMs = checkNumber(name, 'codel.targetMs', o.targetMs ?? 5, { min: 0, exclusiveMin: true });
   const intervalMs = checkNumber(name, 'codel.intervalMs', o.intervalMs ?? 100, { min: targetMs, exclusiveMin: true });
   return Object.freeze({ targetMs, intervalMs, lifo: o.lifo ?? false });

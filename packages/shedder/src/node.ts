@@ -1,5 +1,5 @@
 import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
-import { InvalidArgumentError, checkNumber, checkOptions, systemClock, type Clock, type TimerHandle } from '@sluice/core';
+import { InvalidArgumentError, checkNumber, checkOptions, systemClock, optionKeys, type Clock, type TimerHandle } from '@sluice/core';
 import type { LoadSignal } from './options.js';
 
 /** Options of {@link eventLoopLag}. */
@@ -27,6 +27,14 @@ export interface EventLoopLagSignal extends LoadSignal {
   close(): void;
 }
 
+const EVENT_LOOP_LAG_KEYS = optionKeys<EventLoopLagOptions>()({
+  saturatedMs: true,
+  percentile: true,
+  windowMs: true,
+  resolutionMs: true,
+  clock: true,
+});
+
 /**
  * A load signal from event-loop lag, for a `LoadShedder`'s `signals`: when the process is
  * CPU-saturated its timers fire late, and the shedder sheds instead of letting every request
@@ -47,7 +55,7 @@ export interface EventLoopLagSignal extends LoadSignal {
  * ```
  */
 export function eventLoopLag(options: EventLoopLagOptions = {}): EventLoopLagSignal {
-  const o = checkOptions('eventLoopLag', options);
+  const o = checkOptions('eventLoopLag', options, EVENT_LOOP_LAG_KEYS);
   const saturatedMs = checkNumber('eventLoopLag', 'saturatedMs', o.saturatedMs ?? 100, { min: 0, exclusiveMin: true });
   const percentile = checkNumber('eventLoopLag', 'percentile', o.percentile ?? 90, { min: 1, max: 100 });
   const windowMs = checkNumber('eventLoopLag', 'windowMs', o.windowMs ?? 500, { min: 1 });

@@ -1,3 +1,4 @@
+import { checkOptions, optionKeys } from '@sluice/core';
 import fc from 'fast-check';
 import type { GateOperation } from './driver.js';
 
@@ -21,6 +22,16 @@ export interface GateOperationsOptions {
   readonly withProbes?: boolean;
 }
 
+const GATE_OPERATIONS_KEYS = optionKeys<GateOperationsOptions>()({
+  maxCount: true,
+  maxOperations: true,
+  priorities: true,
+  maxAdvanceMs: true,
+  signals: true,
+  withDeadlines: true,
+  withProbes: true,
+});
+
 /**
  * Workloads for a gate: sequences of `try`, `acquire` (with priorities, deadlines and shared
  * abort signals), `release`, `abort` and `advance` steps, to run with `driveGate` in virtual
@@ -36,6 +47,7 @@ export interface GateOperationsOptions {
  * ```
  */
 export function gateOperations(options: GateOperationsOptions): fc.Arbitrary<GateOperation[]> {
+  checkOptions('gateOperations', options, GATE_OPERATIONS_KEYS);
   const priorities = options.priorities ?? [0];
   const signals = options.signals ?? 3;
   const maxCount = options.maxCount;
@@ -90,12 +102,20 @@ export interface ArrivalScheduleOptions {
   readonly priorities?: readonly number[];
 }
 
+const ARRIVAL_SCHEDULE_KEYS = optionKeys<ArrivalScheduleOptions>()({
+  maxArrivals: true,
+  maxGapMs: true,
+  maxCount: true,
+  priorities: true,
+});
+
 /**
  * Arrival schedules: non-decreasing arrival times (bursts included: many gaps are 0), each with
  * a count and a priority. For invariants that must hold whatever the traffic looks like, e.g. "a
  * token bucket never admits more than burst + rate × t in any window".
  */
 export function arrivalSchedule(options: ArrivalScheduleOptions = {}): fc.Arbitrary<Arrival[]> {
+  checkOptions('arrivalSchedule', options, ARRIVAL_SCHEDULE_KEYS);
   const maxGapMs = options.maxGapMs ?? 100;
   const gap = fc.oneof(fc.constant(0), fc.integer({ min: 0, max: maxGapMs }), fc.double({ min: 0, max: maxGapMs, noNaN: true }));
   const arrival = fc.record({

@@ -4,14 +4,18 @@ import {
   QueueFullError,
   TooLargeError,
   WaitTimeoutError,
+  checkOptions,
+  optionKeys,
   refusalReasonOf,
   type Gate,
+  type Outcome,
   type Permit,
   type RefusalReason,
 } from '@sluice/core';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { gateOperations } from './arbitraries.js';
+import { INVALID_OUTCOMES } from './invalid-outcomes.js';
 import { driveGate, settleAll } from './driver.js';
 import { track, type TrackedPromise } from './track.js';
 import { VirtualClock } from './virtual-clock.js';
@@ -105,6 +109,38 @@ async function expectFullBudget(f: Fixture, permits: Permit[]): Promise<void> {
   await restore(f, again);
 }
 
+/** One row of {@link describeInvalidOptions}: a label, a call that must throw, its exact message. */
+export type InvalidOptionsCase = readonly [label: string, make: () => unknown, message: string];
+
+/**
+ * A table-driven vitest suite for option checks: every `make()` must throw an
+ * `InvalidArgumentError` whose message is exactly `message`.
+ *
+ * @example
+ * ```ts
+ * describeInvalidOptions('unknown options', [
+ *   ['TokenBucket', () => new TokenBucket({ ratePerMinute: 1, burst: 1 } as never),
+ *     'TokenBucket: unknown option "ratePerMinute"; did you mean "ratePerSecond"?'],
+ * ]);
+ * ```
+ */
+export function describeInvalidOptions(name: string, cases: readonly InvalidOptionsCase[]): void {
+  describe(name, () => {
+    it.each(cases.map((c) => [...c]))('%s', (_label, make, message) => {
+      let thrown: unknown;
+      try {
+        (make as () => unknown)();
+      } catch (error) {
+        thrown = error;
+      }
+      expect(thrown).toBeInstanceOf(InvalidArgumentError);
+      expect((thrown as Error).message).toBe(message);
+    });
+  });
+}
+
+const GATE_CONTRACT_KEYS = optionKeys<GateContractOptions>()({ create: true, invalid: true, propertyRuns: true });
+
 /**
  * The behaviour every sluice gate must have, as a vitest suite. Call it at the top level of a
  * test file with a factory that builds the gate on the given virtual clock:
@@ -136,6 +172,7 @@ async function expectFullBudget(f: Fixture, permits: Permit[]): Promise<void> {
  * ```
  */
 export function describeGateContract(name: string, options: GateContractOptions): void {
+  checkOptions('describeGateContract', options, GATE_CONTRACT_KEYS);
   const make = (): Fixture => fixture(options);
 
   describe(`${name} — gate contract`, () => {
@@ -374,6 +411,30 @@ export function describeGateContract(name: string, options: GateContractOptions)
       await expect(f.gate.acquire(1)).rejects.toBeInstanceOf(ClosedError);
       for (const permit of permits) permit.release({ ok: true }); // releasing after close is harmless
       expect(f.gate.stats().waiting).toBe(0);
+    });
+
+    it('release with something that is not an outcome throws, gives nothing back, and leaves the permit releasable', async () => {
+      const f = make();
+      const permits = exhaust(f);
+      const permit = permits.pop() as Permit;
+      const before = f.gate.stats().available;
+      for (const { label, value, names } of INVALID_OUTCOMES) {
+        let thrown: unknown;
+        try {
+          permit.release(value as Outcome);
+        } catch (error) {
+          thrown = error;
+        }
+        expect(thrown, label).toBeInstanceOf(InvalidArgumentError);
+        expect((thrown as Error).message, label).toContain(names);
+      }
+      await f.clock.advance(0);
+      expect(f.gate.stats().available).toBe(before);
+      permit.release({ ok: true });
+      // a bad argument throws even after the release; a good one stays a no-op
+      expect(() => permit.release('yes' as unknown as Outcome)).toThrow(InvalidArgumentError);
+      permit.release({ ok: true });
+      await expectFullBudget(f, permits);
     });
 
     it('double release is harmless: it never gives back twice', async () => {

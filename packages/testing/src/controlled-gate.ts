@@ -3,6 +3,7 @@ import {
   checkName,
   checkNumber,
   checkOptions,
+  optionKeys,
   type Clock,
   type Outcome,
   type RefusalReason,
@@ -36,6 +37,17 @@ export interface ReleaseRecord {
   readonly outcome: Outcome | undefined;
 }
 
+const CONTROLLED_GATE_KEYS = optionKeys<ControlledGateOptions>()({
+  name: true,
+  clock: true,
+  capacity: true,
+  initial: true,
+  queueLimit: true,
+  refillPerSecond: true,
+  returnOnRelease: true,
+  maxStarvationMs: true,
+});
+
 /**
  * A gate whose budget a test controls: a semaphore by default (releases give units back), a
  * rate gate with `refillPerSecond`, and a gate that refuses with any reason on demand
@@ -65,7 +77,7 @@ export class ControlledGate extends GateBase {
   private forced: { reason: RefusalReason; retryAfterMs: number | undefined } | undefined;
 
   constructor(options: ControlledGateOptions) {
-    const o = checkOptions('ControlledGate', options);
+    const o = checkOptions('ControlledGate', options, CONTROLLED_GATE_KEYS);
     const name = checkName('ControlledGate', o.name, 'controlled');
     super({
       name,

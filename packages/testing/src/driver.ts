@@ -1,4 +1,4 @@
-import type { Gate, Permit } from '@sluice/core';
+import { checkOptions, optionKeys, type Gate, type Permit } from '@sluice/core';
 import type { VirtualClock } from './virtual-clock.js';
 
 /**
@@ -108,6 +108,8 @@ export interface DriveOptions {
   readonly afterStep?: (step: number, operation: GateOperation) => void;
 }
 
+const DRIVE_KEYS = optionKeys<DriveOptions>()({ signals: true, afterStep: true });
+
 /**
  * Runs `operations` against `gate` in virtual time, settling promises after every step, and
  * checks after each step that the gate's counters add up:
@@ -123,6 +125,7 @@ export async function driveGate(
   operations: readonly GateOperation[],
   options: DriveOptions = {},
 ): Promise<DriveReport> {
+  checkOptions('driveGate', options, DRIVE_KEYS);
   const controllers = Array.from({ length: options.signals ?? 3 }, () => new AbortController());
   const waiters: WaiterRecord[] = [];
   const held: Permit[] = [];

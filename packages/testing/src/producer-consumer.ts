@@ -1,4 +1,4 @@
-import { checkNumber, checkOneOf, checkOptions, type ItemBuffer } from '@sluice/core';
+import { checkNumber, checkOneOf, checkOptions, optionKeys, type ItemBuffer } from '@sluice/core';
 import { createRandom } from './random.js';
 import { summarize, type Summary } from './simulation.js';
 import type { VirtualClock } from './virtual-clock.js';
@@ -48,6 +48,16 @@ export interface ProducerConsumerResult {
   readonly held: number;
 }
 
+const PRODUCER_CONSUMER_KEYS = optionKeys<ProducerConsumerOptions>()({
+  clock: true,
+  buffer: true,
+  seed: true,
+  durationMs: true,
+  producePerSecond: true,
+  consumePerSecond: true,
+  producer: true,
+});
+
 /**
  * A seeded producer and consumer in virtual time around `buffer`: Poisson arrivals at
  * `producePerSecond`, a consumer taking items at `consumePerSecond` (exponential service), for
@@ -65,7 +75,7 @@ export interface ProducerConsumerResult {
  * ```
  */
 export async function simulateProducerConsumer(options: ProducerConsumerOptions): Promise<ProducerConsumerResult> {
-  const o = checkOptions('simulateProducerConsumer', options);
+  const o = checkOptions('simulateProducerConsumer', options, PRODUCER_CONSUMER_KEYS);
   const { clock, buffer } = options;
   const durationMs = checkNumber('simulateProducerConsumer', 'durationMs', o.durationMs, { min: 0 });
   const producePerSecond = checkNumber('simulateProducerConsumer', 'producePerSecond', o.producePerSecond, { min: 0, exclusiveMin: true });

@@ -1,4 +1,4 @@
-import { checkNumber, checkOneOf, checkOptions, type Clock } from '@sluice/core';
+import { checkNumber, checkOneOf, checkOptions, optionKeys, type Clock } from '@sluice/core';
 import { createRandom, type Random } from './random.js';
 
 /** Options of {@link ProviderSimulator}. */
@@ -69,6 +69,17 @@ export interface ProviderStats {
 
 const MINUTE_MS = 60_000;
 
+const PROVIDER_SIMULATOR_KEYS = optionKeys<ProviderSimulatorOptions>()({
+  clock: true,
+  requestsPerMinute: true,
+  tokensPerMinute: true,
+  format: true,
+  seed: true,
+  latencyMs: true,
+  outputShare: true,
+  refundUnused: true,
+});
+
 /**
  * An LLM provider on a virtual clock, for tests and goodput benchmarks of client-side limiters:
  * continuously refilling RPM and TPM buckets (the providers' model), charged up front with
@@ -102,7 +113,7 @@ export class ProviderSimulator {
 
   /** @throws InvalidArgumentError naming a bad option. */
   constructor(options: ProviderSimulatorOptions) {
-    const o = checkOptions('ProviderSimulator', options);
+    const o = checkOptions('ProviderSimulator', options, PROVIDER_SIMULATOR_KEYS);
     if (o.clock === undefined) throw new TypeError('ProviderSimulator: clock is required');
     this.clock = o.clock;
     this.rpm = checkNumber('ProviderSimulator', 'requestsPerMinute', o.requestsPerMinute, { min: 1 });

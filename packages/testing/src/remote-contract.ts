@@ -1,12 +1,15 @@
 import {
   ClosedError,
   KEEP_ALIVE,
+  checkOptions,
+  optionKeys,
   systemClock,
   InvalidArgumentError,
   QueueFullError,
   TooLargeError,
   WaitTimeoutError,
   type Gate,
+  type Outcome,
   type Permit,
   type Refusal,
   type RefusalReason,
@@ -14,6 +17,7 @@ import {
 } from '@sluice/core';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { INVALID_OUTCOMES } from './invalid-outcomes.js';
 import { track, type TrackedPromise } from './track.js';
 
 /**
@@ -83,6 +87,8 @@ async function expectFullBudget(s: RemoteGateContractSubject, permits: Permit[])
   expect(again).toHaveLength(s.initial);
 }
 
+const REMOTE_GATE_CONTRACT_KEYS = optionKeys<RemoteGateContractOptions>()({ create: true, invalid: true, propertyRuns: true });
+
 /**
  * The gate contract of `describeGateContract`, for gates whose budget lives in a shared store:
  * the same behaviours, checked in real time through the authoritative `tryAcquireNow` where the
@@ -95,6 +101,7 @@ async function expectFullBudget(s: RemoteGateContractSubject, permits: Permit[])
  * settles exactly once.
  */
 export function describeRemoteGateContract(name: string, options: RemoteGateContractOptions): void {
+  checkOptions('describeRemoteGateContract', options, REMOTE_GATE_CONTRACT_KEYS);
   const make = options.create;
 
   describe(`${name} — gate contract (remote budget, real time)`, () => {
@@ -242,6 +249,18 @@ export function describeRemoteGateContract(name: string, options: RemoteGateCont
       const now = await s.gate.tryAcquireNow(1);
       expect(now.granted === false && now.reason === 'closed').toBe(true);
       await expect(s.gate.acquire(1)).rejects.toBeInstanceOf(ClosedError);
+    });
+
+    it('release with something that is not an outcome throws and leaves the permit releasable', async () => {
+      const s = make();
+      const permit = await s.gate.acquire(1);
+      for (const { label, value, names } of INVALID_OUTCOMES) {
+        expect(() => permit.release(value as Outcome), label).toThrow(InvalidArgumentError);
+        expect(() => permit.release(value as Outcome), label).toThrow(names);
+      }
+      permit.release({ ok: true });
+      permit.release({ ok: true });
+      s.gate.close();
     });
 
     it('double release is harmless; run() releases whether fn returns or throws', async () => {

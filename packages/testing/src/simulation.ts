@@ -1,6 +1,7 @@
 import {
   checkNumber,
   checkOptions,
+  optionKeys,
   refusalReasonOf,
   type AcquireOptions,
   type Gate,
@@ -134,6 +135,22 @@ interface BackendJob {
   readonly admittedAt: number;
 }
 
+const LOAD_SIMULATION_KEYS = optionKeys<LoadSimulationOptions>()({
+  clock: true,
+  seed: true,
+  durationMs: true,
+  arrivalsPerSecond: true,
+  serviceTimeMs: true,
+  servers: true,
+  failureRate: true,
+  gate: true,
+  admission: true,
+  requestOptions: true,
+  clientTimeoutMs: true,
+  sampleEveryMs: true,
+  drainMs: true,
+});
+
 /**
  * Runs a seeded open-loop load test in virtual time: Poisson arrivals at `arrivalsPerSecond` for
  * `durationMs`, optionally admitted by `gate`, served by a backend with `servers` workers and a
@@ -154,7 +171,7 @@ interface BackendJob {
  * ```
  */
 export async function simulateLoad(options: LoadSimulationOptions): Promise<LoadSimulationResult> {
-  const o = checkOptions('simulateLoad', options);
+  const o = checkOptions('simulateLoad', options, LOAD_SIMULATION_KEYS);
   const clock = options.clock;
   const durationMs = checkNumber('simulateLoad', 'durationMs', o.durationMs, { min: 0 });
   const arrivalsPerSecond = checkNumber('simulateLoad', 'arrivalsPerSecond', o.arrivalsPerSecond, { min: 0, exclusiveMin: true });

@@ -1,4 +1,4 @@
-import { checkNumber, type Clock, type TimerHandle, type TimerOptions } from '@sluice/core';
+import { checkNumber, optionKeys, checkOptions, type Clock, type TimerHandle, type TimerOptions } from '@sluice/core';
 
 interface VirtualTimer {
   readonly at: number;
@@ -78,6 +78,10 @@ function makeYielder(): Yielder {
   return () => new Promise<void>((resolve) => void setTimeout(resolve, 0));
 }
 
+const VIRTUAL_CLOCK_KEYS = optionKeys<VirtualClockOptions>()({ startMs: true, stallReportMs: true, onStall: true });
+
+const SETTLE_KEYS = optionKeys<SettleOptions>()({ maxMs: true, maxTimers: true });
+
 /**
  * A {@link Clock} whose time moves only when a test moves it, so hours of traffic run in
  * milliseconds and every run is the same.
@@ -113,6 +117,7 @@ export class VirtualClock implements Clock {
   private stallEpochReported = -1;
 
   constructor(options: VirtualClockOptions = {}) {
+    checkOptions('VirtualClock', options, VIRTUAL_CLOCK_KEYS);
     this.current = checkNumber('VirtualClock', 'startMs', options.startMs ?? 0);
     const stall = options.stallReportMs ?? 1_000;
     this.stallReportMs = stall === false ? false : checkNumber('VirtualClock', 'stallReportMs', stall, { min: 1 });
@@ -246,6 +251,7 @@ export class VirtualClock implements Clock {
    *   can never settle), or after `maxMs` of virtual time or `maxTimers` timers.
    */
   async settle<T>(promise: PromiseLike<T>, options: SettleOptions = {}): Promise<T> {
+    checkOptions('VirtualClock.settle', options, SETTLE_KEYS);
     const maxMs = options.maxMs ?? Infinity;
     const maxTimers = options.maxTimers ?? 1_000_000;
     let state: 'pending' | 'fulfilled' | 'rejected' = 'pending';

@@ -1,7 +1,9 @@
 import { checkBuffer, checkGate } from './options.js';
 import {
+  checkOptions,
   InvalidArgumentError,
   isClosedError,
+  optionKeys,
   systemClock,
   type Clock,
   type Gate,
@@ -19,6 +21,8 @@ export interface BufferTransformOptions {
   readonly readableStrategy?: QueuingStrategy<unknown>;
 }
 
+const BUFFER_TRANSFORM_KEYS = optionKeys<BufferTransformOptions>()({ readableStrategy: true });
+
 /**
  * A `TransformStream` backed by a sluice buffer: written chunks go into `target` (a bounded
  * buffer makes the writer wait while it is full; a dropping one never does and counts and
@@ -26,6 +30,7 @@ export interface BufferTransformOptions {
  * the writable side ends the buffer (when it can end), so the readable side closes once drained.
  */
 export function buffer<T>(target: ItemBuffer<T>, options: BufferTransformOptions = {}): TransformStream<T, T> {
+  checkOptions('buffer', options, BUFFER_TRANSFORM_KEYS);
   return { writable: toBuffer(target, { end: true }), readable: fromBuffer(target, options) } as TransformStream<T, T>;
 }
 
@@ -34,6 +39,7 @@ export function buffer<T>(target: ItemBuffer<T>, options: BufferTransformOptions
  * ended or closed and empty. Cancelling it removes the pending `take`.
  */
 export function fromBuffer<T>(source: ItemBuffer<T>, options: BufferTransformOptions = {}): ReadableStream<T> {
+  checkOptions('fromBuffer', options, BUFFER_TRANSFORM_KEYS);
   checkBuffer('fromBuffer', source);
   const controller = new AbortController();
   const takeOptions = { signal: controller.signal };
@@ -62,12 +68,15 @@ export function fromBuffer<T>(source: ItemBuffer<T>, options: BufferTransformOpt
   );
 }
 
+const TO_BUFFER_KEYS = optionKeys<{ readonly end?: boolean }>()({ end: true });
+
 /**
  * A `WritableStream` that offers each chunk to a buffer, waiting (`put`) while it is full and
  * does not drop. Aborting it removes a pending `put`. With `end: true`, closing it ends the
  * buffer.
  */
 export function toBuffer<T>(target: ItemBuffer<T>, options: { readonly end?: boolean } = {}): WritableStream<T> {
+  checkOptions('toBuffer', options, TO_BUFFER_KEYS);
   checkBuffer('toBuffer', target);
   const controller = new AbortController();
   let putOptions = { signal: controller.signal };
@@ -170,6 +179,8 @@ export interface SseFields {
   readonly data: string;
 }
 
+const SSE_KEYS = optionKeys<SseOptions<never>>()({ gate: true, cost: true, heartbeatMs: true, clock: true, encode: true });
+
 /**
  * A server-sent-events body (`text/event-stream` bytes) from an async iterable of events, paced
  * by the client's reading: the next event is drawn from the source only when the reader asks for
@@ -184,6 +195,7 @@ export interface SseFields {
  * ```
  */
 export function sseStream<E>(events: AsyncIterable<E>, options: SseOptions<E> = {}): ReadableStream<Uint8Array> {
+  checkOptions<SseOptions<never>>('sseStream', options, SSE_KEYS);
   const heartbeatMs = options.heartbeatMs ?? 15_000;
   if (!(heartbeatMs >= 0) || heartbeatMs === Infinity) throw new InvalidArgumentError('sseStream', 'heartbeatMs', 'a number of ms ≥ 0', heartbeatMs);
   const clock = options.clock ?? systemClock;

@@ -1,4 +1,4 @@
-import { GateMeter, type Gate } from '@sluice/core';
+import { GateMeter, optionKeys, checkOptions, type Gate } from '@sluice/core';
 import { checkGate, checkPairOptions, type ThrottleOptions } from './options.js';
 import { StreamPair, type Stage } from './pair.js';
 import type { TransformPair } from './transform-pair.js';
@@ -54,6 +54,16 @@ class ThrottleStage<T> implements Stage<T, T> {
   }
 }
 
+const THROTTLE_KEYS = optionKeys<ThrottleOptions<never>>()({
+  writableStrategy: true,
+  readableStrategy: true,
+  signal: true,
+  cost: true,
+  batch: true,
+  priority: true,
+  maxWaitMs: true,
+});
+
 /**
  * A transform stream that passes each chunk on only once `gate` grants the chunk's cost (1 per
  * chunk, or bytes, tokens… through `cost`), keeping order: a slow gate — a token rate, a
@@ -89,6 +99,7 @@ class ThrottleStage<T> implements Stage<T, T> {
  */
 export function throttle<T = unknown>(gate: Gate, options: ThrottleOptions<T> = {}): TransformPair<T> {
   checkGate('throttle', gate);
+  checkOptions<ThrottleOptions<never>>('throttle', options, THROTTLE_KEYS);
   const o = options;
   const strategies = checkPairOptions('throttle', o);
   const stage = new ThrottleStage<T>(
