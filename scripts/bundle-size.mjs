@@ -25,7 +25,7 @@ const packageDir = join(root, 'packages', 'sluice');
 const readmePath = join(packageDir, 'README.md');
 const manifest = JSON.parse(readFileSync(join(packageDir, 'package.json'), 'utf8'));
 const nodeEntries = new Set(manifest.sluice?.nodeEntries ?? []);
-const peers = Object.keys(manifest.peerDependencies ?? {});
+const peers = Object.keys(manifest.peerDependencies ?? {}).filter((name) => !name.startsWith('@sluice/'));
 
 export const START = '<!-- bundle-size:start -->';
 export const END = '<!-- bundle-size:end -->';

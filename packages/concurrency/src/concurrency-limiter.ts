@@ -2,6 +2,7 @@ import {
   Emitter,
   GateBase,
   InvalidArgumentError,
+  RunOutcome,
   checkName,
   checkNumber,
   checkOptions,
@@ -228,10 +229,10 @@ export class ConcurrencyLimiter extends GateBase {
     try {
       value = await fn({ signal, permit });
     } catch (error) {
-      permit.release({ ok: false, durationMs: this.clock.now() - start, error });
+      permit.release(new RunOutcome(false, this.clock.now() - start, error));
       throw error;
     }
-    permit.release({ ok: true, durationMs: this.clock.now() - start });
+    permit.release(new RunOutcome(true, this.clock.now() - start));
     return value;
   }
 

@@ -56,6 +56,7 @@ export {
   checkAcquireOptions,
   checkCount,
   checkOutcome,
+  RunOutcome,
   closestKey,
   checkFunction,
   checkKey,

@@ -1,7 +1,7 @@
 import type { Clock } from './clock.js';
 import { InvalidArgumentError } from './errors.js';
 import { ACQUIRE_NOW, hasAcquireNow, type Gate, type Permit, type RunContext, type RunOptions } from './gate.js';
-import { checkAcquireOptions, checkCount } from './validate.js';
+import { RunOutcome, checkAcquireOptions, checkCount } from './validate.js';
 
 /**
  * The body of every `Gate.run`: acquires `options.count` (default 1), runs `fn`, and releases
@@ -50,9 +50,9 @@ export async function runHolding<T>(
   try {
     value = await fn({ signal, permit });
   } catch (error) {
-    permit.release({ ok: false, durationMs: clock.now() - start, error });
+    permit.release(new RunOutcome(false, clock.now() - start, error));
     throw error;
   }
-  permit.release({ ok: true, durationMs: clock.now() - start });
+  permit.release(new RunOutcome(true, clock.now() - start));
   return value;
 }

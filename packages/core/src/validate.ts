@@ -276,6 +276,24 @@ function checkAmount(gate: string, name: string, value: unknown): void {
   }
 }
 
+/**
+ * The outcome `run` releases its permit with: `{ ok, durationMs }`, and `error` when `fn` threw.
+ * Built only by the library's own `run` paths from values it measured, so {@link checkOutcome}
+ * accepts it with one `instanceof` instead of walking its keys (a pipeline passes it to every
+ * stage). It is a plain {@link Outcome} to everyone else; a gate that implements `run` itself
+ * may release with it too.
+ */
+export class RunOutcome implements Outcome {
+  readonly ok: boolean;
+  readonly durationMs: number;
+  readonly error: unknown;
+  constructor(ok: boolean, durationMs: number, error?: unknown) {
+    this.ok = ok;
+    this.durationMs = durationMs;
+    this.error = error;
+  }
+}
+
 /** The slow half of {@link checkOutcome}: finds what is wrong and throws, or checks `usage`. */
 function checkOutcomeFields(gate: string, outcome: unknown): void {
   if (typeof outcome !== 'object' || outcome === null || Array.isArray(outcome)) {
@@ -317,7 +335,7 @@ function checkOutcomeFields(gate: string, outcome: unknown): void {
  *   (`TokenBucket: unknown outcome key "sucess"`).
  */
 export function checkOutcome(gate: string, outcome: unknown): void {
-  if (outcome === undefined || outcome === NOT_RUN) return;
+  if (outcome === undefined || outcome === NOT_RUN || outcome instanceof RunOutcome) return;
   // the usual shapes ({ ok }, { ok, durationMs }, { ok, durationMs, error }, { cost }): known
   // keys, well-formed values, no usage; anything else goes to the slow path, which names it
   if (typeof outcome === 'object' && outcome !== null && !Array.isArray(outcome)) {

@@ -18,7 +18,9 @@ const manifest = JSON.parse(readFileSync(`${packageDir}package.json`, 'utf8')) a
   peerDependencies: Record<string, string>;
   sluice: { nodeEntries: string[] };
 };
-const peers = Object.keys(manifest.peerDependencies);
+// Third-party peers stay external (the user's to provide); our own optional peers are bundled,
+// since they are what the subpath is.
+const peers = Object.keys(manifest.peerDependencies).filter((name) => !name.startsWith('@sluice/'));
 const nodeBuiltins = new Set(builtinModules.flatMap((m) => [m, `node:${m}`]));
 
 interface Bundle {

@@ -102,6 +102,9 @@ describe('package.json', () => {
     files: string[];
     sideEffects: boolean;
     dependencies: Record<string, string>;
+    peerDependencies: Record<string, string>;
+    peerDependenciesMeta: Record<string, { optional?: boolean }>;
+    devDependencies: Record<string, string>;
     sluice: { nodeEntries: string[] };
   };
   const subpaths = Object.keys(manifest.exports).filter((s) => s !== './package.json');
@@ -128,9 +131,18 @@ describe('package.json', () => {
     }
   });
 
-  it('depends on every package it re-exports, from the workspace', () => {
-    const reexported = [...ROOT_PACKAGES.map(([name]) => name), '@sluice/testing', '@sluice/node-streams', '@sluice/redis'];
-    expect(Object.keys(manifest.dependencies).sort()).toEqual(reexported.sort());
+  it('depends on the packages of its root entry, from the workspace', () => {
+    expect(Object.keys(manifest.dependencies).sort()).toEqual(ROOT_PACKAGES.map(([name]) => name).sort());
     for (const version of Object.values(manifest.dependencies)) expect(version).toBe('workspace:*');
+  });
+
+  it('has the testing kit and the Node-only packages as optional peers (installed only by who imports their subpath)', () => {
+    const optional = ['@sluice/testing', '@sluice/node-streams', '@sluice/redis'];
+    for (const name of optional) {
+      expect(manifest.peerDependencies[name], name).toBe('workspace:*');
+      expect(manifest.peerDependenciesMeta[name], name).toEqual({ optional: true });
+      expect(manifest.devDependencies[name], name).toBe('workspace:*');
+      expect(manifest.dependencies[name], name).toBeUndefined();
+    }
   });
 });
