@@ -20,7 +20,8 @@ interface Bar {
 }
 
 /** Row names that measure a peer library or a plain-JavaScript reference, not sluice. */
-const PEER = /^(p-limit|p-queue|bottleneck|cockatiel|opossum|rate-limiter-flexible|limiter |async-sema|denque|array |reference|seed design|redis-benchmark|raw |ioredis )/i;
+const PEER =
+  /^(p-limit|p-queue|bottleneck|cockatiel|opossum|rate-limiter-flexible|limiter |async-sema|denque|array |reference|seed design|redis-benchmark|raw |ioredis )/i;
 
 /** Whether a row is the table's floor, a peer's (by its name), or sluice's. */
 function kindOf(name: string, floor: boolean): Kind {
@@ -53,24 +54,34 @@ export function barChart(title: string, bars: readonly Bar[]): string {
   const hi = Math.log10(max);
   const x = (ratio: number): number => labelWidth + ((Math.log10(ratio) - lo) / (hi - lo)) * plotWidth;
   const out: string[] = [];
-  out.push(`<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="sans-serif" font-size="12">`);
+  out.push(
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="sans-serif" font-size="12">`,
+  );
   out.push(`<rect width="100%" height="100%" fill="#ffffff"/>`);
   out.push(`<text x="8" y="20" font-size="14" font-weight="bold">${escapeXml(title)}</text>`);
   bars.forEach((bar, i) => {
     const y = top + i * rowHeight;
     const start = x(min);
     const end = x(bar.ratio);
-    out.push(`<text x="${labelWidth - 8}" y="${y + 15}" text-anchor="end">${escapeXml(bar.label.length > 60 ? `${bar.label.slice(0, 59)}…` : bar.label)}</text>`);
-    out.push(`<rect x="${start.toFixed(1)}" y="${y + 4}" width="${Math.max(1, end - start).toFixed(1)}" height="${rowHeight - 8}" fill="${COLOURS[bar.kind]}"/>`);
+    out.push(
+      `<text x="${labelWidth - 8}" y="${y + 15}" text-anchor="end">${escapeXml(bar.label.length > 60 ? `${bar.label.slice(0, 59)}…` : bar.label)}</text>`,
+    );
+    out.push(
+      `<rect x="${start.toFixed(1)}" y="${y + 4}" width="${Math.max(1, end - start).toFixed(1)}" height="${rowHeight - 8}" fill="${COLOURS[bar.kind]}"/>`,
+    );
     out.push(`<text x="${(end + 4).toFixed(1)}" y="${y + 15}">${formatRatio(bar.ratio)}</text>`);
   });
   const one = x(1);
-  out.push(`<line x1="${one.toFixed(1)}" y1="${top - 4}" x2="${one.toFixed(1)}" y2="${top + bars.length * rowHeight}" stroke="#333" stroke-dasharray="3,3"/>`);
+  out.push(
+    `<line x1="${one.toFixed(1)}" y1="${top - 4}" x2="${one.toFixed(1)}" y2="${top + bars.length * rowHeight}" stroke="#333" stroke-dasharray="3,3"/>`,
+  );
   out.push(`<text x="${one.toFixed(1)}" y="${top + bars.length * rowHeight + 16}" text-anchor="middle">1× floor (log scale)</text>`);
   const legendY = height - 6;
   (['floor', 'sluice', 'peer'] as const).forEach((kind, i) => {
     const lx = 8 + i * 90;
-    out.push(`<rect x="${lx}" y="${legendY - 10}" width="10" height="10" fill="${COLOURS[kind]}"/><text x="${lx + 14}" y="${legendY}">${kind}</text>`);
+    out.push(
+      `<rect x="${lx}" y="${legendY - 10}" width="10" height="10" fill="${COLOURS[kind]}"/><text x="${lx + 14}" y="${legendY}">${kind}</text>`,
+    );
   });
   out.push('</svg>');
   return `${out.join('\n')}\n`;
@@ -98,7 +109,10 @@ export function chartFile(record: GroupRecord): string {
  * Writes every chart into `dir` (removing stale ones) and returns the ids of the groups that
  * got one, plus the overview chart's file name when there is something to compare.
  */
-export function writeCharts(records: readonly GroupRecord[], dir: string): { readonly charted: ReadonlySet<string>; readonly overview: string | undefined } {
+export function writeCharts(
+  records: readonly GroupRecord[],
+  dir: string,
+): { readonly charted: ReadonlySet<string>; readonly overview: string | undefined } {
   mkdirSync(dir, { recursive: true });
   for (const file of readdirSync(dir)) if (file.endsWith('.svg')) rmSync(path.join(dir, file));
   const charted = new Set<string>();
@@ -127,7 +141,10 @@ export function writeCharts(records: readonly GroupRecord[], dir: string): { rea
     }
   }
   if (overview.length === 0) return { charted, overview: undefined };
-  writeFileSync(path.join(dir, 'overview.svg'), barChart('Every hot path: sluice’s best row and the best peer’s (median ÷ floor)', overview));
+  writeFileSync(
+    path.join(dir, 'overview.svg'),
+    barChart('Every hot path: sluice’s best row and the best peer’s (median ÷ floor)', overview),
+  );
   return { charted, overview: 'overview.svg' };
 }
 
@@ -145,7 +162,17 @@ interface Series {
   readonly points: readonly (readonly [number, number])[];
 }
 
-function panel(out: string[], top: number, height: number, width: number, title: string, series: readonly Series[], log: boolean, unit: string, target?: number): void {
+function panel(
+  out: string[],
+  top: number,
+  height: number,
+  width: number,
+  title: string,
+  series: readonly Series[],
+  log: boolean,
+  unit: string,
+  target?: number,
+): void {
   const left = 70;
   const plotWidth = width - left - 20;
   const xs = series.flatMap((s) => s.points.map((p) => p[0]));
@@ -163,7 +190,9 @@ function panel(out: string[], top: number, height: number, width: number, title:
   out.push(`<line x1="${left}" y1="${top}" x2="${left}" y2="${top + height}" stroke="#333"/>`);
   const ticks = log ? [yMin, Math.sqrt(yMin * yMax), yMax] : [0, yMax / 2, yMax];
   for (const tick of ticks) {
-    out.push(`<text x="${left - 6}" y="${y(tick) + 4}" text-anchor="end" font-size="11">${Math.round(tick).toLocaleString('en-US')} ${unit}</text>`);
+    out.push(
+      `<text x="${left - 6}" y="${y(tick) + 4}" text-anchor="end" font-size="11">${Math.round(tick).toLocaleString('en-US')} ${unit}</text>`,
+    );
     out.push(`<line x1="${left}" y1="${y(tick)}" x2="${left + plotWidth}" y2="${y(tick)}" stroke="#e0e0e0"/>`);
   }
   for (let second = 0; second <= xMax; second += Math.max(1, Math.round(xMax / 10))) {
@@ -176,8 +205,12 @@ function panel(out: string[], top: number, height: number, width: number, title:
     for (const p of shown) out.push(`<circle cx="${x(p[0]).toFixed(1)}" cy="${y(p[1]).toFixed(1)}" r="3" fill="${s.colour}"/>`);
   }
   if (target !== undefined) {
-    out.push(`<line x1="${left}" y1="${y(target).toFixed(1)}" x2="${left + plotWidth}" y2="${y(target).toFixed(1)}" stroke="#c62828" stroke-dasharray="5,4"/>`);
-    out.push(`<text x="${left + plotWidth}" y="${(y(target) - 4).toFixed(1)}" text-anchor="end" font-size="11" fill="#c62828">target ${target} ${unit}</text>`);
+    out.push(
+      `<line x1="${left}" y1="${y(target).toFixed(1)}" x2="${left + plotWidth}" y2="${y(target).toFixed(1)}" stroke="#c62828" stroke-dasharray="5,4"/>`,
+    );
+    out.push(
+      `<text x="${left + plotWidth}" y="${(y(target) - 4).toFixed(1)}" text-anchor="end" font-size="11" fill="#c62828">target ${target} ${unit}</text>`,
+    );
   }
 }
 
@@ -185,10 +218,15 @@ function panel(out: string[], top: number, height: number, width: number, title:
  * The overload example's run as a chart: admitted requests per second and their p99 latency per
  * second, unprotected against protected (from `bench/timelines/overload-service.json`).
  */
-export function timelineChart(timeline: { readonly serviceMs: number; readonly modes: Readonly<Record<string, readonly TimelinePoint[]>> }): string {
+export function timelineChart(timeline: {
+  readonly serviceMs: number;
+  readonly modes: Readonly<Record<string, readonly TimelinePoint[]>>;
+}): string {
   const width = 760;
   const out: string[] = [];
-  out.push(`<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="470" viewBox="0 0 ${width} 470" font-family="sans-serif" font-size="12">`);
+  out.push(
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="470" viewBox="0 0 ${width} 470" font-family="sans-serif" font-size="12">`,
+  );
   out.push('<rect width="100%" height="100%" fill="#ffffff"/>');
   const colour = (mode: string) => (mode === 'protected' ? COLOURS.sluice : COLOURS.peer);
   const modes = Object.entries(timeline.modes);
@@ -215,7 +253,9 @@ export function timelineChart(timeline: { readonly serviceMs: number; readonly m
   );
   modes.forEach(([mode], i) => {
     const lx = 70 + i * 140;
-    out.push(`<rect x="${lx}" y="452" width="10" height="10" fill="${colour(mode)}"/><text x="${lx + 14}" y="461">${escapeXml(mode)}</text>`);
+    out.push(
+      `<rect x="${lx}" y="452" width="10" height="10" fill="${colour(mode)}"/><text x="${lx + 14}" y="461">${escapeXml(mode)}</text>`,
+    );
   });
   out.push(`<text x="330" y="461">by scheduled second; unprotected: later requests all timed out</text>`);
   out.push('</svg>');

@@ -143,7 +143,11 @@ export interface GroupBuilder {
   /** A row that only has extra columns (memory), computed by `probe`. */
   metrics(name: string, probe: () => Metrics | Promise<Metrics>, options?: { readonly param?: string | number }): void;
   /** A row that is shown but not run, with `reason` in place of the numbers. */
-  skip(name: string, reason: string, options?: { readonly param?: string | number; readonly metrics?: () => Metrics | Promise<Metrics> }): void;
+  skip(
+    name: string,
+    reason: string,
+    options?: { readonly param?: string | number; readonly metrics?: () => Metrics | Promise<Metrics> },
+  ): void;
   /** Called after the group ran (or failed): drop big structures, close gates. */
   teardown(fn: () => void | Promise<void>): void;
 }
@@ -392,7 +396,12 @@ interface CaseBase {
   readonly metrics: (() => Metrics | Promise<Metrics>) | undefined;
 }
 type CaseDef =
-  | (CaseBase & { readonly kind: 'time'; readonly body: CaseBody; readonly maxNsPerOp: number | undefined; readonly slowReason: string | undefined })
+  | (CaseBase & {
+      readonly kind: 'time';
+      readonly body: CaseBody;
+      readonly maxNsPerOp: number | undefined;
+      readonly slowReason: string | undefined;
+    })
   | (CaseBase & { readonly kind: 'macro'; readonly spec: MacroSpec })
   | (CaseBase & { readonly kind: 'metrics' })
   | (CaseBase & { readonly kind: 'skip'; readonly reason: string });

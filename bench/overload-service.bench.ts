@@ -24,7 +24,10 @@ function metricsOf(report: ModeReport): Metrics {
   const latencies = load.admittedLatencies;
   timelines[report.mode] = load.timeline;
   mkdirSync(path.dirname(timelineFile), { recursive: true });
-  writeFileSync(timelineFile, `${JSON.stringify({ rate: RATE, seconds: SECONDS, workers: WORKERS, serviceMs: SERVICE_MS, modes: timelines }, null, 1)}\n`);
+  writeFileSync(
+    timelineFile,
+    `${JSON.stringify({ rate: RATE, seconds: SECONDS, workers: WORKERS, serviceMs: SERVICE_MS, modes: timelines }, null, 1)}\n`,
+  );
   return {
     offered: load.achievedPerSecond,
     admitted: load.admitted / report.seconds,
@@ -63,7 +66,9 @@ suite('overload-service', (s) => {
     },
     (g) => {
       for (const mode of ['unprotected', 'protected'] as const) {
-        g.metrics(mode, async () => metricsOf(await runMode({ mode, ratePerSecond: RATE, seconds: SECONDS, workers: WORKERS, serviceMs: SERVICE_MS })));
+        g.metrics(mode, async () =>
+          metricsOf(await runMode({ mode, ratePerSecond: RATE, seconds: SECONDS, workers: WORKERS, serviceMs: SERVICE_MS })),
+        );
       }
     },
   );

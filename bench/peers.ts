@@ -16,7 +16,11 @@ export { RateLimiterMemory } from 'rate-limiter-flexible';
 export { default as Bottleneck } from 'bottleneck';
 
 // ---- circuit breakers (packages/breaker/bench) ----
-export { ConsecutiveBreaker as CockatielConsecutiveBreaker, circuitBreaker as cockatielCircuitBreaker, handleAll as cockatielHandleAll } from 'cockatiel';
+export {
+  ConsecutiveBreaker as CockatielConsecutiveBreaker,
+  circuitBreaker as cockatielCircuitBreaker,
+  handleAll as cockatielHandleAll,
+} from 'cockatiel';
 
 /** The part of opossum's `CircuitBreaker` the breaker bench uses (opossum ships no types). */
 export interface OpossumBreaker<T> {

@@ -206,7 +206,8 @@ function columnsOf(group: GroupResult): Column[] {
   const rows = group.rows;
   const timing = rows.some((r) => r.median !== undefined);
   const columns: Column[] = [];
-  if (group.param !== undefined) columns.push({ header: group.param, align: 'r', cell: (r) => (r.param === undefined ? '' : String(r.param)) });
+  if (group.param !== undefined)
+    columns.push({ header: group.param, align: 'r', cell: (r) => (r.param === undefined ? '' : String(r.param)) });
   columns.push({ header: 'case', align: 'l', cell: (r) => r.name });
   if (timing) {
     const skipText = (r: RowResult): string => r.skipped ?? '';
@@ -224,11 +225,18 @@ function columnsOf(group: GroupResult): Column[] {
       columns.push({
         header: 'run total (median)',
         align: 'r',
-        cell: (r) => (r.opsPerRun === undefined || r.median === undefined ? '' : `${formatNs(r.median * r.opsPerRun)} / ${r.opsPerRun.toLocaleString('en-US')} ops`),
+        cell: (r) =>
+          r.opsPerRun === undefined || r.median === undefined
+            ? ''
+            : `${formatNs(r.median * r.opsPerRun)} / ${r.opsPerRun.toLocaleString('en-US')} ops`,
       });
     }
     if (rows.some((r) => r.floor)) {
-      columns.push({ header: group.floorLabel, align: 'r', cell: (r) => (r.ratios.floor === undefined ? '' : formatRatio(r.ratios.floor)) });
+      columns.push({
+        header: group.floorLabel,
+        align: 'r',
+        cell: (r) => (r.ratios.floor === undefined ? '' : formatRatio(r.ratios.floor)),
+      });
     }
     for (const name of group.compare) {
       columns.push({ header: `× ${name}`, align: 'r', cell: (r) => (r.ratios[name] === undefined ? '' : formatRatio(r.ratios[name])) });
@@ -326,12 +334,12 @@ export function renderResults(
         ? ` on ${record.machine.cpu}, ${record.machine.nproc} cores, node ${record.machine.node}`
         : '';
     out.push(
-      `${record.note} Measured ${when}${where} (load avg at start ${record.machine.loadAvg.join(' ')}); ` +
-        `${roundsNote(record)}.`,
+      `${record.note} Measured ${when}${where} (load avg at start ${record.machine.loadAvg.join(' ')}); ` + `${roundsNote(record)}.`,
       '',
     );
     out.push(renderTable(record), '');
-    if (charts.charted.has(record.id)) out.push(`![${record.suite} › ${record.group}: median ÷ floor per row](charts/${record.id}.svg)`, '');
+    if (charts.charted.has(record.id))
+      out.push(`![${record.suite} › ${record.group}: median ÷ floor per row](charts/${record.id}.svg)`, '');
   }
   return `${out.join('\n').trimEnd()}\n`;
 }

@@ -20,7 +20,16 @@ import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { registeredSuites, runGroup, type RegisteredGroup, type RunSettings } from './harness.ts';
 import { writeCharts } from './charts.ts';
-import { describeMachine, groupId, pruneRecords, readRecords, renderResults, renderTable, writeRecord, type GroupRecord } from './report.ts';
+import {
+  describeMachine,
+  groupId,
+  pruneRecords,
+  readRecords,
+  renderResults,
+  renderTable,
+  writeRecord,
+  type GroupRecord,
+} from './report.ts';
 
 const benchDir = path.dirname(fileURLToPath(import.meta.url));
 const root = path.resolve(benchDir, '..');
@@ -115,7 +124,9 @@ async function main(): Promise<number> {
       await import(pathToFileURL(file).href);
     } catch (error) {
       failures++;
-      log(`bench: importing ${path.relative(root, file)} failed:\n${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
+      log(
+        `bench: importing ${path.relative(root, file)} failed:\n${error instanceof Error ? (error.stack ?? error.message) : String(error)}`,
+      );
       continue;
     }
     for (const registered of registeredSuites().slice(before)) registered.source = path.relative(root, file);
@@ -139,7 +150,13 @@ async function main(): Promise<number> {
     return failures > 0 ? 1 : 0;
   }
   if (selected.length === 0) {
-    log(`bench: no group matches ${args.filter((a) => !a.startsWith('--')).join(' ') || '(no filter)'}; suites: ${registeredSuites().map((s) => s.name).join(', ') || 'none'}`);
+    log(
+      `bench: no group matches ${args.filter((a) => !a.startsWith('--')).join(' ') || '(no filter)'}; suites: ${
+        registeredSuites()
+          .map((s) => s.name)
+          .join(', ') || 'none'
+      }`,
+    );
     return 1;
   }
 

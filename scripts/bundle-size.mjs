@@ -113,7 +113,8 @@ export function renderTable(results) {
     '| a typical import | minified | minified + gzip | share of the whole root entry (gzip) |',
     '| --- | --- | --- | --- |',
     ...imports.map(
-      (r) => `| \`${r.label}\` | ${size(r.minified)} | ${size(r.gzip)} | ${whole ? `${((100 * r.gzip) / whole.gzip).toFixed(0)} %` : '—'} |`,
+      (r) =>
+        `| \`${r.label}\` | ${size(r.minified)} | ${size(r.gzip)} | ${whole ? `${((100 * r.gzip) / whole.gzip).toFixed(0)} %` : '—'} |`,
     ),
     END,
   ];
@@ -144,10 +145,12 @@ export function staleFigures(readme, results) {
       continue;
     }
     for (const key of ['minified', 'gzip']) {
-      if (Math.abs(row[key] - r[key]) > TOLERANCE * r[key]) problems.push(`${r.label}: ${key} ${row[key]} B in the README, ${r[key]} B measured`);
+      if (Math.abs(row[key] - r[key]) > TOLERANCE * r[key])
+        problems.push(`${r.label}: ${key} ${row[key]} B in the README, ${r[key]} B measured`);
     }
   }
-  for (const label of table.keys()) if (!results.some((r) => r.label === label)) problems.push(`${label}: in the README, no longer measured`);
+  for (const label of table.keys())
+    if (!results.some((r) => r.label === label)) problems.push(`${label}: in the README, no longer measured`);
   return problems;
 }
 

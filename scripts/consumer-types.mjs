@@ -67,7 +67,9 @@ export function consumerPrograms() {
   }
 
   const consumers = [];
-  for (const file of readdirSync(consumersDir).filter((f) => f.endsWith('.mts')).sort()) {
+  for (const file of readdirSync(consumersDir)
+    .filter((f) => f.endsWith('.mts'))
+    .sort()) {
     const text = readFileSync(join(consumersDir, file), 'utf8');
     const name = file.slice(0, -'.mts'.length);
     consumers.push({ name, text });
@@ -148,6 +150,7 @@ function verdict(environment, { status, stdout, stderr }) {
   const diagnostics = lines.filter((line) => !line.startsWith('/')).join('\n');
   const loadedNode = lines.some((line) => /\/@types\/node\/|\/@types\+node@/.test(line));
   const problems = [];
-  if (environment === 'dom' && loadedNode) problems.push('this DOM-only program loaded @types/node (through a peer?), so it proves nothing about projects without Node types\n');
+  if (environment === 'dom' && loadedNode)
+    problems.push('this DOM-only program loaded @types/node (through a peer?), so it proves nothing about projects without Node types\n');
   return { ok: status === 0 && problems.length === 0, output: diagnostics + stderr + problems.join('') };
 }

@@ -80,10 +80,12 @@ try {
     const absent = entryFiles(pkg.manifest).filter((entry) => !listing.has(`package/${entry}`));
     if (absent.length > 0) failures.push(`${pkg.manifest.name}: the tarball lacks ${absent.join(', ')}`);
     const license = capture('tar', ['-xzOf', file, 'package/LICENSE']).stdout;
-    if (license !== readFileSync(join(root, 'LICENSE'), 'utf8')) failures.push(`${pkg.manifest.name}: the tarball's LICENSE is missing or differs from the repository's`);
+    if (license !== readFileSync(join(root, 'LICENSE'), 'utf8'))
+      failures.push(`${pkg.manifest.name}: the tarball's LICENSE is missing or differs from the repository's`);
     const lint = await captureAsync(bin('publint'), ['run', file, '--strict']);
     step(`publint ${pkg.manifest.name}: ${lint.status === 0 ? 'ok' : 'problems'}`);
-    if (lint.status !== 0 || /warning|error/i.test(lint.stdout)) failures.push(`${pkg.manifest.name}: publint\n${lint.stdout}${lint.stderr}`);
+    if (lint.status !== 0 || /warning|error/i.test(lint.stdout))
+      failures.push(`${pkg.manifest.name}: publint\n${lint.stdout}${lint.stderr}`);
     const types = await captureAsync(bin('attw'), [file, '--profile', 'strict', '--format', 'ascii', '--no-color']);
     step(`are-the-types-wrong ${pkg.manifest.name}: ${types.status === 0 ? 'ok' : 'problems'}`);
     if (types.status !== 0) failures.push(`${pkg.manifest.name}: are-the-types-wrong\n${types.stdout}${types.stderr}`);

@@ -25,7 +25,17 @@ async function ensurePnpm() {
   const { prefix, entry, binDir } = pnpmPaths(root, pnpmVersion);
   if (!existsSync(entry)) {
     step(`fetching pnpm ${pnpmVersion} (npm install into .cache/)`);
-    await run('npm', ['install', '--prefix', prefix, '--no-save', '--no-package-lock', '--no-audit', '--no-fund', '--loglevel=error', `pnpm@${pnpmVersion}`]);
+    await run('npm', [
+      'install',
+      '--prefix',
+      prefix,
+      '--no-save',
+      '--no-package-lock',
+      '--no-audit',
+      '--no-fund',
+      '--loglevel=error',
+      `pnpm@${pnpmVersion}`,
+    ]);
   }
   process.env.PATH = withFirstOnPath(binDir, process.env.PATH);
   // The copy is the pinned version: nothing to switch to, and no switching must be attempted.
@@ -61,6 +71,8 @@ const tasks = {
   async test() {
     await ensureSystemPackages(TEST_SYSTEM_PACKAGES);
     const pn = await setup();
+    step('lint (Biome: linter, formatter in check mode, import cycles)');
+    await pn('run', 'lint');
     step('typecheck (every package, test, bench and example)');
     await pn('run', 'typecheck');
     step('release checks (publint, are-the-types-wrong, browser bundles)');

@@ -73,7 +73,13 @@ const projects = [
     // a browser-safe package is checked once more as a Node-only project sees it
     ...(existsSync(join(dir, 'tsconfig.node.json')) || manifest.sluice?.platform === 'node'
       ? []
-      : [{ label: `packages/${name} (no DOM, Node types)`, config: join(dir, 'tsconfig.json'), args: ['--lib', 'ES2022', '--types', 'node'] }]),
+      : [
+          {
+            label: `packages/${name} (no DOM, Node types)`,
+            config: join(dir, 'tsconfig.json'),
+            args: ['--lib', 'ES2022', '--types', 'node'],
+          },
+        ]),
   ]),
 );
 

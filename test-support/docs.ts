@@ -95,7 +95,13 @@ export function docBlocks(root = docsRoot): DocBlock[] {
     for (const fence of fencesOf(markdown)) {
       if (fence.info !== 'ts') continue;
       const slug = doc.replace(/\.md$/, '').replace(/[^A-Za-z0-9-]+/g, '_');
-      blocks.push({ doc, line: fence.line, source: fence.body, expected: expectedOutput(fence.body), fileName: `${slug}.L${fence.line}.ts` });
+      blocks.push({
+        doc,
+        line: fence.line,
+        source: fence.body,
+        expected: expectedOutput(fence.body),
+        fileName: `${slug}.L${fence.line}.ts`,
+      });
     }
   }
   return blocks;
@@ -112,7 +118,11 @@ export function writeBlocks(blocks: readonly DocBlock[], dir = examplesDir): voi
   for (const block of blocks) writeFileSync(join(dir, block.fileName), `${block.source}\nexport {};\n`);
   writeFileSync(
     join(dir, 'tsconfig.json'),
-    JSON.stringify({ extends: '../../tsconfig.json', compilerOptions: { noUnusedLocals: false, noEmit: true }, include: ['*.ts'] }, null, 2),
+    JSON.stringify(
+      { extends: '../../tsconfig.json', compilerOptions: { noUnusedLocals: false, noEmit: true }, include: ['*.ts'] },
+      null,
+      2,
+    ),
   );
 }
 
@@ -122,13 +132,19 @@ export function writeBlocks(blocks: readonly DocBlock[], dir = examplesDir): voi
  */
 export function typecheckBlocks(blocks: readonly DocBlock[], dir = examplesDir): { ok: boolean; output: string } {
   const tsc = join(repoRoot, 'node_modules', 'typescript', 'bin', 'tsc');
-  const result = spawnSync(process.execPath, [tsc, '-p', join(dir, 'tsconfig.json'), '--pretty', 'false'], { cwd: repoRoot, encoding: 'utf8' });
+  const result = spawnSync(process.execPath, [tsc, '-p', join(dir, 'tsconfig.json'), '--pretty', 'false'], {
+    cwd: repoRoot,
+    encoding: 'utf8',
+  });
   if (result.error !== undefined) throw result.error;
   const byFile = new Map(blocks.map((block) => [block.fileName, block]));
-  const output = `${result.stdout}${result.stderr}`.replace(/(?:[^\s(]*[\\/])?([^\s\\/(]+\.ts)\((\d+),(\d+)\)/g, (whole, file: string, line: string, column: string) => {
-    const block = byFile.get(file);
-    return block === undefined ? whole : `docs/${block.doc}:${block.line + Number(line)}:${column}`;
-  });
+  const output = `${result.stdout}${result.stderr}`.replace(
+    /(?:[^\s(]*[\\/])?([^\s\\/(]+\.ts)\((\d+),(\d+)\)/g,
+    (whole, file: string, line: string, column: string) => {
+      const block = byFile.get(file);
+      return block === undefined ? whole : `docs/${block.doc}:${block.line + Number(line)}:${column}`;
+    },
+  );
   return { ok: result.status === 0, output };
 }
 

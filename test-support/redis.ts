@@ -70,7 +70,23 @@ export async function startRedis(extraArgs: readonly string[] = [], port?: numbe
   const launch = async (): Promise<void> => {
     child = spawn(
       'redis-server',
-      ['--port', String(chosen), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir, '--daemonize', 'no', '--loglevel', 'warning', ...extraArgs],
+      [
+        '--port',
+        String(chosen),
+        '--bind',
+        '127.0.0.1',
+        '--save',
+        '',
+        '--appendonly',
+        'no',
+        '--dir',
+        dir,
+        '--daemonize',
+        'no',
+        '--loglevel',
+        'warning',
+        ...extraArgs,
+      ],
       { stdio: 'ignore' },
     );
     child.once('error', () => {});
@@ -145,7 +161,12 @@ export async function startRedisCluster(masters = 3): Promise<RedisCluster> {
       const port = await freeClusterPort(taken);
       taken.add(port);
       taken.add(port + 10_000);
-      nodes.push(await startRedis(['--cluster-enabled', 'yes', '--cluster-config-file', `nodes-${port}.conf`, '--cluster-node-timeout', '2000'], port));
+      nodes.push(
+        await startRedis(
+          ['--cluster-enabled', 'yes', '--cluster-config-file', `nodes-${port}.conf`, '--cluster-node-timeout', '2000'],
+          port,
+        ),
+      );
     }
     const created = spawnSync(
       'redis-cli',

@@ -1,7 +1,17 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { docBlocks, docsRoot, fencesOf, guideFiles, headingAnchors, relativeLinks, runBlock, typecheckBlocks, writeBlocks } from '../../test-support/docs.ts';
+import {
+  docBlocks,
+  docsRoot,
+  fencesOf,
+  guideFiles,
+  headingAnchors,
+  relativeLinks,
+  runBlock,
+  typecheckBlocks,
+  writeBlocks,
+} from '../../test-support/docs.ts';
 
 // Every complete example in the guides (a block fenced ```ts) is compiled and run; a block fenced
 // ```ts fragment is illustrative and skipped. A block's expected output is written after each
@@ -22,9 +32,20 @@ beforeAll(async () => {
   writeBlocks(blocks);
   // Load the packages once, so a block's time is its own and not the first transform of the sources.
   await Promise.all(
-    ['core', 'testing', 'buffer', 'rate-limit', 'concurrency', 'shedder', 'breaker', 'overload', 'llm', 'monitor', 'web-streams', 'node-streams'].map(
-      (name) => import(/* @vite-ignore */ `@sluice/${name}`),
-    ),
+    [
+      'core',
+      'testing',
+      'buffer',
+      'rate-limit',
+      'concurrency',
+      'shedder',
+      'breaker',
+      'overload',
+      'llm',
+      'monitor',
+      'web-streams',
+      'node-streams',
+    ].map((name) => import(/* @vite-ignore */ `@sluice/${name}`)),
   );
 });
 

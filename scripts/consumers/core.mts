@@ -1,4 +1,14 @@
-import { PassThroughGate, pipeline, passThrough, systemClock, type Clock, type Gate, type Permit, type Refusal, type TimerHandle } from '@sluice/core';
+import {
+  PassThroughGate,
+  pipeline,
+  passThrough,
+  systemClock,
+  type Clock,
+  type Gate,
+  type Permit,
+  type Refusal,
+  type TimerHandle,
+} from '@sluice/core';
 
 const clock: Clock = systemClock;
 const timer: TimerHandle = clock.setTimer(() => {}, 10);

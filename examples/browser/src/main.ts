@@ -142,7 +142,8 @@ pingButton.addEventListener('click', (event) => {
   const delay = Math.max(0, performance.now() - event.timeStamp);
   pingDelaysMs.push(delay);
   if (running) pingsWhileStreaming++;
-  element('ping-result').textContent = `${pingDelaysMs.length} ${pingDelaysMs.length === 1 ? 'click' : 'clicks'}, last answered in ${delay.toFixed(1)} ms`;
+  element('ping-result').textContent =
+    `${pingDelaysMs.length} ${pingDelaysMs.length === 1 ? 'click' : 'clicks'}, last answered in ${delay.toFixed(1)} ms`;
 });
 
 // ─── for the test and the devtools console ───────────────────────────────────────────────────────

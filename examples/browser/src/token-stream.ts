@@ -42,7 +42,14 @@ export interface StreamOptions {
  * the stall travels back to the model.
  */
 export function streamTokens(tokens: readonly string[], options: StreamOptions): { stats: StreamStats; done: Promise<void> } {
-  const stats: StreamStats = { total: tokens.length, produced: 0, rendered: 0, maxLead: 0, startedAt: performance.now(), finishedAt: undefined };
+  const stats: StreamStats = {
+    total: tokens.length,
+    produced: 0,
+    rendered: 0,
+    maxLead: 0,
+    startedAt: performance.now(),
+    finishedAt: undefined,
+  };
   const model = fakeModel(tokens, {
     tokensPerSecond: options.modelTokensPerSecond,
     onToken: () => {

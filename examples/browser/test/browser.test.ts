@@ -138,7 +138,9 @@ describe('examples/browser in headless Chromium', () => {
     for (let i = 0; i < times.length; i++) {
       for (let j = i; j < times.length; j++) {
         const spanMs = (times[j] as number) - (times[i] as number);
-        expect(j - i + 1, `requests #${i + 1}–#${j + 1} within ${spanMs.toFixed(1)} ms`).toBeLessThanOrEqual(burst + (ratePerSecond * (spanMs + 2)) / 1_000);
+        expect(j - i + 1, `requests #${i + 1}–#${j + 1} within ${spanMs.toFixed(1)} ms`).toBeLessThanOrEqual(
+          burst + (ratePerSecond * (spanMs + 2)) / 1_000,
+        );
       }
     }
     // and so over the whole typing session

@@ -137,7 +137,8 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
   const startedAt = systemClock.now();
   const endAt = startedAt + options.seconds * 1000;
   for (const spec of options.clients) {
-    if (spec.backlog !== undefined) for (let i = 0; i < spec.backlog.count; i++) send(spec, spec.backlog.promptTokens, spec.backlog.maxTokens, true);
+    if (spec.backlog !== undefined)
+      for (let i = 0; i < spec.backlog.count; i++) send(spec, spec.backlog.promptTokens, spec.backlog.maxTokens, true);
   }
   // Poisson arrivals: exponential gaps per client, a 5 ms scheduling tick
   const next = options.clients.map((spec, i) => startedAt + exponentialMs(spec.requestsPerSecond, randoms[i] as () => number));

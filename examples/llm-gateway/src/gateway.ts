@@ -266,14 +266,18 @@ export class Gateway {
   metricsText(): string {
     const w = new PrometheusWriter();
     w.family('gateway_requests_total', 'counter', 'Chat requests by client class and outcome.');
-    for (const klass of CLASSES) for (const outcome of OUTCOMES) w.sample({ class: klass, outcome }, this.counters[klass].outcomes[outcome]);
+    for (const klass of CLASSES)
+      for (const outcome of OUTCOMES) w.sample({ class: klass, outcome }, this.counters[klass].outcomes[outcome]);
     w.family('gateway_refusals_total', 'counter', 'Requests refused by the gateway, by reason.');
     for (const [reason, count] of Object.entries(this.refusals)) w.sample({ reason }, count);
     w.family('gateway_provider_429_total', 'counter', '429 answers from the provider.').sample({}, this.provider429s);
     w.family('gateway_tokens_total', 'counter', 'Tokens reserved for upstream calls and tokens they really used.');
     w.sample({ kind: 'reserved' }, this.reservedTokens).sample({ kind: 'used' }, this.usedTokens);
     w.family('gateway_streamed_tokens_total', 'counter', 'Tokens handed on to clients.').sample({}, this.streamedTokens);
-    w.family('gateway_streams_cut_off_total', 'counter', 'Upstream streams not read to the end (their reservations stay whole).').sample({}, this.cutOffCount);
+    w.family('gateway_streams_cut_off_total', 'counter', 'Upstream streams not read to the end (their reservations stay whole).').sample(
+      {},
+      this.cutOffCount,
+    );
     w.family('gateway_tokens_remaining', 'gauge', "TPM left: the limiter's bucket, and the provider's last x-ratelimit-remaining-tokens.");
     w.sample({ view: 'limiter' }, Math.floor(this.limiter.remaining('tokens')));
     if (this.lastProviderRemainingTokens !== undefined) w.sample({ view: 'provider' }, this.lastProviderRemainingTokens);
@@ -447,7 +451,13 @@ export class Gateway {
       // the provider could not be reached
       settleBreaker({ ok: false, error });
       count('upstream_error');
-      this.refuse(res, 502, 'upstream-unreachable', 1_000, `provider unreachable: ${error instanceof Error ? error.message : String(error)}`);
+      this.refuse(
+        res,
+        502,
+        'upstream-unreachable',
+        1_000,
+        `provider unreachable: ${error instanceof Error ? error.message : String(error)}`,
+      );
       return;
     }
     relay.responseStarted();
@@ -481,13 +491,22 @@ export class Gateway {
 
     // stream: upstream SSE → our events → SSE to the client, each step pulled only as the
     // client reads, so a slow client holds back the provider's stream instead of filling memory
-    const state: RelayState = { id: response.headers.get('x-request-id') ?? undefined, finishReason: undefined, usage: undefined, failed: undefined, readToEnd: false };
+    const state: RelayState = {
+      id: response.headers.get('x-request-id') ?? undefined,
+      finishReason: undefined,
+      usage: undefined,
+      failed: undefined,
+      readToEnd: false,
+    };
     const onToken = (first: boolean): void => {
       this.streamedTokens++;
       if (first) this.recordTtft(klass, (systemClock.now() - call.arrivedAt) / 1000);
     };
     const events = relayEvents(response.body, state, signal, onToken);
-    const sse = sseStream(events, { heartbeatMs: this.heartbeatMs, encode: (event) => ({ event: event.type, data: JSON.stringify(event) }) });
+    const sse = sseStream(events, {
+      heartbeatMs: this.heartbeatMs,
+      encode: (event) => ({ event: event.type, data: JSON.stringify(event) }),
+    });
     res.writeHead(200, {
       'content-type': 'text/event-stream; charset=utf-8',
       'cache-control': 'no-cache',
@@ -538,7 +557,9 @@ export class Gateway {
       headers['retry-after'] = String(Math.max(1, Math.ceil(retryAfterMs / 1000)));
       headers['retry-after-ms'] = String(Math.max(0, Math.ceil(retryAfterMs)));
     }
-    sendJson(res, status, headers, { error: { code: reason, message, ...(retryAfterMs === undefined ? {} : { retryAfterMs: Math.ceil(retryAfterMs) }) } });
+    sendJson(res, status, headers, {
+      error: { code: reason, message, ...(retryAfterMs === undefined ? {} : { retryAfterMs: Math.ceil(retryAfterMs) }) },
+    });
   }
 }
 
@@ -585,7 +606,8 @@ async function* relayEvents(
       }
       if (typeof choice?.finish_reason === 'string') state.finishReason = choice.finish_reason;
       const usage = chunk.usage;
-      if (usage !== undefined && usage !== null) state.usage = { promptTokens: usage.prompt_tokens, completionTokens: usage.completion_tokens };
+      if (usage !== undefined && usage !== null)
+        state.usage = { promptTokens: usage.prompt_tokens, completionTokens: usage.completion_tokens };
     }
     state.readToEnd = true;
   } catch (error) {
@@ -641,5 +663,3 @@ function headerOf(req: http.IncomingMessage, name: string): string | undefined {
   const value = req.headers[name];
   return Array.isArray(value) ? value[0] : value;
 }
-
-

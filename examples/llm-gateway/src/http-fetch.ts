@@ -53,7 +53,9 @@ export function httpFetch(agent: http.Agent): FetchFunction {
         const status = response.statusCode ?? 502;
         const empty = status === 204 || status === 304 || init?.method === 'HEAD';
         if (empty) response.resume();
-        const stream = empty ? null : (Readable.toWeb(response, { strategy: { highWaterMark: 1 } }) as unknown as ReadableStream<Uint8Array>);
+        const stream = empty
+          ? null
+          : (Readable.toWeb(response, { strategy: { highWaterMark: 1 } }) as unknown as ReadableStream<Uint8Array>);
         resolve(new Response(stream, { status, statusText: response.statusMessage ?? '', headers: responseHeaders }));
       });
       request.end(body ?? undefined);

@@ -24,7 +24,8 @@ export const DEMO: ScenarioOptions = {
   seed: 7,
 };
 
-const n = (value: number, digits = 0): string => value.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
+const n = (value: number, digits = 0): string =>
+  value.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
 const ms = (value: number | undefined): string => (value === undefined ? '-' : `${n(value)} ms`);
 const pct = (value: number): string => `${(value * 100).toFixed(1)} %`;
 

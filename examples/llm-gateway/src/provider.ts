@@ -214,7 +214,12 @@ export class MockProvider {
 
   private handle(req: http.IncomingMessage, res: http.ServerResponse): void {
     if (req.method !== 'POST' || req.url?.split('?')[0] !== '/v1/chat/completions') {
-      sendJson(res, 404, {}, { error: { message: `Unknown request URL: ${req.method} ${req.url}`, type: 'invalid_request_error', code: 'unknown_url' } });
+      sendJson(
+        res,
+        404,
+        {},
+        { error: { message: `Unknown request URL: ${req.method} ${req.url}`, type: 'invalid_request_error', code: 'unknown_url' } },
+      );
       return;
     }
     readBody(req, MAX_BODY_BYTES).then(
@@ -244,7 +249,12 @@ export class MockProvider {
     if (this.failures.count > 0) {
       this.failures.count--;
       this.counts.serverErrors++;
-      sendJson(res, this.failures.status, {}, { error: { message: 'The server had an error while processing your request.', type: 'server_error', param: null, code: null } });
+      sendJson(
+        res,
+        this.failures.status,
+        {},
+        { error: { message: 'The server had an error while processing your request.', type: 'server_error', param: null, code: null } },
+      );
       return;
     }
 
@@ -292,7 +302,9 @@ export class MockProvider {
     };
     this.remember(completion);
     const includeUsage =
-      typeof body.stream_options === 'object' && body.stream_options !== null && (body.stream_options as { include_usage?: unknown }).include_usage === true;
+      typeof body.stream_options === 'object' &&
+      body.stream_options !== null &&
+      (body.stream_options as { include_usage?: unknown }).include_usage === true;
     const headers = { ...this.headers(), 'x-request-id': id };
     if (completion.stream) this.stream(completion, includeUsage, headers, res);
     else this.generateThenAnswer(completion, headers, res);
@@ -386,7 +398,14 @@ export class MockProvider {
         object: 'chat.completion',
         created: Math.floor(Date.now() / 1000),
         model: this.options.model,
-        choices: [{ index: 0, message: { role: 'assistant', content }, logprobs: null, finish_reason: c.produced >= c.maxTokens ? 'length' : 'stop' }],
+        choices: [
+          {
+            index: 0,
+            message: { role: 'assistant', content },
+            logprobs: null,
+            finish_reason: c.produced >= c.maxTokens ? 'length' : 'stop',
+          },
+        ],
         usage: { prompt_tokens: c.promptTokens, completion_tokens: c.produced, total_tokens: c.promptTokens + c.produced },
       });
     }, ms);
@@ -440,7 +459,9 @@ export class MockProvider {
     const waitMs = Math.max(requestWaitMs, tokenWaitMs);
     const tokens = tokenWaitMs >= requestWaitMs;
     const limit = tokens ? this.tokensPerMinute : this.requestsPerMinute;
-    const used = tokens ? Math.ceil(this.tokensPerMinute - Math.max(0, this.tokenLevel)) : Math.ceil(this.requestsPerMinute - Math.max(0, this.requestLevel));
+    const used = tokens
+      ? Math.ceil(this.tokensPerMinute - Math.max(0, this.tokenLevel))
+      : Math.ceil(this.requestsPerMinute - Math.max(0, this.requestLevel));
     sendJson(
       res,
       429,
@@ -499,8 +520,7 @@ export function goDuration(ms: number): string {
 }
 
 function positive(name: string, value: number): number {
-  if (!(typeof value === 'number' && Number.isFinite(value) && value > 0)) throw new RangeError(`MockProvider: ${name} must be a number > 0, got ${String(value)}`);
+  if (!(typeof value === 'number' && Number.isFinite(value) && value > 0))
+    throw new RangeError(`MockProvider: ${name} must be a number > 0, got ${String(value)}`);
   return value;
 }
-
-

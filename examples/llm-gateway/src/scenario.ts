@@ -131,7 +131,9 @@ export interface TpmUse {
 }
 
 /** Starts a provider and a gateway configured for its quota. */
-export async function startStack(options: Pick<ScenarioOptions, 'tokensPerMinute' | 'requestsPerMinute' | 'headroom' | 'msPerToken' | 'seed'>): Promise<Stack> {
+export async function startStack(
+  options: Pick<ScenarioOptions, 'tokensPerMinute' | 'requestsPerMinute' | 'headroom' | 'msPerToken' | 'seed'>,
+): Promise<Stack> {
   const provider = await MockProvider.start({
     tokensPerMinute: options.tokensPerMinute,
     requestsPerMinute: options.requestsPerMinute,
@@ -178,8 +180,22 @@ export function scenarioClients(options: ScenarioOptions): ClientSpec[] {
   const docMaxTokens = 256;
   const docPrompt = Math.floor((0.96 * options.tokensPerMinute) / backlogDocs) - docMaxTokens - 6;
   return [
-    { id: 'chat-web', klass: 'interactive', requestsPerSecond: chatRate * 0.6, promptTokens: sizes.chat.prompt, maxTokens: sizes.chat.maxTokens, maxWaitMs: options.maxWaitMs.interactive },
-    { id: 'chat-mobile', klass: 'interactive', requestsPerSecond: chatRate * 0.4, promptTokens: sizes.chat.prompt, maxTokens: sizes.chat.maxTokens, maxWaitMs: options.maxWaitMs.interactive },
+    {
+      id: 'chat-web',
+      klass: 'interactive',
+      requestsPerSecond: chatRate * 0.6,
+      promptTokens: sizes.chat.prompt,
+      maxTokens: sizes.chat.maxTokens,
+      maxWaitMs: options.maxWaitMs.interactive,
+    },
+    {
+      id: 'chat-mobile',
+      klass: 'interactive',
+      requestsPerSecond: chatRate * 0.4,
+      promptTokens: sizes.chat.prompt,
+      maxTokens: sizes.chat.maxTokens,
+      maxWaitMs: options.maxWaitMs.interactive,
+    },
     {
       id: 'nightly-batch',
       klass: 'batch',
@@ -189,7 +205,14 @@ export function scenarioClients(options: ScenarioOptions): ClientSpec[] {
       maxWaitMs: options.maxWaitMs.batch,
       ...(options.backlog === false ? {} : { backlog: { count: backlogDocs, promptTokens: docPrompt, maxTokens: docMaxTokens } }),
     },
-    { id: 'evals', klass: 'batch', requestsPerSecond: batchRate * 0.5, promptTokens: sizes.batch.prompt, maxTokens: sizes.batch.maxTokens, maxWaitMs: options.maxWaitMs.batch },
+    {
+      id: 'evals',
+      klass: 'batch',
+      requestsPerSecond: batchRate * 0.5,
+      promptTokens: sizes.batch.prompt,
+      maxTokens: sizes.batch.maxTokens,
+      maxWaitMs: options.maxWaitMs.batch,
+    },
   ];
 }
 
@@ -203,9 +226,12 @@ export async function runScenario(options: ScenarioOptions): Promise<ScenarioRep
     // the provider's bucket at the window's edges
     const windowStartAt = systemClock.now() + options.warmupSeconds * 1000;
     let bucketAtStart = Number.NaN;
-    const probe = setTimeout(() => {
-      bucketAtStart = provider.remaining().tokens;
-    }, Math.max(0, windowStartAt - systemClock.now()));
+    const probe = setTimeout(
+      () => {
+        bucketAtStart = provider.remaining().tokens;
+      },
+      Math.max(0, windowStartAt - systemClock.now()),
+    );
     let bucketAtEnd = Number.NaN;
     const load = await runLoad({
       gatewayUrl: gateway.url,
@@ -219,11 +245,24 @@ export async function runScenario(options: ScenarioOptions): Promise<ScenarioRep
     });
     clearTimeout(probe);
     const windowStartMs = load.startedAt + options.warmupSeconds * 1000;
-    const tpm = measureTpm(provider, options.tokensPerMinute, windowStartMs, load.stoppedAt, load.startedAt, bucketAtStart, bucketAtEnd, options.headroom ?? 0.02);
+    const tpm = measureTpm(
+      provider,
+      options.tokensPerMinute,
+      windowStartMs,
+      load.stoppedAt,
+      load.startedAt,
+      bucketAtStart,
+      bucketAtEnd,
+      options.headroom ?? 0.02,
+    );
 
     // every client request has settled; let cut-off relays and streams finish on both sides
     // (bounded), then compare the two views of the TPM bucket
-    for (let i = 0; i < 100 && (gateway.stats().active > 0 || provider.stats().admitted > provider.stats().completed + provider.stats().cancelled); i++) {
+    for (
+      let i = 0;
+      i < 100 && (gateway.stats().active > 0 || provider.stats().admitted > provider.stats().completed + provider.stats().cancelled);
+      i++
+    ) {
       await new Promise((resolve) => setTimeout(resolve, 20));
     }
     const atMs = systemClock.now() - load.startedAt;
@@ -259,7 +298,8 @@ export async function runScenario(options: ScenarioOptions): Promise<ScenarioRep
       offeredTokensPerMinute: (offeredTokens / ((load.stoppedAt - load.startedAt) / 1000)) * 60,
       tpm,
       remainingAfter,
-      refusedWithRetryAfter: load.results.filter((r) => r.outcome === 'refused' && r.retryAfterS !== undefined && r.retryAfterS >= 1).length,
+      refusedWithRetryAfter: load.results.filter((r) => r.outcome === 'refused' && r.retryAfterS !== undefined && r.retryAfterS >= 1)
+        .length,
       metricsText,
       wallMs: systemClock.now() - wallStart,
     };
@@ -311,7 +351,13 @@ export function measureTpm(
  * rightly keeps those reservations whole, while the provider refunded them. Without
  * reconciliation the gap would also hold every unused reservation of the streams read in full.
  */
-export function expectedGap(provider: MockProvider, cutOffIds: readonly string[], tokensPerMinute: number, headroom: number, msSinceStart: number): number {
+export function expectedGap(
+  provider: MockProvider,
+  cutOffIds: readonly string[],
+  tokensPerMinute: number,
+  headroom: number,
+  msSinceStart: number,
+): number {
   const records = new Map(provider.records().map((r) => [r.id, r]));
   let cutOff = 0;
   for (const id of new Set(cutOffIds)) {
@@ -325,7 +371,8 @@ export function expectedGap(provider: MockProvider, cutOffIds: readonly string[]
 export function reconciledRefunds(provider: MockProvider, cutOffIds: readonly string[]): number {
   const cut = new Set(cutOffIds);
   let total = 0;
-  for (const record of provider.records()) if (record.state === 'done' && !cut.has(record.id)) total += record.maxTokens - record.completionTokens;
+  for (const record of provider.records())
+    if (record.state === 'done' && !cut.has(record.id)) total += record.maxTokens - record.completionTokens;
   return total;
 }
 

@@ -31,7 +31,11 @@ export function isChatMessages(value: unknown): value is ChatMessage[] {
     Array.isArray(value) &&
     value.length > 0 &&
     value.every(
-      (m) => typeof m === 'object' && m !== null && typeof (m as ChatMessage).role === 'string' && typeof (m as ChatMessage).content === 'string',
+      (m) =>
+        typeof m === 'object' &&
+        m !== null &&
+        typeof (m as ChatMessage).role === 'string' &&
+        typeof (m as ChatMessage).content === 'string',
     )
   );
 }

@@ -122,7 +122,11 @@ describe('llm-gateway: streamed chat completions in front of a rate-limited prov
           if (result.outcome !== 'completed') continue;
           checkedStreams++;
           const produced = result.upstreamId === undefined ? undefined : s.provider.transcript(result.upstreamId);
-          if (produced === undefined || produced.length !== result.tokens.length || produced.some((token, i) => token !== result.tokens[i])) {
+          if (
+            produced === undefined ||
+            produced.length !== result.tokens.length ||
+            produced.some((token, i) => token !== result.tokens[i])
+          ) {
             transcriptMismatches.push(result.upstreamId ?? '(no upstream id)');
           }
           if (result.usage?.completionTokens !== result.tokens.length) transcriptMismatches.push(`${result.upstreamId}: usage`);
@@ -224,7 +228,12 @@ describe('llm-gateway: streamed chat completions in front of a rate-limited prov
     const agent = new http.Agent({ keepAlive: true });
     const random = seededRandom(3);
     const chat = (promptTokens: number, maxTokens: number, headers: Record<string, string> = {}) =>
-      post(`${gateway.url}/chat`, { messages: [{ role: 'user', content: textOfTokens(promptTokens, random) }], max_tokens: maxTokens }, agent, { 'x-client': 'app', ...headers });
+      post(
+        `${gateway.url}/chat`,
+        { messages: [{ role: 'user', content: textOfTokens(promptTokens, random) }], max_tokens: maxTokens },
+        agent,
+        { 'x-client': 'app', ...headers },
+      );
     try {
       // larger than the whole quota: refused at once, and no retry can help
       const tooLarge = await chat(7_000, 100);
@@ -282,10 +291,19 @@ describe('llm-gateway: streamed chat completions in front of a rate-limited prov
       outputShare: [1, 1],
       tokenChars: 1_000,
     });
-    const gateway = await Gateway.start({ providerUrl: provider.url, tokensPerMinute: 1_000_000, requestsPerMinute: 100, maxTokensCap: MAX_TOKENS });
+    const gateway = await Gateway.start({
+      providerUrl: provider.url,
+      tokensPerMinute: 1_000_000,
+      requestsPerMinute: 100,
+      maxTokensCap: MAX_TOKENS,
+    });
     const agent = new http.Agent();
     try {
-      const response = await post(`${gateway.url}/chat`, { messages: [{ role: 'user', content: 'Tell me everything.' }], max_tokens: MAX_TOKENS }, agent);
+      const response = await post(
+        `${gateway.url}/chat`,
+        { messages: [{ role: 'user', content: 'Tell me everything.' }], max_tokens: MAX_TOKENS },
+        agent,
+      );
       expect(response.statusCode).toBe(200);
       const id = response.headers['x-upstream-id'] as string;
 

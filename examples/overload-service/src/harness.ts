@@ -205,7 +205,13 @@ export async function runMode(options: RunModeOptions): Promise<ModeReport> {
         );
       }
       if (++ticks % (1000 / SAMPLE_EVERY_MS) === 0) {
-        options.onProgress?.({ mode: options.mode, elapsedMs: performance.now() - measuredFrom, seconds, load: run.counters, service: latest });
+        options.onProgress?.({
+          mode: options.mode,
+          elapsedMs: performance.now() - measuredFrom,
+          seconds,
+          load: run.counters,
+          service: latest,
+        });
       }
     }, SAMPLE_EVERY_MS);
     let result: LoadResult;

@@ -178,7 +178,8 @@ export function startLoad(options: LoadOptions): LoadRun {
   const latencies: number[] = [];
   /** Per scheduled second: admitted latencies, refusals, failures. */
   const seconds: { latencies: number[]; refused: number; failed: number }[] = [];
-  const secondOf = (scheduledAt: number) => (seconds[Math.max(0, Math.floor((scheduledAt - start) / 1000))] ??= { latencies: [], refused: 0, failed: 0 });
+  const secondOf = (scheduledAt: number) =>
+    (seconds[Math.max(0, Math.floor((scheduledAt - start) / 1000))] ??= { latencies: [], refused: 0, failed: 0 });
   const start = performance.now();
   let lastSettledAt = start;
   let sendingDone = false;

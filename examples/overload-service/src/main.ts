@@ -45,7 +45,16 @@ const onProgress = (p: Progress) => {
 const reports: ModeReport[] = [];
 for (const mode of ['unprotected', 'protected'] as const) {
   lastPrinted = -1;
-  const report = await runMode({ mode, ratePerSecond: RATE, seconds: SECONDS, workers: WORKERS, serviceMs: SERVICE_MS, timeoutMs: TIMEOUT_MS, maxSockets: MAX_SOCKETS, onProgress });
+  const report = await runMode({
+    mode,
+    ratePerSecond: RATE,
+    seconds: SECONDS,
+    workers: WORKERS,
+    serviceMs: SERVICE_MS,
+    timeoutMs: TIMEOUT_MS,
+    maxSockets: MAX_SOCKETS,
+    onProgress,
+  });
   if (tty) process.stdout.write('\n');
   console.log(`${mode.padEnd(11)} done in ${(report.wallMs / 1000).toFixed(1)} s (service start to exit)`);
   reports.push(report);

@@ -49,8 +49,14 @@ export function table(reports: readonly ModeReport[]): string {
     ['admitted (2xx)', (r) => `${int(r.load.admitted)} (${(r.load.admitted / r.seconds).toFixed(1)}/s)`],
     ['refused 429 + Retry-After', (r) => int(r.load.refused429)],
     ['refused 503 + Retry-After', (r) => int(r.load.refused503)],
-    ['mean retry-after-ms 429 / 503', (r) => `${mean(r.load.retryAfterMsSum429, r.load.refused429)} / ${mean(r.load.retryAfterMsSum503, r.load.refused503)}`],
-    ['errors / timeouts', (r) => `${int(r.load.otherStatus + r.load.refusedWithoutRetryAfter + r.load.socketErrors)} / ${int(r.load.timeouts)}`],
+    [
+      'mean retry-after-ms 429 / 503',
+      (r) => `${mean(r.load.retryAfterMsSum429, r.load.refused429)} / ${mean(r.load.retryAfterMsSum503, r.load.refused503)}`,
+    ],
+    [
+      'errors / timeouts',
+      (r) => `${int(r.load.otherStatus + r.load.refusedWithoutRetryAfter + r.load.socketErrors)} / ${int(r.load.timeouts)}`,
+    ],
     ['admitted p50 / p99', (r) => `${ms(headline(r).p50)} / ${ms(headline(r).p99)}`],
     ['admitted max', (r) => ms(r.load.admittedLatencies.at(-1) ?? Number.NaN)],
     ['service RSS start/peak/end', (r) => `${mb(r.rss.start)} / ${mb(r.rss.peak)} / ${mb(r.rss.end)} MB`],
@@ -66,8 +72,14 @@ export function table(reports: readonly ModeReport[]): string {
   const line = (label: string, values: readonly string[]) =>
     `${label.padEnd(labelWidth)}  ${values.map((v, i) => v.padStart(widths[i] as number)).join('   ')}`;
   return [
-    line('', reports.map((r) => r.mode)),
-    line('', widths.map((w) => '-'.repeat(w))),
+    line(
+      '',
+      reports.map((r) => r.mode),
+    ),
+    line(
+      '',
+      widths.map((w) => '-'.repeat(w)),
+    ),
     ...rows.map(([label], i) => line(label, cells[i] as string[])),
   ].join('\n');
 }
@@ -101,7 +113,10 @@ export function verdict(protectedRun: ModeReport): { readonly pass: boolean; rea
   const budget = 2 * protectedRun.serviceMs;
   const checks = [
     { ok: h.p99 <= budget, text: `admitted p99 ${ms(h.p99)} ≤ ${ms(budget)} (2 × the ${protectedRun.serviceMs} ms service time)` },
-    { ok: h.errors === 0 && protectedRun.load.admitted > 0, text: `errors among admitted: ${int(h.errors)} (every request answered: 2xx, or 429/503 with Retry-After)` },
+    {
+      ok: h.errors === 0 && protectedRun.load.admitted > 0,
+      text: `errors among admitted: ${int(h.errors)} (every request answered: 2xx, or 429/503 with Retry-After)`,
+    },
     { ok: h.rssGrowth < FLAT_RSS_BYTES, text: `RSS flat: end − start ${signedMb(h.rssGrowth)} < ${FLAT_RSS_BYTES / MB} MB` },
   ];
   const lines = checks.map((c) => `  ${c.ok ? 'PASS' : 'FAIL'}  ${c.text}`);

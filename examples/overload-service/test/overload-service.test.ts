@@ -36,7 +36,10 @@ const RUN: Omit<RunModeOptions, 'mode'> = {
 describe.sequential('overload service at 20× its capacity', () => {
   let protectedRun: ModeReport | undefined;
 
-  it('behind sluice: admitted p99 ≤ 2 × service time, no errors, every refusal carries Retry-After', { retry: 2, timeout: 60_000 }, async () => {
+  it('behind sluice: admitted p99 ≤ 2 × service time, no errors, every refusal carries Retry-After', {
+    retry: 2,
+    timeout: 60_000,
+  }, async () => {
     const run = await runMode({ mode: 'protected', ...RUN });
     protectedRun = run;
     const l = run.load;
@@ -82,10 +85,13 @@ interface Answer {
 /** One GET on a connection of its own (closed after it). */
 function get(port: number, client: string): Promise<Answer> {
   return new Promise((resolve, reject) => {
-    const req = request({ host: '127.0.0.1', port, path: '/', agent: false, headers: { 'x-client-id': client, connection: 'close' } }, (res) => {
-      res.resume();
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers }));
-    });
+    const req = request(
+      { host: '127.0.0.1', port, path: '/', agent: false, headers: { 'x-client-id': client, connection: 'close' } },
+      (res) => {
+        res.resume();
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers }));
+      },
+    );
     req.setTimeout(5_000, () => req.destroy(new Error('timed out')));
     req.on('error', reject);
     req.end();
@@ -94,7 +100,12 @@ function get(port: number, client: string): Promise<Answer> {
 
 describe('refusals (in process)', () => {
   it('over its quota a client gets 429 with Retry-After from the refusal’s retryAfterMs', async () => {
-    const service = createService({ mode: 'protected', workers: 2, serviceMs: 5, protection: { standardQuota: { ratePerSecond: 2, burst: 1 } } });
+    const service = createService({
+      mode: 'protected',
+      workers: 2,
+      serviceMs: 5,
+      protection: { standardQuota: { ratePerSecond: 2, burst: 1 } },
+    });
     try {
       const port = await service.listen();
       expect((await get(port, 'a')).status).toBe(200);
@@ -112,7 +123,12 @@ describe('refusals (in process)', () => {
   });
 
   it('a failing backend opens the breaker: 503 at once, Retry-After until the trial call', async () => {
-    const service = createService({ mode: 'protected', workers: 2, serviceMs: 5, protection: { breakerFailures: 3, breakerOpenMs: 30_000 } });
+    const service = createService({
+      mode: 'protected',
+      workers: 2,
+      serviceMs: 5,
+      protection: { breakerFailures: 3, breakerOpenMs: 30_000 },
+    });
     try {
       const port = await service.listen();
       service.backend.failing = true;

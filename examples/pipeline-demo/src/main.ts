@@ -11,7 +11,9 @@ console.log(
   `sluice demo: a producer offering ${PRODUCER_PER_SECOND} jobs/s to a consumer that takes ${CONSUMER_PER_SECOND} jobs/s,\n` +
     'through pipeline(intake, drain). Each job asks tryAcquire(): admitted, or refused with a retry hint.\n',
 );
-console.log(`${pad('second', 6)} ${pad('offered', 8)} ${pad('admitted', 9)} ${pad('refused', 8)} ${pad('retry-after (mean)', 19)} ${pad('pressure', 9)}`);
+console.log(
+  `${pad('second', 6)} ${pad('offered', 8)} ${pad('admitted', 9)} ${pad('refused', 8)} ${pad('retry-after (mean)', 19)} ${pad('pressure', 9)}`,
+);
 
 const row = (r: SecondReport) =>
   console.log(

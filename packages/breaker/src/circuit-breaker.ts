@@ -20,14 +20,7 @@ import {
 import type { BreakerStats } from './breaker-stats.js';
 import { DEFAULT_BREAKER_NAME, DEFAULT_HALF_OPEN_MAX_CALLS, type CircuitBreakerOptions } from './options.js';
 import type { TripCounter, TripReason, TripStrategy } from './trip-strategy.js';
-import type {
-  BreakerState,
-  CloseListener,
-  CloseReason,
-  HalfOpenListener,
-  OpenListener,
-  OpenReason,
-} from './transitions.js';
+import type { BreakerState, CloseListener, CloseReason, HalfOpenListener, OpenListener, OpenReason } from './transitions.js';
 
 // States as small integers: the hot path compares one Smi.
 const CLOSED = 0;
@@ -310,8 +303,7 @@ export class CircuitBreaker extends GateBase {
       calls: snapshot.calls,
       failures: snapshot.failures,
       failureRate: snapshot.failureRate,
-      trialsInFlight:
-        this.stateCode === HALF_OPEN ? this.halfOpenMaxCalls - this.trialsLeft - this.trialsSucceeded : 0,
+      trialsInFlight: this.stateCode === HALF_OPEN ? this.halfOpenMaxCalls - this.trialsLeft - this.trialsSucceeded : 0,
       retryAfterMs: this.stateCode === OPEN ? Math.max(0, Math.ceil(this.halfOpenAt - this.clock.now())) : undefined,
       opened: this.openedCount,
     };
@@ -561,9 +553,7 @@ export class CircuitBreaker extends GateBase {
     this.halfOpenAt = now + this.halfOpenAfterMs;
     this.openedCount++;
     if (this.openEvents?.listening === true) {
-      this.openEvents.emit(
-        trip !== undefined ? { cause: 'tripped', trip } : { cause: 'trial-failed', outcome: trialOutcome as Outcome },
-      );
+      this.openEvents.emit(trip !== undefined ? { cause: 'tripped', trip } : { cause: 'trial-failed', outcome: trialOutcome as Outcome });
     }
   }
 
@@ -589,8 +579,7 @@ export class CircuitBreaker extends GateBase {
   }
 
   private updateRunMode(): void {
-    this.runMode =
-      this.stateCode === CLOSED && !this.isClosed && this.admitListeners === 0 ? this.closedRunMode : RUN_SLOW;
+    this.runMode = this.stateCode === CLOSED && !this.isClosed && this.admitListeners === 0 ? this.closedRunMode : RUN_SLOW;
     if (this.runMode !== RUN_SLOW && this.runMode !== RUN_MEASURED && this.handlersEpoch !== this.epoch) {
       this.makeRunHandlers();
     }

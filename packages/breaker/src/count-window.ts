@@ -38,7 +38,8 @@ class CountWindowCounter implements TripCounter {
 
   record(failed: boolean): FailureRateTripReason | undefined {
     const slot = this.next;
-    if (this.calls === this.size) this.failures -= this.ring[slot] as number; // the oldest outcome leaves
+    if (this.calls === this.size)
+      this.failures -= this.ring[slot] as number; // the oldest outcome leaves
     else this.calls++;
     const bit = failed ? 1 : 0;
     this.ring[slot] = bit;

@@ -1,13 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import {
-  CircuitBreaker,
-  consecutiveFailures,
-  countWindow,
-  timeWindow,
-  type BreakerState,
-  type TripStrategy,
-} from '@sluice/breaker';
+import { CircuitBreaker, consecutiveFailures, countWindow, timeWindow, type BreakerState, type TripStrategy } from '@sluice/breaker';
 import { NOT_RUN, type Outcome, type Permit } from '@sluice/core';
 import { VirtualClock } from '@sluice/testing';
 
@@ -101,7 +94,11 @@ const strategies: fc.Arbitrary<{ label: string; strategy: TripStrategy; model: (
       failureRate: fc.constantFrom(0.1, 0.25, 1 / 3, 0.5, 0.6, 0.75, 1),
       minimumCalls: fc.integer({ min: 1, max: 15 }),
     })
-    .map((o) => ({ label: `countWindow(${JSON.stringify(o)})`, strategy: countWindow(o), model: () => countModel(o.size, o.failureRate, o.minimumCalls) })),
+    .map((o) => ({
+      label: `countWindow(${JSON.stringify(o)})`,
+      strategy: countWindow(o),
+      model: () => countModel(o.size, o.failureRate, o.minimumCalls),
+    })),
   fc
     .record({
       bucketMs: fc.constantFrom(1, 10, 100, 1_000),
@@ -186,7 +183,13 @@ type Step =
   | { kind: 'reset' };
 
 const step: fc.Arbitrary<Step> = fc.oneof(
-  { weight: 5, arbitrary: fc.record({ kind: fc.constant('call' as const), outcome: fc.constantFrom('ok' as const, 'fail' as const, 'none' as const, 'slow' as const) }) },
+  {
+    weight: 5,
+    arbitrary: fc.record({
+      kind: fc.constant('call' as const),
+      outcome: fc.constantFrom('ok' as const, 'fail' as const, 'none' as const, 'slow' as const),
+    }),
+  },
   { weight: 3, arbitrary: fc.record({ kind: fc.constant('take' as const) }) },
   {
     weight: 3,
@@ -196,7 +199,10 @@ const step: fc.Arbitrary<Step> = fc.oneof(
       outcome: fc.constantFrom('ok' as const, 'fail' as const, 'none' as const, 'not-run' as const, 'slow' as const),
     }),
   },
-  { weight: 3, arbitrary: fc.record({ kind: fc.constant('run' as const), outcome: fc.constantFrom('ok' as const, 'fail' as const, 'slow' as const) }) },
+  {
+    weight: 3,
+    arbitrary: fc.record({ kind: fc.constant('run' as const), outcome: fc.constantFrom('ok' as const, 'fail' as const, 'slow' as const) }),
+  },
   { weight: 3, arbitrary: fc.record({ kind: fc.constant('advance' as const), ms: fc.integer({ min: 0, max: 400 }) }) },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('isolate' as const) }) },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('reset' as const) }) },

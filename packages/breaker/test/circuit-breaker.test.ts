@@ -321,7 +321,10 @@ describe('open', () => {
   });
 
   it('never arms a timer, whatever happens', async () => {
-    const { clock, breaker } = setup({ trip: timeWindow({ windowMs: 1_000, bucketMs: 100, failureRate: 0.5, minimumCalls: 1 }), slowCallMs: 10 });
+    const { clock, breaker } = setup({
+      trip: timeWindow({ windowMs: 1_000, bucketMs: 100, failureRate: 0.5, minimumCalls: 1 }),
+      slowCallMs: 10,
+    });
     await breaker.run(failing).catch(() => {});
     expect(clock.pendingTimers).toBe(0);
     await breaker.acquire().catch(() => {});

@@ -178,7 +178,7 @@ export abstract class BufferBase<T> implements ItemBuffer<T> {
       return Promise.reject(error);
     }
     const signal = options?.signal;
-    if (signal !== undefined && signal.aborted) return Promise.reject(signal.reason);
+    if (signal?.aborted) return Promise.reject(signal.reason);
     if (this.state !== OPEN) return Promise.reject(new ClosedError(this.name));
     const priority = this.priorityFor(item, options?.priority);
     if (this.takers.size !== 0) {
@@ -212,7 +212,7 @@ export abstract class BufferBase<T> implements ItemBuffer<T> {
       return Promise.reject(error);
     }
     const signal = options?.signal;
-    if (signal !== undefined && signal.aborted) return Promise.reject(signal.reason);
+    if (signal?.aborted) return Promise.reject(signal.reason);
     if (this.size > 0) return Promise.resolve(this.removeNextAndSettle());
     if (this.state !== OPEN) return Promise.reject(new ClosedError(this.name));
     const maxWaitMs = options?.maxWaitMs ?? Infinity;

@@ -137,12 +137,10 @@ export function resolveBufferOptions<O extends BufferOptions>(
     max: capacity,
     integer: true,
   });
-  const lowWaterMark = checkNumber(
-    name,
-    'lowWaterMark',
-    o.lowWaterMark ?? Math.min(Math.floor(capacity * 0.2), highWaterMark - 1),
-    { min: 0, integer: true },
-  );
+  const lowWaterMark = checkNumber(name, 'lowWaterMark', o.lowWaterMark ?? Math.min(Math.floor(capacity * 0.2), highWaterMark - 1), {
+    min: 0,
+    integer: true,
+  });
   if (lowWaterMark >= highWaterMark) {
     throw new InvalidArgumentError(name, 'lowWaterMark', `an integer < highWaterMark (${highWaterMark})`, lowWaterMark);
   }

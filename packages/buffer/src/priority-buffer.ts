@@ -1,11 +1,4 @@
-import {
-  InvalidArgumentError,
-  RingDeque,
-  checkFunction,
-  checkNumber,
-  checkOneOf,
-  type OfferResult,
-} from '@sluice/core';
+import { InvalidArgumentError, RingDeque, checkFunction, checkNumber, checkOneOf, type OfferResult } from '@sluice/core';
 import { BufferBase, OPEN, type BufferSnapshot } from './buffer-base.js';
 import { PRIORITY_BUFFER_KEYS, resolveBufferOptions, type PriorityBufferOptions, type PriorityOverflow } from './options.js';
 
@@ -148,10 +141,7 @@ export class PriorityBuffer<T> extends BufferBase<T> {
     // As in RingBuffer: fast offers while 1 ≤ held ≤ offerFastBelow, fast polls while held >
     // pollSlowAt; timing and aging always take the slow paths.
     const plain = !this.stamping;
-    this.offerFastBelow =
-      plain && this.state === OPEN
-        ? Math.min(this.capacity - 1, this.paused ? Infinity : this.highWaterMark - 2)
-        : 0;
+    this.offerFastBelow = plain && this.state === OPEN ? Math.min(this.capacity - 1, this.paused ? Infinity : this.highWaterMark - 2) : 0;
     this.pollSlowAt = plain ? Math.max(this.slowAt + 1, 0) : Infinity;
     this.answer = this.paused ? 'pause' : 'ok';
   }

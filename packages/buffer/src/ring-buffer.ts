@@ -140,9 +140,7 @@ export abstract class RingBuffer<T> extends BufferBase<T> {
     // fast while used ≤ B: room after the append (used ≤ capacity − 1), a free slot (used ≤ mask),
     // and no high-water crossing to report (used + 1 < highWaterMark, unless already paused)
     this.offerFastBelow =
-      plain && this.state === OPEN
-        ? Math.min(this.capacity - 1, this.mask, this.paused ? Infinity : this.highWaterMark - 2)
-        : 0;
+      plain && this.state === OPEN ? Math.min(this.capacity - 1, this.mask, this.paused ? Infinity : this.highWaterMark - 2) : 0;
     this.pollSlowAt = plain ? Math.max(this.slowAt + 1, this.shrinkBelow) : Infinity;
     this.answer = this.paused ? 'pause' : 'ok';
   }

@@ -147,7 +147,14 @@ describe('BoundedBuffer', () => {
     const buffer = new BoundedBuffer<number>({ capacity: 10, clock });
     const a: number[] = [];
     const b: number[] = [];
-    const loops = [(async () => { for await (const n of buffer) a.push(n); })(), (async () => { for await (const n of buffer) b.push(n); })()];
+    const loops = [
+      (async () => {
+        for await (const n of buffer) a.push(n);
+      })(),
+      (async () => {
+        for await (const n of buffer) b.push(n);
+      })(),
+    ];
     for (let i = 0; i < 6; i++) {
       buffer.offer(i);
       await clock.advance(0);
@@ -174,7 +181,10 @@ describe('BoundedBuffer', () => {
     buffer.poll();
     expect(waits[0]?.[0]).toBe('before');
     expect(waits[0]?.[1]).toBeNaN();
-    expect(waits.slice(1)).toEqual([['a', 50], ['b', 20]]);
+    expect(waits.slice(1)).toEqual([
+      ['a', 50],
+      ['b', 20],
+    ]);
   });
 
   it('gives memory back after a drain', () => {

@@ -99,7 +99,10 @@ async function check(make: Factory, cap: number, seed: number, ops: Op[]): Promi
           ...(o.maxWaitMs === undefined ? {} : { maxWaitMs: o.maxWaitMs }),
           ...(o.signal === undefined ? {} : { signal: controllers[o.signal]?.signal }),
         });
-        promise.then((item) => taken.push(item), () => {});
+        promise.then(
+          (item) => taken.push(item),
+          () => {},
+        );
         track(promise);
         break;
       }

@@ -14,7 +14,11 @@ describe('DroppingBuffer', () => {
     const buffer = new DroppingBuffer<number>({ capacity: 3, strategy: 'drop-oldest', highWaterMark: 3, lowWaterMark: 0 });
     const { drops, answers } = fill(buffer, 6);
     expect(answers).toEqual(['ok', 'ok', 'pause', 'dropped', 'dropped', 'dropped']);
-    expect(drops).toEqual([[0, 'oldest'], [1, 'oldest'], [2, 'oldest']]);
+    expect(drops).toEqual([
+      [0, 'oldest'],
+      [1, 'oldest'],
+      [2, 'oldest'],
+    ]);
     expect(buffer.drain()).toEqual([3, 4, 5]);
     expect(buffer.droppedCount).toBe(3);
     expect(buffer.stats()).toMatchObject({ offered: 6, accepted: 6, dropped: 3, taken: 3, refused: 0, size: 0 });
@@ -24,7 +28,10 @@ describe('DroppingBuffer', () => {
     const buffer = new DroppingBuffer<number>({ capacity: 3, strategy: 'drop-newest' });
     const { drops, answers } = fill(buffer, 5);
     expect(answers.slice(3)).toEqual(['dropped', 'dropped']);
-    expect(drops).toEqual([[3, 'newest'], [4, 'newest']]);
+    expect(drops).toEqual([
+      [3, 'newest'],
+      [4, 'newest'],
+    ]);
     expect(buffer.drain()).toEqual([0, 1, 2]);
     expect(buffer.stats()).toMatchObject({ offered: 5, accepted: 3, dropped: 2, taken: 3 });
   });

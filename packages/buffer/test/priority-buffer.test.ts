@@ -95,7 +95,9 @@ describe('PriorityBuffer', () => {
     expect(() => new PriorityBuffer({ capacity: 2, levels: 0 })).toThrow(/levels must be a finite integer ≥ 1 ≤ 32; received 0/);
     expect(() => new PriorityBuffer({ capacity: 2, levels: 33 })).toThrow(/levels/);
     expect(() => new PriorityBuffer({ capacity: 2, levels: 2, defaultPriority: 2 })).toThrow(/defaultPriority/);
-    expect(() => new PriorityBuffer({ capacity: 2, levels: 2, whenFull: 'drop' as never })).toThrow(/whenFull must be one of "refuse", "evict-lowest"/);
+    expect(() => new PriorityBuffer({ capacity: 2, levels: 2, whenFull: 'drop' as never })).toThrow(
+      /whenFull must be one of "refuse", "evict-lowest"/,
+    );
     expect(() => new PriorityBuffer({ capacity: 2, levels: 2, maxStarvationMs: -1 })).toThrow(/maxStarvationMs/);
     expect(() => new PriorityBuffer({ capacity: 2, levels: 2, priorityOf: 1 as never })).toThrow(/priorityOf must be a function/);
   });

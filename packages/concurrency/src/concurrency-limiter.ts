@@ -145,7 +145,12 @@ export class ConcurrencyLimiter extends GateBase {
    */
   setLimit(limit: number): void {
     const adaptive = this.adaptiveLimit;
-    checkNumber(this.name, 'limit', limit, adaptive === undefined ? { min: 1, integer: true } : { min: adaptive.minLimit, max: adaptive.maxLimit, integer: true });
+    checkNumber(
+      this.name,
+      'limit',
+      limit,
+      adaptive === undefined ? { min: 1, integer: true } : { min: adaptive.minLimit, max: adaptive.maxLimit, integer: true },
+    );
     this.changeLimit(limit, Number.NaN, Number.NaN);
   }
 

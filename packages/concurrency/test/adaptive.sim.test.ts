@@ -58,13 +58,22 @@ describe('adaptive limit under load (virtual time)', () => {
 
   it('slow start: a limit that starts too low doubles while latency shows no queueing', async () => {
     const clock = new VirtualClock();
-    const limiter = new ConcurrencyLimiter({ maxConcurrent: 1, queueLimit: 2_000, clock, adaptive: { minLimit: 1, maxLimit: 64, windowMs: 200 } });
+    const limiter = new ConcurrencyLimiter({
+      maxConcurrent: 1,
+      queueLimit: 2_000,
+      clock,
+      adaptive: { minLimit: 1, maxLimit: 64, windowMs: 200 },
+    });
     const limits: number[] = [];
     limiter.onLimitChange((change) => limits.push(change.to));
     // a backend with no queue of its own: 25 ms per request, any concurrency
     const tasks: Promise<unknown>[] = [];
     for (let i = 0; i < 2_000; i++) {
-      tasks.push(limiter.run(() => new Promise<void>((resolve) => clock.setTimer(resolve, 25)), { maxWaitMs: 60_000 }).catch((error: unknown) => error));
+      tasks.push(
+        limiter
+          .run(() => new Promise<void>((resolve) => clock.setTimer(resolve, 25)), { maxWaitMs: 60_000 })
+          .catch((error: unknown) => error),
+      );
       if (i % 20 === 19) await clock.advance(5);
     }
     const settled = await clock.settle(Promise.all(tasks), { maxMs: 120_000 });
@@ -74,7 +83,9 @@ describe('adaptive limit under load (virtual time)', () => {
 
   it('AdaptiveLimit rejects bad parameters', () => {
     expect(() => new ConcurrencyLimiter({ maxConcurrent: 2, adaptive: { windowMs: 0 } })).toThrow(/adaptive.windowMs/);
-    expect(() => new ConcurrencyLimiter({ maxConcurrent: 2, adaptive: { tolerance: 0.5 } })).toThrow(/adaptive.tolerance must be a finite number ≥ 1/);
+    expect(() => new ConcurrencyLimiter({ maxConcurrent: 2, adaptive: { tolerance: 0.5 } })).toThrow(
+      /adaptive.tolerance must be a finite number ≥ 1/,
+    );
     expect(() => new ConcurrencyLimiter({ maxConcurrent: 2, adaptive: { minLimit: 3 } })).toThrow(/maxConcurrent/);
     expect(() => new ConcurrencyLimiter({ maxConcurrent: 2, adaptive: { probeWindows: 1 } })).toThrow(/probeWindows/);
   });

@@ -36,8 +36,16 @@ describe('ConcurrencyLimiter', () => {
 
   it('run releases the slot whether fn returns or throws', async () => {
     const limiter = new ConcurrencyLimiter({ maxConcurrent: 1 });
-    await expect(limiter.run(() => { throw new Error('sync'); })).rejects.toThrow('sync');
-    await expect(limiter.run(async () => { throw new Error('async'); })).rejects.toThrow('async');
+    await expect(
+      limiter.run(() => {
+        throw new Error('sync');
+      }),
+    ).rejects.toThrow('sync');
+    await expect(
+      limiter.run(async () => {
+        throw new Error('async');
+      }),
+    ).rejects.toThrow('async');
     expect(limiter.inFlight).toBe(0);
     await expect(limiter.run(() => 7)).resolves.toBe(7);
     expect(limiter.stats()).toMatchObject({ admitted: 3, waiting: 0 });
@@ -99,7 +107,10 @@ describe('ConcurrencyLimiter', () => {
     await clock.advance(100);
     expect(limiter.inFlight).toBe(1); // the last waiter started once in-flight was below the limit
     await clock.settle(Promise.all(runs));
-    expect(changes.map((c) => [c.from, c.to])).toEqual([[1, 3], [3, 1]]);
+    expect(changes.map((c) => [c.from, c.to])).toEqual([
+      [1, 3],
+      [3, 1],
+    ]);
     expect(() => limiter.setLimit(0)).toThrow(/limit must be a finite integer ≥ 1; received 0/);
   });
 
@@ -108,10 +119,7 @@ describe('ConcurrencyLimiter', () => {
     const limiter = new ConcurrencyLimiter({ maxConcurrent: 1, clock });
     const order: string[] = [];
     const hold = limiter.run(() => sleep(clock, 10));
-    const runs = [
-      limiter.run(() => void order.push('normal')),
-      limiter.run(() => void order.push('urgent'), { priority: 5 }),
-    ];
+    const runs = [limiter.run(() => void order.push('normal')), limiter.run(() => void order.push('urgent'), { priority: 5 })];
     await clock.settle(Promise.all([hold, ...runs]));
     expect(order).toEqual(['urgent', 'normal']);
   });

@@ -97,7 +97,9 @@ function roundRobinViolations(events: readonly Event[]): string[] {
           if (live === 0) throughout = false;
         }
         if (throughout && !admitted) {
-          violations.push(`key ${String(first.key)} admitted twice at priority ${priority} (events ${from}, ${to}) while ${String(other)} waited`);
+          violations.push(
+            `key ${String(first.key)} admitted twice at priority ${priority} (events ${from}, ${to}) while ${String(other)} waited`,
+          );
         }
       }
     }
@@ -242,7 +244,13 @@ describe('ConcurrencyLimiter with fairness (fast-check, virtual time)', () => {
           expect(tasks.filter((t) => t.settlements !== 1)).toEqual([]);
           for (const task of tasks) {
             if (task.outcome === 'resolved') expect(task.state).toBe('done');
-            else expect(task.error instanceof ClosedError || task.error instanceof WaitTimeoutError || task.error instanceof QueueFullError || (task.error as Error).message === 'aborted').toBe(true);
+            else
+              expect(
+                task.error instanceof ClosedError ||
+                  task.error instanceof WaitTimeoutError ||
+                  task.error instanceof QueueFullError ||
+                  (task.error as Error).message === 'aborted',
+              ).toBe(true);
           }
           expect(fifoViolations(events)).toEqual([]);
           expect(roundRobinViolations(events)).toEqual([]);

@@ -123,7 +123,15 @@ describe('ConcurrencyLimiter fairness', () => {
     const limiter = new ConcurrencyLimiter({ maxConcurrent: 1, clock, fairness: {} });
     const started: string[] = [];
     const submit = (label: string, key: string, priority = 0) => limiter.run(() => void started.push(label), { key, priority });
-    const all = [submit('hold', 'x'), submit('a1', 'a'), submit('a2', 'a'), submit('b1', 'b'), submit('A1', 'a', 5), submit('A2', 'a', 5), submit('C1', 'c', 5)];
+    const all = [
+      submit('hold', 'x'),
+      submit('a1', 'a'),
+      submit('a2', 'a'),
+      submit('b1', 'b'),
+      submit('A1', 'a', 5),
+      submit('A2', 'a', 5),
+      submit('C1', 'c', 5),
+    ];
     await clock.settle(Promise.all(all));
     expect(started).toEqual(['hold', 'A1', 'C1', 'A2', 'a1', 'b1', 'a2']);
   });

@@ -124,7 +124,12 @@ export class QueueFullError extends SluiceError {
    */
   constructor(gate: string, queueLimit?: number, retryAfterMs?: number, perKey?: { readonly key: FairnessKey | undefined }) {
     const key = perKey?.key;
-    const which = perKey === undefined ? '' : key === undefined ? ' for requests without a key' : ` for key ${typeof key === 'string' ? JSON.stringify(key) : String(key)}`;
+    const which =
+      perKey === undefined
+        ? ''
+        : key === undefined
+          ? ' for requests without a key'
+          : ` for key ${typeof key === 'string' ? JSON.stringify(key) : String(key)}`;
     const limit = queueLimit === undefined ? '' : ` (${perKey === undefined ? 'queueLimit' : 'perKeyQueueLimit'} ${queueLimit})`;
     super('QUEUE_FULL', `${gate}: queue is full${which}${limit}${retryText(retryAfterMs)}`, { gate, retryAfterMs, stack: false });
     this.queueLimit = queueLimit;
@@ -140,11 +145,7 @@ export class WaitTimeoutError extends SluiceError {
   readonly maxWaitMs: number | undefined;
   constructor(gate: string, maxWaitMs?: number, retryAfterMs?: number) {
     const within = maxWaitMs === undefined ? '' : ` within maxWaitMs ${maxWaitMs}`;
-    super(
-      'WAIT_TIMEOUT',
-      `${gate}: could not be granted${within}${retryText(retryAfterMs)}`,
-      { gate, retryAfterMs, stack: false },
-    );
+    super('WAIT_TIMEOUT', `${gate}: could not be granted${within}${retryText(retryAfterMs)}`, { gate, retryAfterMs, stack: false });
     this.maxWaitMs = maxWaitMs;
   }
 }
@@ -189,12 +190,16 @@ named(ClosedError, 'ClosedError');
  */
 export class StoreUnavailableError extends SluiceError {
   constructor(gate: string, cause: unknown, retryAfterMs?: number) {
-    super('STORE_UNAVAILABLE', `${gate}: the shared store is unavailable (${cause instanceof Error ? cause.message : String(cause)})${retryText(retryAfterMs)}`, {
-      gate,
-      cause,
-      retryAfterMs,
-      stack: false,
-    });
+    super(
+      'STORE_UNAVAILABLE',
+      `${gate}: the shared store is unavailable (${cause instanceof Error ? cause.message : String(cause)})${retryText(retryAfterMs)}`,
+      {
+        gate,
+        cause,
+        retryAfterMs,
+        stack: false,
+      },
+    );
   }
 }
 named(StoreUnavailableError, 'StoreUnavailableError');
@@ -209,11 +214,9 @@ export class TooLargeError extends SluiceError {
   /** The most the gate can ever grant at once. */
   readonly capacity: number;
   constructor(gate: string, requested: number, capacity: number) {
-    super(
-      'TOO_LARGE',
-      `${gate}: count ${requested} exceeds capacity ${capacity}; it can never be granted, request at most ${capacity}`,
-      { gate },
-    );
+    super('TOO_LARGE', `${gate}: count ${requested} exceeds capacity ${capacity}; it can never be granted, request at most ${capacity}`, {
+      gate,
+    });
     this.requested = requested;
     this.capacity = capacity;
   }
@@ -270,11 +273,7 @@ export function describeValue(value: unknown): string {
 
 /** True for any error of the sluice family, including ones from another copy of the package. */
 export function isSluiceError(error: unknown): error is SluiceError {
-  return (
-    typeof error === 'object' &&
-    error !== null &&
-    (error as Record<symbol, unknown>)[SLUICE_ERROR] === true
-  );
+  return typeof error === 'object' && error !== null && (error as Record<symbol, unknown>)[SLUICE_ERROR] === true;
 }
 
 function hasCode<E extends SluiceError>(code: SluiceErrorCode) {

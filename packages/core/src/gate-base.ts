@@ -430,7 +430,7 @@ export abstract class GateBase implements Gate, AcquireNow {
       return Promise.reject(error);
     }
     const signal = options?.signal;
-    if (signal !== undefined && signal.aborted) {
+    if (signal?.aborted) {
       this.cancelledEarly++;
       return Promise.reject(signal.reason);
     }

@@ -12,14 +12,7 @@ import type { Disposer } from './events.js';
  * - `paused`: the downstream asked to back off (a provider's 429 with retry-after).
  * - `closed`: the gate was closed.
  */
-export type RefusalReason =
-  | 'exhausted'
-  | 'queue-full'
-  | 'timeout'
-  | 'circuit-open'
-  | 'shed'
-  | 'paused'
-  | 'closed';
+export type RefusalReason = 'exhausted' | 'queue-full' | 'timeout' | 'circuit-open' | 'shed' | 'paused' | 'closed';
 
 /**
  * A synchronous "no" from {@link Gate.tryAcquire}: a value, never a thrown error, so refusing

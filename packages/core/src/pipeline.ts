@@ -195,7 +195,7 @@ export class Pipeline implements Gate {
       return Promise.reject(error);
     }
     const signal = options?.signal;
-    if (signal !== undefined && signal.aborted) {
+    if (signal?.aborted) {
       this.cancelledCount++;
       return Promise.reject(signal.reason);
     }
@@ -292,7 +292,7 @@ export class Pipeline implements Gate {
       this.waitingCount--;
       this.queuedUnits -= count;
       releaseInReverse(taken, NOT_RUN);
-      if (signal !== undefined && signal.aborted && error === signal.reason) {
+      if (signal?.aborted && error === signal.reason) {
         this.cancelledCount++;
       } else {
         this.refusedCount++;

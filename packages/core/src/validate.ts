@@ -53,13 +53,7 @@ export function checkNumber(where: string, name: string, value: unknown, range: 
 }
 
 /** Like {@link checkNumber}, but returns `fallback` when `value` is `undefined`. */
-export function optionalNumber(
-  where: string,
-  name: string,
-  value: unknown,
-  fallback: number,
-  range: NumberRange = {},
-): number {
+export function optionalNumber(where: string, name: string, value: unknown, fallback: number, range: NumberRange = {}): number {
   return value === undefined ? fallback : checkNumber(where, name, value, range);
 }
 
@@ -222,12 +216,7 @@ export function unknownOptionError(
  * @throws InvalidArgumentError when `options` is not an object, or for the first unknown key
  *   (`TokenBucket: unknown option "ratePerMinute"; did you mean "ratePerSecond"?`).
  */
-export function checkOptions<T extends object>(
-  where: string,
-  options: T | undefined,
-  keys: OptionKeys<NoInfer<T>>,
-  path = '',
-): Partial<T> {
+export function checkOptions<T extends object>(where: string, options: T | undefined, keys: OptionKeys<NoInfer<T>>, path = ''): Partial<T> {
   if (options === undefined) return {};
   if (typeof options !== 'object' || options === null || Array.isArray(options)) {
     throw new InvalidArgumentError(where, path === '' ? 'options' : path.slice(0, -1), 'an object', options);

@@ -112,12 +112,10 @@ export class WaiterQueue<V, P = undefined> {
   constructor(options: WaiterQueueOptions<P>) {
     checkOptions('WaiterQueue', options, WAITER_QUEUE_KEYS as OptionKeys<WaiterQueueOptions<P>>);
     this.clock = options.clock;
-    this.maxStarvationMs = checkNumber(
-      'WaiterQueue',
-      'maxStarvationMs',
-      options.maxStarvationMs ?? DEFAULT_MAX_STARVATION_MS,
-      { min: 0, allowInfinity: true },
-    );
+    this.maxStarvationMs = checkNumber('WaiterQueue', 'maxStarvationMs', options.maxStarvationMs ?? DEFAULT_MAX_STARVATION_MS, {
+      min: 0,
+      allowInfinity: true,
+    });
     this.timeoutReason = options.timeoutReason;
     this.onLeave = options.onLeave;
     this.keyed = options.keyed === true;
@@ -194,14 +192,7 @@ export class WaiterQueue<V, P = undefined> {
    * @param key - the waiter's key in a `keyed` queue; `undefined` (the default) is the one key
    *   shared by waiters without a key. Ignored without `keyed`.
    */
-  enqueue(
-    count: number,
-    priority: number,
-    signal: AbortSignal | undefined,
-    maxWaitMs: number,
-    payload: P,
-    key?: FairnessKey,
-  ): Promise<V> {
+  enqueue(count: number, priority: number, signal: AbortSignal | undefined, maxWaitMs: number, payload: P, key?: FairnessKey): Promise<V> {
     const now = this.clock.now();
     const waiter = this.levelFor(priority).add(count, now, maxWaitMs, payload, key);
     const promise = new Promise<V>((resolve) => {

@@ -92,7 +92,9 @@ describe('GateBase fairness', () => {
     const second = settle(gate.acquire(1, {}));
     await clock.advance(0);
     expect(first.result).toBeUndefined();
-    expect((second.result as QueueFullError).message).toBe('slow: queue is full for requests without a key (perKeyQueueLimit 1); retry after 200 ms');
+    expect((second.result as QueueFullError).message).toBe(
+      'slow: queue is full for requests without a key (perKeyQueueLimit 1); retry after 200 ms',
+    );
     gate.close();
     await clock.advance(0);
   });
@@ -118,7 +120,9 @@ describe('GateBase fairness', () => {
     expect((bob.result as QueueFullError).key).toBe('acme');
     expect((boom.result as Error).message).toBe('no tenant');
     expect(bad.result).toBeInstanceOf(InvalidArgumentError);
-    expect((bad.result as Error).message).toMatch(/fairness.fairBy\(\) result must be a string or a number \(not NaN\); received an object/);
+    expect((bad.result as Error).message).toMatch(
+      /fairness.fairBy\(\) result must be a string or a number \(not NaN\); received an object/,
+    );
     expect(seen).toEqual(['acme:alice', 'acme:bob', 'boom', 'bad']);
     expect(gate.stats()).toMatchObject({ waiting: 1, refused: 1, admitted: 0 });
     // granted at once: fairBy is not called
@@ -137,7 +141,10 @@ describe('GateBase fairness', () => {
       [{ perKeyQueueLimit: 1.5 }, /fairness.perKeyQueueLimit must be a finite integer/],
       [{ perKeyQueueLimit: 11 }, /fairness.perKeyQueueLimit .* ≤ 10; received 11/],
       [{ perKeyQueueLimit: Number.NaN }, /fairness.perKeyQueueLimit/],
-      [{ fairBy: 'tenant' as unknown as () => string }, /slow: fairness.fairBy must be a function or undefined; received "tenant" \(string\)/],
+      [
+        { fairBy: 'tenant' as unknown as () => string },
+        /slow: fairness.fairBy must be a function or undefined; received "tenant" \(string\)/,
+      ],
       ['on' as unknown as FairnessOptions, /slow: fairness must be an object or undefined; received "on" \(string\)/],
     ];
     for (const [fairness, message] of bad) {

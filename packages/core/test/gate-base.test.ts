@@ -113,7 +113,13 @@ describe('GateBase', () => {
     const waiter = gate.acquire(1);
     await gate.acquire(1).catch(() => {});
     await clock.settle(waiter);
-    expect(admits).toEqual([[1, 0], [1, 0], [1, 0], [1, 0], [1, 100]]);
+    expect(admits).toEqual([
+      [1, 0],
+      [1, 0],
+      [1, 0],
+      [1, 0],
+      [1, 100],
+    ]);
     expect(refusals).toEqual(['queue-full']);
     offAdmit();
     offRefuse();

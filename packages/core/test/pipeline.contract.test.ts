@@ -49,7 +49,11 @@ describeGateContract('nested pipeline', {
   create: ({ clock }) => ({
     gate: pipeline(
       { clock },
-      pipeline({ clock }, new ControlledGate({ name: 'outer-a', capacity: 10, clock }), new ControlledGate({ name: 'outer-b', capacity: 10, clock })),
+      pipeline(
+        { clock },
+        new ControlledGate({ name: 'outer-a', capacity: 10, clock }),
+        new ControlledGate({ name: 'outer-b', capacity: 10, clock }),
+      ),
       new ControlledGate({ name: 'inner', capacity: 3, queueLimit: 3, clock }),
     ),
     initial: 3,

@@ -91,8 +91,16 @@ describe('unknown options', () => {
       () => new WaiterQueue({ clock: systemClock, timeoutReason: () => undefined, keyd: true } as never),
       'WaiterQueue: unknown option "keyd"; did you mean "keyed"?',
     ],
-    ['GateMeter', () => new GateMeter('throttle', passThrough(), { batches: 4 } as never), 'throttle: unknown option "batches"; did you mean "batch"?'],
-    ['ControlledGate', () => new ControlledGate({ capacity: 1, queueLimt: 1 } as never), 'ControlledGate: unknown option "queueLimt"; did you mean "queueLimit"?'],
+    [
+      'GateMeter',
+      () => new GateMeter('throttle', passThrough(), { batches: 4 } as never),
+      'throttle: unknown option "batches"; did you mean "batch"?',
+    ],
+    [
+      'ControlledGate',
+      () => new ControlledGate({ capacity: 1, queueLimt: 1 } as never),
+      'ControlledGate: unknown option "queueLimt"; did you mean "queueLimit"?',
+    ],
   ];
   it.each(table)('%s refuses an unknown key', (_label, make, message) => {
     expect(thrown(make).message).toBe(message);
@@ -122,9 +130,7 @@ describe('checkOutcome', () => {
     expect(thrown(() => checkOutcome('api', { durationMs: -1 })).message).toBe(
       'api: outcome.durationMs must be a finite number ≥ 0 or undefined; received -1 (number)',
     );
-    expect(thrown(() => checkOutcome('api', { ok: true, okay: true })).message).toBe(
-      'api: unknown outcome key "okay"; did you mean "ok"?',
-    );
+    expect(thrown(() => checkOutcome('api', { ok: true, okay: true })).message).toBe('api: unknown outcome key "okay"; did you mean "ok"?');
     expect(thrown(() => checkOutcome('api', { usage: { inputTokens: Infinity } })).message).toBe(
       'api: outcome.usage.inputTokens must be a finite number ≥ 0 or undefined; received Infinity (number)',
     );

@@ -77,8 +77,12 @@ describe('boundary validation', () => {
     expect(() => checkAcquireOptions('g', 5 as unknown as object)).toThrow(/options must be an object/);
     expect(() => checkAcquireOptions('g', { key: 'tenant-a' })).not.toThrow();
     expect(() => checkAcquireOptions('g', { key: 0 })).not.toThrow();
-    expect(() => checkAcquireOptions('g', { key: Number.NaN })).toThrow('g: key must be a string or a number (not NaN); received NaN (number)');
-    expect(() => checkAcquireOptions('g', { key: {} as unknown as string })).toThrow(/key must be a string or a number \(not NaN\); received an object/);
+    expect(() => checkAcquireOptions('g', { key: Number.NaN })).toThrow(
+      'g: key must be a string or a number (not NaN); received NaN (number)',
+    );
+    expect(() => checkAcquireOptions('g', { key: {} as unknown as string })).toThrow(
+      /key must be a string or a number \(not NaN\); received an object/,
+    );
     expect(() => checkAcquireOptions('g', { key: null as unknown as string })).toThrow(InvalidArgumentError);
     expect(() => checkTryAcquireOptions('g', { priority: Number.NaN })).toThrow(/priority/);
     expect(() => checkTryAcquireOptions('g', { priority: 2 })).not.toThrow();

@@ -12,13 +12,15 @@ function keyedQueue(options: { maxStarvationMs?: number; keyed?: boolean } = {})
     keyed: options.keyed ?? true,
   });
   const settled: string[] = [];
-  const add = (label: string, key: string | number | undefined, extra: { priority?: number; signal?: AbortSignal; maxWaitMs?: number; count?: number } = {}) =>
-    queue
-      .enqueue(extra.count ?? 1, extra.priority ?? 0, extra.signal, extra.maxWaitMs ?? Infinity, label, key)
-      .then(
-        () => settled.push(`${label} ok`),
-        (error: Error) => settled.push(`${label} ${error.message}`),
-      );
+  const add = (
+    label: string,
+    key: string | number | undefined,
+    extra: { priority?: number; signal?: AbortSignal; maxWaitMs?: number; count?: number } = {},
+  ) =>
+    queue.enqueue(extra.count ?? 1, extra.priority ?? 0, extra.signal, extra.maxWaitMs ?? Infinity, label, key).then(
+      () => settled.push(`${label} ok`),
+      (error: Error) => settled.push(`${label} ${error.message}`),
+    );
   return { clock, queue, settled, add };
 }
 
@@ -95,7 +97,7 @@ describe('WaiterQueue with keyed: round-robin across keys', () => {
     expect(serveAll(queue)).toEqual(['low-a', 'high-b']);
   });
 
-  it('a grant ends the key\'s turn; a waiter leaving ungranted does not cost its key the turn', async () => {
+  it("a grant ends the key's turn; a waiter leaving ungranted does not cost its key the turn", async () => {
     const { clock, queue, add, settled } = keyedQueue();
     const a1 = new AbortController();
     void add('a1', 'a', { signal: a1.signal });

@@ -22,7 +22,11 @@ function harness(maxStarvationMs?: number): Harness {
 
 function outcomes<T>(promises: Promise<T>[]): { settled: (T | Error)[] } {
   const settled: (T | Error)[] = [];
-  for (const p of promises) p.then((v) => settled.push(v), (e: Error) => settled.push(e));
+  for (const p of promises)
+    p.then(
+      (v) => settled.push(v),
+      (e: Error) => settled.push(e),
+    );
   return { settled };
 }
 

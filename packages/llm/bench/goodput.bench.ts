@@ -39,7 +39,10 @@ interface Goodput {
 }
 
 async function simulate(build: (clock: Clock) => Contender): Promise<Goodput> {
-  const fake = FakeTimers.install({ now: 1_800_000_000_000, toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'Date'] });
+  const fake = FakeTimers.install({
+    now: 1_800_000_000_000,
+    toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'Date'],
+  });
   try {
     const clock: Clock = {
       now: () => fake.now,
@@ -47,7 +50,13 @@ async function simulate(build: (clock: Clock) => Contender): Promise<Goodput> {
       clearTimer: (handle) => fake.clearTimeout(handle as never),
     };
     const random = createRandom(11);
-    const provider = new ProviderSimulator({ clock, requestsPerMinute: RPM, tokensPerMinute: TPM, latencyMs: (r) => r.uniform(300, 1_500), seed: 5 });
+    const provider = new ProviderSimulator({
+      clock,
+      requestsPerMinute: RPM,
+      tokensPerMinute: TPM,
+      latencyMs: (r) => r.uniform(300, 1_500),
+      seed: 5,
+    });
     const contender = build(clock);
     let throttled = 0;
     let attempts = 0;

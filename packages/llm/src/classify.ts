@@ -80,32 +80,32 @@ function readErrorBody(body: unknown): ErrorFacts {
   if (!isRecord(value)) return facts;
 
   let error: Record<string, unknown> = value;
-  if (isRecord(value['error'])) error = value['error'];
-  else if (typeof value['error'] === 'string') facts.message = value['error'];
-  facts.anthropicEnvelope = value['type'] === 'error' && isRecord(value['error']);
+  if (isRecord(value.error)) error = value.error;
+  else if (typeof value.error === 'string') facts.message = value.error;
+  facts.anthropicEnvelope = value.type === 'error' && isRecord(value.error);
 
-  facts.type = asString(error['type']);
-  facts.code = asString(error['code']);
+  facts.type = asString(error.type);
+  facts.code = asString(error.code);
   // Gemini puts the symbolic status (`RESOURCE_EXHAUSTED`) in `status` and the HTTP code in `code`.
-  if (typeof error['status'] === 'string') facts.code = error['status'];
-  facts.message = asString(error['message']) ?? facts.message;
+  if (typeof error.status === 'string') facts.code = error.status;
+  facts.message = asString(error.message) ?? facts.message;
 
-  const details = error['details'];
+  const details = error.details;
   if (isRecord(details)) {
-    facts.detailCode = asString(details['error_code']);
+    facts.detailCode = asString(details.error_code);
   } else if (Array.isArray(details)) {
     for (const detail of details.slice(0, MAX_DETAILS) as unknown[]) {
       if (!isRecord(detail)) continue;
-      const violations = detail['violations'];
+      const violations = detail.violations;
       if (Array.isArray(violations)) {
         for (const violation of violations.slice(0, MAX_DETAILS) as unknown[]) {
           if (!isRecord(violation)) continue;
-          const quotaId = asString(violation['quotaId']);
+          const quotaId = asString(violation.quotaId);
           if (quotaId !== undefined) facts.quotaIds.push(quotaId);
         }
       }
-      if ('retryDelay' in detail) facts.retryDelayMs ??= parseProtoDuration(detail['retryDelay']);
-      if (facts.detailCode === undefined) facts.detailCode = asString(detail['error_code']);
+      if ('retryDelay' in detail) facts.retryDelayMs ??= parseProtoDuration(detail.retryDelay);
+      if (facts.detailCode === undefined) facts.detailCode = asString(detail.error_code);
     }
   }
   return facts;
@@ -336,7 +336,8 @@ export function classify(status: number, headers?: HeadersLike, body?: unknown, 
   } catch {
     // Only reachable through a hostile body (a throwing getter or Proxy): fall back to the status.
     if (status >= 200 && status < 400) return { action: 'ok' };
-    if (status === 429 || status === 408 || status === 409 || !(status < 500)) return retry(status === 429 ? 'rate-limited' : 'server-error', undefined, undefined);
+    if (status === 429 || status === 408 || status === 409 || !(status < 500))
+      return retry(status === 429 ? 'rate-limited' : 'server-error', undefined, undefined);
     return status === 413
       ? { action: 'shrink', reason: 'request-too-large', limit: undefined, requested: undefined, message: undefined }
       : { action: 'never', reason: 'client-error', message: undefined };

@@ -186,7 +186,8 @@ export function parseProtoDuration(value: unknown): number | undefined {
   if (typeof value === 'object' && value !== null && !Array.isArray(value)) {
     const { seconds, nanos } = value as { seconds?: unknown; nanos?: unknown };
     if (seconds === undefined && nanos === undefined) return undefined;
-    const s = seconds === undefined ? 0 : typeof seconds === 'number' ? seconds : typeof seconds === 'string' ? parseDecimal(seconds) : undefined;
+    const s =
+      seconds === undefined ? 0 : typeof seconds === 'number' ? seconds : typeof seconds === 'string' ? parseDecimal(seconds) : undefined;
     const n = nanos === undefined ? 0 : typeof nanos === 'number' ? nanos : undefined;
     if (s === undefined || n === undefined || !(s >= 0) || !(n >= 0)) return undefined;
     const ms = roundToNanosecond(s * MS_PER_SECOND + n / 1e6);

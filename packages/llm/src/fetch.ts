@@ -186,7 +186,8 @@ export function wrapFetch(fetchImpl: FetchFunction, limiter: FetchLimiter, optio
     min: 0,
     integer: true,
   });
-  const maxWaitMs = o.maxWaitMs === undefined ? undefined : checkNumber('wrapFetch', 'maxWaitMs', o.maxWaitMs, { min: 0, allowInfinity: true });
+  const maxWaitMs =
+    o.maxWaitMs === undefined ? undefined : checkNumber('wrapFetch', 'maxWaitMs', o.maxWaitMs, { min: 0, allowInfinity: true });
   if (o.clock !== undefined && (typeof o.clock !== 'object' || o.clock === null || typeof o.clock.now !== 'function')) {
     throw new InvalidArgumentError('wrapFetch', 'clock', 'a Clock', o.clock);
   }
@@ -308,11 +309,7 @@ export function wrapFetch(fetchImpl: FetchFunction, limiter: FetchLimiter, optio
  * ```
  */
 export function limiterFetch(limiter: FetchLimiter, options?: WrapFetchOptions): FetchFunction {
-  return wrapFetch(
-    (input, init) => (init === undefined ? globalThis.fetch(input) : globalThis.fetch(input, init)),
-    limiter,
-    options,
-  );
+  return wrapFetch((input, init) => (init === undefined ? globalThis.fetch(input) : globalThis.fetch(input, init)), limiter, options);
 }
 
 // ---- internals ----
@@ -467,7 +464,8 @@ function callOptions(
   const maxWaitText = source?.get(MAX_WAIT_HEADER) ?? null;
   if (priorityText === null && maxWaitText === null) return { priority: undefined, maxWaitMs: undefined, init: undefined };
   const priority = priorityText === null ? undefined : checkNumber(`${name}: fetch`, PRIORITY_HEADER, Number(priorityText));
-  const maxWaitMs = maxWaitText === null ? undefined : checkNumber(`${name}: fetch`, MAX_WAIT_HEADER, Number(maxWaitText), { min: 0, allowInfinity: true });
+  const maxWaitMs =
+    maxWaitText === null ? undefined : checkNumber(`${name}: fetch`, MAX_WAIT_HEADER, Number(maxWaitText), { min: 0, allowInfinity: true });
   if (init?.headers === undefined) return { priority, maxWaitMs, init: undefined };
   const headers = new Headers(init.headers);
   headers.delete(PRIORITY_HEADER);

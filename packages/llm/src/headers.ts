@@ -105,7 +105,6 @@ export function readHeaders(headers: HeadersLike | null | undefined): Map<string
   return out;
 }
 
-
 /**
  * The wall-clock time of the response's `Date` header, in ms since the epoch, or `undefined`
  * when it is absent or not an HTTP date. The header has one-second resolution and is truncated,

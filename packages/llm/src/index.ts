@@ -26,7 +26,16 @@ export { classify, DEFAULT_RETRY_AFTER_MS } from './classify.js';
 // --- end of headers / durations / triage -------------------------------------------------------
 
 // --- Drop-in fetch and usage extraction ---------------------------------------------------------
-export { wrapFetch, limiterFetch, estimateTokensByChars, MAX_WAIT_HEADER, PRIORITY_HEADER, type FetchFunction, type FetchInput, type WrapFetchOptions } from './fetch.js';
+export {
+  wrapFetch,
+  limiterFetch,
+  estimateTokensByChars,
+  MAX_WAIT_HEADER,
+  PRIORITY_HEADER,
+  type FetchFunction,
+  type FetchInput,
+  type WrapFetchOptions,
+} from './fetch.js';
 export { usageFromResponseBody, SseUsageTracker } from './usage.js';
 // --- end of fetch / usage -----------------------------------------------------------------------
 

@@ -392,7 +392,8 @@ export class LlmLimiter extends GateBase {
     const now = this.clock.now();
     this.buckets.refill(now);
     const cost = this.current ?? this.plainCost(Math.max(count, 1));
-    const ahead = unitsAhead > 0 ? (this.countsTokens ? costVector(this.waiterCount, unitsAhead, 0) : costVector(unitsAhead, 0, 0)) : undefined;
+    const ahead =
+      unitsAhead > 0 ? (this.countsTokens ? costVector(this.waiterCount, unitsAhead, 0) : costVector(unitsAhead, 0, 0)) : undefined;
     const wait = this.buckets.waitMs(cost, ahead);
     const paused = this.pausedUntilMs - now;
     return paused > wait ? paused : wait;

@@ -498,7 +498,8 @@ export class LlmRouter {
       const where = `deployments[${i}]`;
       if (typeof raw !== 'object' || raw === null) throw new InvalidArgumentError(name, where, 'an object { name, limiter, weight? }', raw);
       const d = checkOptions(name, raw as LlmDeployment, DEPLOYMENT_KEYS, `${where}.`);
-      if (typeof d.name !== 'string' || d.name.length === 0) throw new InvalidArgumentError(name, `${where}.name`, 'a non-empty string', d.name);
+      if (typeof d.name !== 'string' || d.name.length === 0)
+        throw new InvalidArgumentError(name, `${where}.name`, 'a non-empty string', d.name);
       if (byName.has(d.name)) throw new InvalidArgumentError(name, `${where}.name`, 'a name no other deployment has', d.name);
       const weight = checkNumber(name, `${where}.weight`, d.weight ?? 1, { min: 0, exclusiveMin: true });
       let limiter: LlmLimiter;
@@ -554,7 +555,10 @@ export class LlmRouter {
     if (route !== undefined) return route;
     const best = ranked[0] as Candidate;
     if (best.state === 2) return this.refusal('closed', undefined);
-    return this.refusal(best.state === 1 ? 'paused' : 'exhausted', Number.isFinite(best.waitMs) ? Math.max(0, Math.ceil(best.waitMs - 1e-6)) : undefined);
+    return this.refusal(
+      best.state === 1 ? 'paused' : 'exhausted',
+      Number.isFinite(best.waitMs) ? Math.max(0, Math.ceil(best.waitMs - 1e-6)) : undefined,
+    );
   }
 
   /**
@@ -577,7 +581,7 @@ export class LlmRouter {
     try {
       checkAcquireOptions(this.name, options);
       const signal = options?.signal;
-      if (signal !== undefined && signal.aborted) return Promise.reject(signal.reason);
+      if (signal?.aborted) return Promise.reject(signal.reason);
       if (this.closed) return Promise.reject(new ClosedError(this.name));
       ranked = this.rank(request);
     } catch (error) {
@@ -651,7 +655,9 @@ export class LlmRouter {
 
 /** Best first: open before paused before closed, then sooner, more headroom, heavier, earlier. */
 function compareCandidates(a: Candidate, b: Candidate): number {
-  return a.state - b.state || a.waitMs - b.waitMs || b.headroom - a.headroom || b.deployment.weight - a.deployment.weight || a.index - b.index;
+  return (
+    a.state - b.state || a.waitMs - b.waitMs || b.headroom - a.headroom || b.deployment.weight - a.deployment.weight || a.index - b.index
+  );
 }
 
 /**
@@ -718,7 +724,13 @@ function isLlmLimiter(value: unknown): value is LlmLimiter {
 function checkClock(where: string, clock: unknown): Clock | undefined {
   if (clock === undefined) return undefined;
   const c = clock as Partial<Clock> | null;
-  if (typeof c !== 'object' || c === null || typeof c.now !== 'function' || typeof c.setTimer !== 'function' || typeof c.clearTimer !== 'function') {
+  if (
+    typeof c !== 'object' ||
+    c === null ||
+    typeof c.now !== 'function' ||
+    typeof c.setTimer !== 'function' ||
+    typeof c.clearTimer !== 'function'
+  ) {
     throw new InvalidArgumentError(where, 'clock', 'a Clock { now, setTimer, clearTimer }', clock);
   }
   return clock as Clock;

@@ -4,13 +4,7 @@ import type { AcquireOptions, Permit } from '@sluice/core';
  * A quota dimension a provider enforces. Per-minute dimensions refill continuously over 60 s,
  * per-day ones over 24 h.
  */
-export type Dimension =
-  | 'requests'
-  | 'tokens'
-  | 'input-tokens'
-  | 'output-tokens'
-  | 'requests-per-day'
-  | 'tokens-per-day';
+export type Dimension = 'requests' | 'tokens' | 'input-tokens' | 'output-tokens' | 'requests-per-day' | 'tokens-per-day';
 
 /** What one provider header set says about one {@link Dimension}. Every field may be missing. */
 export interface LimitObservation {

@@ -268,7 +268,8 @@ function usageFields(usage: Record<string, unknown>): TokenUsage | undefined {
   const creation = tokens(usage.cache_creation_input_tokens);
   const read = tokens(usage.cache_read_input_tokens);
   const input =
-    prompt ?? (uncached === undefined && creation === undefined && read === undefined ? undefined : (uncached ?? 0) + (creation ?? 0) + (read ?? 0));
+    prompt ??
+    (uncached === undefined && creation === undefined && read === undefined ? undefined : (uncached ?? 0) + (creation ?? 0) + (read ?? 0));
   const output = tokens(usage.completion_tokens) ?? tokens(usage.output_tokens);
   return buildUsage(input, output, tokens(usage.total_tokens));
 }

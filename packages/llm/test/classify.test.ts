@@ -17,7 +17,8 @@ const OPENAI_TOO_LARGE =
   'Request too large for gpt-4o in organization org-AbC123 on tokens per min (TPM): Limit 30000, Requested 31538. The input or output tokens must be reduced in order to run successfully. Visit https://platform.openai.com/account/rate-limits to learn more.';
 const openAiQuota = {
   error: {
-    message: 'You exceeded your current quota, please check your plan and billing details. For more information on this error, read the docs: https://platform.openai.com/docs/guides/error-codes/api-errors.',
+    message:
+      'You exceeded your current quota, please check your plan and billing details. For more information on this error, read the docs: https://platform.openai.com/docs/guides/error-codes/api-errors.',
     type: 'insufficient_quota',
     param: null,
     code: 'insufficient_quota',
@@ -45,14 +46,22 @@ const geminiExhausted = (quotaId: string, retryDelay: string) => ({
           },
         ],
       },
-      { '@type': 'type.googleapis.com/google.rpc.Help', links: [{ description: 'Learn more', url: 'https://ai.google.dev/gemini-api/docs/rate-limits' }] },
+      {
+        '@type': 'type.googleapis.com/google.rpc.Help',
+        links: [{ description: 'Learn more', url: 'https://ai.google.dev/gemini-api/docs/rate-limits' }],
+      },
       { '@type': 'type.googleapis.com/google.rpc.RetryInfo', retryDelay },
     ],
   },
 });
 
 /** The expected `retry-after` triage. */
-function retryAfter(reason: 'rate-limited' | 'overloaded' | 'server-error', retryAfterMs: number, hinted: boolean, dimension?: Dimension): Triage {
+function retryAfter(
+  reason: 'rate-limited' | 'overloaded' | 'server-error',
+  retryAfterMs: number,
+  hinted: boolean,
+  dimension?: Dimension,
+): Triage {
   return { action: 'retry-after', reason, retryAfterMs, hinted, dimension };
 }
 
@@ -62,14 +71,30 @@ describe('success', () => {
   });
 
   it('triages an Anthropic error event that arrived inside a 200 stream', () => {
-    expect(classify(200, {}, anthropicError('overloaded_error', 'Overloaded'), ref)).toEqual(retryAfter('overloaded', DEFAULT_RETRY_AFTER_MS, false));
-    expect(classify(200, { 'retry-after': '3' }, anthropicError('rate_limit_error', 'Number of request tokens has exceeded your per-minute rate limit'), ref)).toEqual(
-      retryAfter('rate-limited', 3_000, true),
+    expect(classify(200, {}, anthropicError('overloaded_error', 'Overloaded'), ref)).toEqual(
+      retryAfter('overloaded', DEFAULT_RETRY_AFTER_MS, false),
     );
-    expect(classify(200, {}, anthropicError('api_error', 'Internal server error'), ref)).toMatchObject({ action: 'retry-after', reason: 'server-error' });
-    expect(classify(200, {}, anthropicError('invalid_request_error', 'bad'), ref)).toEqual({ action: 'never', reason: 'client-error', message: 'bad' });
+    expect(
+      classify(
+        200,
+        { 'retry-after': '3' },
+        anthropicError('rate_limit_error', 'Number of request tokens has exceeded your per-minute rate limit'),
+        ref,
+      ),
+    ).toEqual(retryAfter('rate-limited', 3_000, true));
+    expect(classify(200, {}, anthropicError('api_error', 'Internal server error'), ref)).toMatchObject({
+      action: 'retry-after',
+      reason: 'server-error',
+    });
+    expect(classify(200, {}, anthropicError('invalid_request_error', 'bad'), ref)).toEqual({
+      action: 'never',
+      reason: 'client-error',
+      message: 'bad',
+    });
     // An ordinary Anthropic message is not an error.
-    expect(classify(200, {}, { type: 'message', content: [], usage: { input_tokens: 1, output_tokens: 1 } }, ref)).toEqual({ action: 'ok' });
+    expect(classify(200, {}, { type: 'message', content: [], usage: { input_tokens: 1, output_tokens: 1 } }, ref)).toEqual({
+      action: 'ok',
+    });
   });
 });
 
@@ -90,8 +115,11 @@ describe('OpenAI 429s', () => {
   });
 
   it('names the per-day dimension when the message says so', () => {
-    const message = 'Rate limit reached for gpt-4o in organization org-AbC123 on requests per day (RPD): Limit 10000, Used 10000, Requested 1. Please try again in 8.64s.';
-    expect(classify(429, {}, openAiRateLimit(message, 'requests'), ref)).toEqual(retryAfter('rate-limited', 8_640, true, 'requests-per-day'));
+    const message =
+      'Rate limit reached for gpt-4o in organization org-AbC123 on requests per day (RPD): Limit 10000, Used 10000, Requested 1. Please try again in 8.64s.';
+    expect(classify(429, {}, openAiRateLimit(message, 'requests'), ref)).toEqual(
+      retryAfter('rate-limited', 8_640, true, 'requests-per-day'),
+    );
     const tpd = 'Rate limit reached for gpt-4o on tokens per day (TPD): Limit 90000, Used 89000, Requested 2000.';
     expect(classify(429, {}, openAiRateLimit(tpd, 'tokens'), ref)).toMatchObject({ dimension: 'tokens-per-day' });
   });
@@ -100,7 +128,9 @@ describe('OpenAI 429s', () => {
     const body = openAiRateLimit(OPENAI_TPM);
     expect(classify(429, { 'retry-after-ms': '1200', 'retry-after': '2' }, body, ref)).toMatchObject({ retryAfterMs: 1_200, hinted: true });
     expect(classify(429, { 'retry-after': '2' }, body, ref)).toMatchObject({ retryAfterMs: 2_000, hinted: true });
-    expect(classify(429, new Headers({ 'retry-after': DATE_HEADER.replace('12:00:00', '12:00:05'), date: DATE_HEADER }), body, ref)).toMatchObject({ retryAfterMs: 5_000 });
+    expect(
+      classify(429, new Headers({ 'retry-after': DATE_HEADER.replace('12:00:00', '12:00:05'), date: DATE_HEADER }), body, ref),
+    ).toMatchObject({ retryAfterMs: 5_000 });
   });
 
   it('falls back to the reset header of the named dimension', () => {
@@ -117,7 +147,11 @@ describe('OpenAI 429s', () => {
   });
 
   it('insufficient_quota → never', () => {
-    expect(classify(429, {}, openAiQuota, ref)).toEqual({ action: 'never', reason: 'insufficient-quota', message: openAiQuota.error.message });
+    expect(classify(429, {}, openAiQuota, ref)).toEqual({
+      action: 'never',
+      reason: 'insufficient-quota',
+      message: openAiQuota.error.message,
+    });
     // Also when only the code says so, and when the body is JSON text.
     expect(classify(429, {}, JSON.stringify({ error: { message: 'quota', type: null, code: 'insufficient_quota' } }), ref)).toMatchObject({
       action: 'never',
@@ -143,7 +177,10 @@ describe('OpenAI 429s', () => {
       requested: undefined,
       message: 'Request too large for gpt-4o. The input or output tokens must be reduced.',
     });
-    expect(classify(429, {}, openAiRateLimit('Request too large: Limit 1,000,000, Requested 1,200,000.'), ref)).toMatchObject({ limit: 1_000_000, requested: 1_200_000 });
+    expect(classify(429, {}, openAiRateLimit('Request too large: Limit 1,000,000, Requested 1,200,000.'), ref)).toMatchObject({
+      limit: 1_000_000,
+      requested: 1_200_000,
+    });
   });
 });
 
@@ -153,7 +190,9 @@ describe('Anthropic', () => {
       'rate_limit_error',
       'This request would exceed the rate limit for your organization (8c1a) of 50,000 input tokens per minute. For details, refer to: https://docs.claude.com/en/api/rate-limits.',
     );
-    expect(classify(429, { 'retry-after': '7', 'request-id': 'req_1' }, body, ref)).toEqual(retryAfter('rate-limited', 7_000, true, 'input-tokens'));
+    expect(classify(429, { 'retry-after': '7', 'request-id': 'req_1' }, body, ref)).toEqual(
+      retryAfter('rate-limited', 7_000, true, 'input-tokens'),
+    );
   });
 
   it('429 without retry-after: the reset of the exhausted dimension', () => {
@@ -166,7 +205,9 @@ describe('Anthropic', () => {
       'anthropic-ratelimit-output-tokens-remaining': '0',
       'anthropic-ratelimit-output-tokens-reset': '2024-06-01T12:00:45Z',
     };
-    expect(classify(429, headers, anthropicError('rate_limit_error', 'Rate limited'), ref)).toEqual(retryAfter('rate-limited', 45_000, true));
+    expect(classify(429, headers, anthropicError('rate_limit_error', 'Rate limited'), ref)).toEqual(
+      retryAfter('rate-limited', 45_000, true),
+    );
   });
 
   it('429 with several exhausted dimensions waits for the last to refill', () => {
@@ -179,7 +220,10 @@ describe('Anthropic', () => {
       'anthropic-ratelimit-requests-remaining': '3',
       'anthropic-ratelimit-requests-reset': '2024-06-01T12:00:50Z',
     };
-    expect(classify(429, headers, anthropicError('rate_limit_error', 'Rate limited'), ref)).toMatchObject({ retryAfterMs: 45_000, hinted: true });
+    expect(classify(429, headers, anthropicError('rate_limit_error', 'Rate limited'), ref)).toMatchObject({
+      retryAfterMs: 45_000,
+      hinted: true,
+    });
   });
 
   it('429 with nothing exhausted uses the dimension with the smallest share left', () => {
@@ -192,22 +236,38 @@ describe('Anthropic', () => {
       'anthropic-ratelimit-tokens-remaining': '9000',
       'anthropic-ratelimit-tokens-reset': '2024-06-01T12:00:30Z',
     };
-    expect(classify(429, headers, anthropicError('rate_limit_error', 'Rate limited'), ref)).toMatchObject({ retryAfterMs: 30_000, hinted: true });
+    expect(classify(429, headers, anthropicError('rate_limit_error', 'Rate limited'), ref)).toMatchObject({
+      retryAfterMs: 30_000,
+      hinted: true,
+    });
   });
 
   it('429 with no hint at all: the 2,000 ms default, not hinted', () => {
     expect(DEFAULT_RETRY_AFTER_MS).toBe(2_000);
     expect(classify(429, {}, anthropicError('rate_limit_error', 'Rate limited'), ref)).toEqual(retryAfter('rate-limited', 2_000, false));
     // Resets in the past say nothing about a wait.
-    expect(classify(429, { date: DATE_HEADER, 'anthropic-ratelimit-tokens-remaining': '0', 'anthropic-ratelimit-tokens-reset': '2024-06-01T11:59:00Z' }, undefined, ref)).toEqual(
-      retryAfter('rate-limited', 2_000, false),
-    );
+    expect(
+      classify(
+        429,
+        { date: DATE_HEADER, 'anthropic-ratelimit-tokens-remaining': '0', 'anthropic-ratelimit-tokens-reset': '2024-06-01T11:59:00Z' },
+        undefined,
+        ref,
+      ),
+    ).toEqual(retryAfter('rate-limited', 2_000, false));
   });
 
   it('429 enforced_spend_limit_reached → never / spend-limit', () => {
-    const body = anthropicError('rate_limit_error', 'You have reached your specified workspace API usage limits.', { details: { error_code: 'enforced_spend_limit_reached' } });
-    expect(classify(429, { 'retry-after': '60' }, body, ref)).toEqual({ action: 'never', reason: 'spend-limit', message: body.error.message });
-    expect(classify(429, {}, anthropicError('rate_limit_error', 'Your organization has reached its monthly spend limit.'), ref)).toMatchObject({
+    const body = anthropicError('rate_limit_error', 'You have reached your specified workspace API usage limits.', {
+      details: { error_code: 'enforced_spend_limit_reached' },
+    });
+    expect(classify(429, { 'retry-after': '60' }, body, ref)).toEqual({
+      action: 'never',
+      reason: 'spend-limit',
+      message: body.error.message,
+    });
+    expect(
+      classify(429, {}, anthropicError('rate_limit_error', 'Your organization has reached its monthly spend limit.'), ref),
+    ).toMatchObject({
       action: 'never',
       reason: 'spend-limit',
     });
@@ -215,7 +275,13 @@ describe('Anthropic', () => {
 
   it('413 request_too_large → shrink, whatever the body', () => {
     const body = anthropicError('request_too_large', 'Request exceeds the maximum allowed number of bytes.');
-    expect(classify(413, {}, body, ref)).toEqual({ action: 'shrink', reason: 'request-too-large', limit: undefined, requested: undefined, message: body.error.message });
+    expect(classify(413, {}, body, ref)).toEqual({
+      action: 'shrink',
+      reason: 'request-too-large',
+      limit: undefined,
+      requested: undefined,
+      message: body.error.message,
+    });
     expect(classify(413, {}, '<html><body>413 Request Entity Too Large</body></html>', ref)).toMatchObject({ action: 'shrink' });
   });
 
@@ -245,25 +311,32 @@ describe('Gemini RESOURCE_EXHAUSTED', () => {
     const body = geminiExhausted('GenerateRequestsPerMinutePerProjectPerModel-FreeTier', '12s');
     expect(classify(429, {}, JSON.stringify(body), ref)).toMatchObject({ retryAfterMs: 12_000, hinted: true });
     expect(classify(429, {}, [body], ref)).toMatchObject({ retryAfterMs: 12_000, hinted: true });
-    expect(classify(429, {}, JSON.stringify([geminiExhausted('GenerateRequestsPerDayPerProjectPerModel', '1s')]), ref)).toMatchObject({ reason: 'daily-quota' });
+    expect(classify(429, {}, JSON.stringify([geminiExhausted('GenerateRequestsPerDayPerProjectPerModel', '1s')]), ref)).toMatchObject({
+      reason: 'daily-quota',
+    });
   });
 
   it('a retry-after header wins over retryDelay; a malformed retryDelay is no hint', () => {
     const body = geminiExhausted('GenerateRequestsPerMinutePerProjectPerModel-FreeTier', '37s');
     expect(classify(429, { 'retry-after': '4' }, body, ref)).toMatchObject({ retryAfterMs: 4_000 });
-    expect(classify(429, {}, geminiExhausted('GenerateRequestsPerMinutePerProjectPerModel', 'soon'), ref)).toMatchObject({ retryAfterMs: 2_000, hinted: false });
+    expect(classify(429, {}, geminiExhausted('GenerateRequestsPerMinutePerProjectPerModel', 'soon'), ref)).toMatchObject({
+      retryAfterMs: 2_000,
+      hinted: false,
+    });
   });
 
   it('503 UNAVAILABLE → overloaded', () => {
-    expect(classify(503, {}, { error: { code: 503, message: 'The model is overloaded. Please try again later.', status: 'UNAVAILABLE' } }, ref)).toEqual(
-      retryAfter('overloaded', 2_000, false),
-    );
+    expect(
+      classify(503, {}, { error: { code: 503, message: 'The model is overloaded. Please try again later.', status: 'UNAVAILABLE' } }, ref),
+    ).toEqual(retryAfter('overloaded', 2_000, false));
   });
 });
 
 describe('statuses', () => {
   it.each([500, 502, 504, 520, 599])('%d → server-error', (status) => {
-    expect(classify(status, {}, { error: { message: 'The server had an error', type: 'server_error' } }, ref)).toEqual(retryAfter('server-error', 2_000, false));
+    expect(classify(status, {}, { error: { message: 'The server had an error', type: 'server_error' } }, ref)).toEqual(
+      retryAfter('server-error', 2_000, false),
+    );
   });
 
   it.each([408, 409])('%d → server-error (retried like the SDKs do)', (status) => {
@@ -276,12 +349,19 @@ describe('statuses', () => {
 
   it.each([
     [400, anthropicError('invalid_request_error', 'max_tokens: Field required')],
-    [401, { error: { message: 'Incorrect API key provided: sk-xxx.', type: 'invalid_request_error', param: null, code: 'invalid_api_key' } }],
+    [
+      401,
+      { error: { message: 'Incorrect API key provided: sk-xxx.', type: 'invalid_request_error', param: null, code: 'invalid_api_key' } },
+    ],
     [403, anthropicError('permission_error', 'Your API key does not have permission to use the specified resource.')],
     [404, anthropicError('not_found_error', 'model: claude-x')],
     [422, { error: { message: 'Unprocessable' } }],
   ])('%d → never / client-error with the message', (status, body) => {
-    expect(classify(status, {}, body, ref)).toEqual({ action: 'never', reason: 'client-error', message: (body as { error: { message: string } }).error.message });
+    expect(classify(status, {}, body, ref)).toEqual({
+      action: 'never',
+      reason: 'client-error',
+      message: (body as { error: { message: string } }).error.message,
+    });
   });
 
   it('a non-numeric or missing status is a server error (no response)', () => {
@@ -297,8 +377,14 @@ describe('x-should-retry', () => {
       reason: 'should-not-retry',
       message: OPENAI_TPM,
     });
-    expect(classify(500, { 'X-Should-Retry': 'FALSE' }, undefined, ref)).toEqual({ action: 'never', reason: 'should-not-retry', message: undefined });
-    expect(classify(529, new Headers({ 'x-should-retry': 'false' }), anthropicError('overloaded_error', 'Overloaded'), ref)).toMatchObject({ reason: 'should-not-retry' });
+    expect(classify(500, { 'X-Should-Retry': 'FALSE' }, undefined, ref)).toEqual({
+      action: 'never',
+      reason: 'should-not-retry',
+      message: undefined,
+    });
+    expect(classify(529, new Headers({ 'x-should-retry': 'false' }), anthropicError('overloaded_error', 'Overloaded'), ref)).toMatchObject({
+      reason: 'should-not-retry',
+    });
   });
 
   it('false keeps a more specific never reason and a shrink', () => {
@@ -307,8 +393,12 @@ describe('x-should-retry', () => {
   });
 
   it('true turns a never into a retry', () => {
-    expect(classify(400, { 'x-should-retry': 'true' }, anthropicError('invalid_request_error', 'bad'), ref)).toEqual(retryAfter('server-error', 2_000, false));
-    expect(classify(404, { 'x-should-retry': 'true', 'retry-after': '3' }, undefined, ref)).toEqual(retryAfter('server-error', 3_000, true));
+    expect(classify(400, { 'x-should-retry': 'true' }, anthropicError('invalid_request_error', 'bad'), ref)).toEqual(
+      retryAfter('server-error', 2_000, false),
+    );
+    expect(classify(404, { 'x-should-retry': 'true', 'retry-after': '3' }, undefined, ref)).toEqual(
+      retryAfter('server-error', 3_000, true),
+    );
     expect(classify(429, { 'x-should-retry': 'true' }, openAiQuota, ref)).toEqual(retryAfter('rate-limited', 2_000, false));
   });
 
@@ -331,7 +421,10 @@ describe('weird bodies', () => {
     ['error: null', { error: null }],
     ['error: a number', { error: 7 }],
     ['error with odd types', { error: { message: 5, type: ['x'], code: { a: 1 }, details: 'none' } }],
-    ['details with junk entries', { error: { details: [null, 1, 'x', { violations: 'no' }, { violations: [null, { quotaId: 3 }] }, { retryDelay: {} }] } }],
+    [
+      'details with junk entries',
+      { error: { details: [null, 1, 'x', { violations: 'no' }, { violations: [null, { quotaId: 3 }] }, { retryDelay: {} }] } },
+    ],
     ['broken JSON text', '{"error": {"message": "unterminated'],
     ['empty text', ''],
     ['deep nesting', JSON.parse(`${'['.repeat(500)}${']'.repeat(500)}`) as unknown],
@@ -340,8 +433,16 @@ describe('weird bodies', () => {
   });
 
   it('keeps non-JSON text as the message', () => {
-    expect(classify(400, {}, 'Bad Request: malformed JSON', ref)).toEqual({ action: 'never', reason: 'client-error', message: 'Bad Request: malformed JSON' });
-    expect(classify(429, {}, 'Request too large. Limit 100, Requested 200', ref)).toMatchObject({ action: 'shrink', limit: 100, requested: 200 });
+    expect(classify(400, {}, 'Bad Request: malformed JSON', ref)).toEqual({
+      action: 'never',
+      reason: 'client-error',
+      message: 'Bad Request: malformed JSON',
+    });
+    expect(classify(429, {}, 'Request too large. Limit 100, Requested 200', ref)).toMatchObject({
+      action: 'shrink',
+      limit: 100,
+      requested: 200,
+    });
     expect(classify(400, {}, { error: 'plain string error' }, ref)).toMatchObject({ message: 'plain string error' });
   });
 
@@ -365,8 +466,24 @@ describe('weird bodies', () => {
 
   it('never throws and always returns a well-formed triage (fast-check)', () => {
     const status = fc.oneof(fc.integer({ min: 100, max: 599 }), fc.constantFrom(429, 529, 413, 503), fc.double());
-    const body = fc.oneof(fc.anything(), fc.json(), fc.string(), fc.constant(geminiExhausted('x', 'y')), fc.constant(openAiRateLimit(OPENAI_TPM)));
-    const headers = fc.dictionary(fc.constantFrom('retry-after', 'retry-after-ms', 'x-should-retry', 'date', 'x-ratelimit-reset-tokens', 'anthropic-ratelimit-tokens-reset'), fc.string());
+    const body = fc.oneof(
+      fc.anything(),
+      fc.json(),
+      fc.string(),
+      fc.constant(geminiExhausted('x', 'y')),
+      fc.constant(openAiRateLimit(OPENAI_TPM)),
+    );
+    const headers = fc.dictionary(
+      fc.constantFrom(
+        'retry-after',
+        'retry-after-ms',
+        'x-should-retry',
+        'date',
+        'x-ratelimit-reset-tokens',
+        'anthropic-ratelimit-tokens-reset',
+      ),
+      fc.string(),
+    );
     fc.assert(
       fc.property(status, headers, body, (s, h, b) => {
         const triage = classify(s, h, b, ref);

@@ -87,7 +87,9 @@ function formatGoStyle(ms: number): string {
   const minutes = Math.floor((ms % 3_600_000) / 60_000);
   const millis = ms % 60_000;
   const whole = Math.floor(millis / 1_000);
-  const fraction = String(millis % 1_000).padStart(3, '0').replace(/0+$/, '');
+  const fraction = String(millis % 1_000)
+    .padStart(3, '0')
+    .replace(/0+$/, '');
   const seconds = fraction.length > 0 ? `${whole}.${fraction}s` : `${whole}s`;
   if (hours > 0) return `${hours}h${minutes}m${seconds}`;
   if (minutes > 0) return `${minutes}m${seconds}`;
@@ -97,7 +99,9 @@ function formatGoStyle(ms: number): string {
 /** A decimal with exactly the given number of thousandths, e.g. (1500, 'x') → "1.5x". */
 function thousandths(value: number, unit: string): string {
   const whole = Math.floor(value / 1_000);
-  const fraction = String(value % 1_000).padStart(3, '0').replace(/0+$/, '');
+  const fraction = String(value % 1_000)
+    .padStart(3, '0')
+    .replace(/0+$/, '');
   return fraction.length > 0 ? `${whole}.${fraction}${unit}` : `${whole}${unit}`;
 }
 
@@ -146,12 +150,25 @@ describe('parseProtoDuration', () => {
     expect(parseProtoDuration(value)).toBe(expected);
   });
 
-  it.each([['-1s'], ['37'], ['1m'], ['s'], [''], ['1.5 s'], [37], [null], [undefined], [[]], [{}], [{ seconds: -1 }], [{ seconds: 'x' }], [{ seconds: 1, nanos: 'y' }], [{ seconds: Number.POSITIVE_INFINITY }]])(
-    '%j → undefined',
-    (value) => {
-      expect(parseProtoDuration(value)).toBeUndefined();
-    },
-  );
+  it.each([
+    ['-1s'],
+    ['37'],
+    ['1m'],
+    ['s'],
+    [''],
+    ['1.5 s'],
+    [37],
+    [null],
+    [undefined],
+    [[]],
+    [{}],
+    [{ seconds: -1 }],
+    [{ seconds: 'x' }],
+    [{ seconds: 1, nanos: 'y' }],
+    [{ seconds: Number.POSITIVE_INFINITY }],
+  ])('%j → undefined', (value) => {
+    expect(parseProtoDuration(value)).toBeUndefined();
+  });
 });
 
 describe('parseRfc3339', () => {
@@ -238,9 +255,12 @@ describe('parseResetAt', () => {
     expect(parseResetAt(text, ref)).toBeCloseTo(expected, 6);
   });
 
-  it.each(['', '-1', '-1s', '-0.5', 'soon', 'NaN', 'Infinity', '1e3', '0x10', '2024-13-01T00:00:00Z', `${'9'.repeat(400)}`])('%j → undefined', (text) => {
-    expect(parseResetAt(text, ref)).toBeUndefined();
-  });
+  it.each(['', '-1', '-1s', '-0.5', 'soon', 'NaN', 'Infinity', '1e3', '0x10', '2024-13-01T00:00:00Z', `${'9'.repeat(400)}`])(
+    '%j → undefined',
+    (text) => {
+      expect(parseResetAt(text, ref)).toBeUndefined();
+    },
+  );
 
   it('gives undefined rather than NaN when the reference itself is not finite', () => {
     expect(parseResetAt('1s', { now: Number.NaN, wallNow: WALL })).toBeUndefined();

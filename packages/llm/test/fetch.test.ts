@@ -28,7 +28,9 @@ const OPENAI_RESPONSE = {
   object: 'chat.completion',
   created: 1737000000,
   model: 'gpt-4o-mini-2024-07-18',
-  choices: [{ index: 0, message: { role: 'assistant', content: 'Danube\nRhine\nLoire', refusal: null }, logprobs: null, finish_reason: 'stop' }],
+  choices: [
+    { index: 0, message: { role: 'assistant', content: 'Danube\nRhine\nLoire', refusal: null }, logprobs: null, finish_reason: 'stop' },
+  ],
   usage: {
     prompt_tokens: 31,
     completion_tokens: 9,
@@ -70,7 +72,13 @@ const GEMINI_REQUEST = {
 };
 
 const GEMINI_RESPONSE = {
-  candidates: [{ content: { parts: [{ text: 'Backpressure lets a slow consumer slow the producer.' }], role: 'model' }, finishReason: 'STOP', index: 0 }],
+  candidates: [
+    {
+      content: { parts: [{ text: 'Backpressure lets a slow consumer slow the producer.' }], role: 'model' },
+      finishReason: 'STOP',
+      index: 0,
+    },
+  ],
   usageMetadata: { promptTokenCount: 9, candidatesTokenCount: 11, thoughtsTokenCount: 30, totalTokenCount: 50 },
   modelVersion: 'gemini-2.5-flash',
 };
@@ -103,8 +111,7 @@ const ANTHROPIC_STREAM =
   'event: message_stop\n' +
   'data: {"type":"message_stop"}\n\n';
 
-const ANTHROPIC_ERROR_STREAM =
-  `${ANTHROPIC_STREAM_START}event: error\ndata: {"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}\n\n`;
+const ANTHROPIC_ERROR_STREAM = `${ANTHROPIC_STREAM_START}event: error\ndata: {"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}\n\n`;
 
 const RATE_LIMIT_BODY = {
   error: {
@@ -213,7 +220,6 @@ async function readAll(response: Response): Promise<Uint8Array> {
   return new Uint8Array(await response.arrayBuffer());
 }
 
-
 function headerList(headers: Headers): [string, string][] {
   const list: [string, string][] = [];
   headers.forEach((value, name) => {
@@ -298,18 +304,29 @@ describe('wrapFetch: reservation', () => {
     ];
     for (const [body, expected] of cases) {
       const { limiter, only } = harness();
-      await wrapFetch(fakeFetch(() => jsonResponse({})), limiter)(CHAT_URL, post(body));
+      await wrapFetch(
+        fakeFetch(() => jsonResponse({})),
+        limiter,
+      )(CHAT_URL, post(body));
       expect(only().request.maxOutputTokens, JSON.stringify(body)).toBe(expected);
     }
     const { limiter, only } = harness();
-    await wrapFetch(fakeFetch(() => jsonResponse({})), limiter, { defaultMaxOutputTokens: 64 })(CHAT_URL, post({ messages: [] }));
+    await wrapFetch(
+      fakeFetch(() => jsonResponse({})),
+      limiter,
+      { defaultMaxOutputTokens: 64 },
+    )(CHAT_URL, post({ messages: [] }));
     expect(only().request.maxOutputTokens).toBe(64);
   });
 
   it('uses a custom estimator with the raw text and the parsed body', async () => {
     const { limiter, only } = harness();
     const estimateTokens = vi.fn((text: string, json: unknown) => text.length + (json as { messages: unknown[] }).messages.length + 0.2);
-    await wrapFetch(fakeFetch(() => jsonResponse({})), limiter, { estimateTokens })(CHAT_URL, post(OPENAI_REQUEST));
+    await wrapFetch(
+      fakeFetch(() => jsonResponse({})),
+      limiter,
+      { estimateTokens },
+    )(CHAT_URL, post(OPENAI_REQUEST));
     const text = JSON.stringify(OPENAI_REQUEST);
     expect(estimateTokens).toHaveBeenCalledWith(text, OPENAI_REQUEST);
     expect(only().request.inputTokens).toBe(text.length + 3);
@@ -317,7 +334,10 @@ describe('wrapFetch: reservation', () => {
 
   it('counts a body that is not JSON as 0 input tokens, and a call without a body as no tokens at all', async () => {
     const { limiter, acquired } = harness();
-    const limited = wrapFetch(fakeFetch(() => new Response('ok', { headers: { 'content-type': 'text/plain' } })), limiter);
+    const limited = wrapFetch(
+      fakeFetch(() => new Response('ok', { headers: { 'content-type': 'text/plain' } })),
+      limiter,
+    );
     await limited(CHAT_URL, { method: 'POST', body: 'not json {' });
     await limited('https://api.openai.com/v1/models');
     await limited(CHAT_URL, { method: 'POST', body: new Blob(['{"messages":["hi"]}']) });
@@ -330,7 +350,10 @@ describe('wrapFetch: reservation', () => {
 
   it('reads Uint8Array, ArrayBuffer and URLSearchParams bodies', async () => {
     const { limiter, acquired } = harness();
-    const limited = wrapFetch(fakeFetch(() => jsonResponse({})), limiter);
+    const limited = wrapFetch(
+      fakeFetch(() => jsonResponse({})),
+      limiter,
+    );
     const bytes = encoder.encode(JSON.stringify({ prompt: 'abcdefgh', max_tokens: 10 }));
     await limited(CHAT_URL, { method: 'POST', body: bytes });
     await limited(CHAT_URL, { method: 'POST', body: bytes.slice().buffer });
@@ -361,7 +384,10 @@ describe('wrapFetch: reservation', () => {
   it('lets init.body override the Request body, as fetch does', async () => {
     const { limiter, only } = harness();
     const request = new Request(CHAT_URL, { method: 'POST', body: JSON.stringify({ prompt: 'x'.repeat(400) }) });
-    await wrapFetch(fakeFetch(() => jsonResponse({})), limiter)(request, { body: JSON.stringify({ prompt: 'abcd', max_tokens: 1 }) });
+    await wrapFetch(
+      fakeFetch(() => jsonResponse({})),
+      limiter,
+    )(request, { body: JSON.stringify({ prompt: 'abcd', max_tokens: 1 }) });
     expect(only().request).toEqual({ inputTokens: 1, maxOutputTokens: 1 });
   });
 
@@ -369,7 +395,12 @@ describe('wrapFetch: reservation', () => {
     const { limiter, acquired } = harness();
     const fetchImpl = fakeFetch(() => jsonResponse({}));
     const limited = wrapFetch(fetchImpl, limiter, { priority: () => 1, maxWaitMs: 5_000 });
-    await limited(CHAT_URL, post(OPENAI_REQUEST, { headers: { 'content-type': 'application/json', 'x-sluice-priority': '9', 'x-sluice-max-wait-ms': '250', authorization: 'Bearer k' } }));
+    await limited(
+      CHAT_URL,
+      post(OPENAI_REQUEST, {
+        headers: { 'content-type': 'application/json', 'x-sluice-priority': '9', 'x-sluice-max-wait-ms': '250', authorization: 'Bearer k' },
+      }),
+    );
     expect(acquired[0]?.options).toMatchObject({ priority: 9, maxWaitMs: 250 });
     const forwarded = new Headers(fetchImpl.mock.calls[0]?.[1]?.headers);
     expect(headerList(forwarded)).toEqual([
@@ -379,17 +410,27 @@ describe('wrapFetch: reservation', () => {
     // without the headers, the options apply
     await limited(CHAT_URL, post(OPENAI_REQUEST));
     expect(acquired[1]?.options).toMatchObject({ priority: 1, maxWaitMs: 5_000 });
-    await expect(limited(CHAT_URL, post(OPENAI_REQUEST, { headers: { 'x-sluice-priority': 'urgent' } }))).rejects.toThrow(/x-sluice-priority/);
-    await expect(limited(CHAT_URL, post(OPENAI_REQUEST, { headers: { 'x-sluice-max-wait-ms': '-1' } }))).rejects.toThrow(/x-sluice-max-wait-ms/);
+    await expect(limited(CHAT_URL, post(OPENAI_REQUEST, { headers: { 'x-sluice-priority': 'urgent' } }))).rejects.toThrow(
+      /x-sluice-priority/,
+    );
+    await expect(limited(CHAT_URL, post(OPENAI_REQUEST, { headers: { 'x-sluice-max-wait-ms': '-1' } }))).rejects.toThrow(
+      /x-sluice-max-wait-ms/,
+    );
     expect(fetchImpl).toHaveBeenCalledTimes(2);
   });
 
   it('a call with a higher x-sluice-priority is served first while others wait', async () => {
     const { clock, limiter } = harness({ requestsPerMinute: 60, tokensPerMinute: undefined as never });
     const order: string[] = [];
-    const limited = wrapFetch(fakeFetch(() => jsonResponse({})), limiter, { clock });
+    const limited = wrapFetch(
+      fakeFetch(() => jsonResponse({})),
+      limiter,
+      { clock },
+    );
     const get = (label: string, priority?: number) =>
-      limited(CHAT_URL, { method: 'GET', ...(priority === undefined ? {} : { headers: { 'x-sluice-priority': String(priority) } }) }).then(() => order.push(label));
+      limited(CHAT_URL, { method: 'GET', ...(priority === undefined ? {} : { headers: { 'x-sluice-priority': String(priority) } }) }).then(
+        () => order.push(label),
+      );
     // 60 a minute: the bucket holds 60, so drain it first
     await Promise.all(Array.from({ length: 60 }, (_, i) => get(`warm-${i}`)));
     order.length = 0;
@@ -400,9 +441,15 @@ describe('wrapFetch: reservation', () => {
 
   it('passes priority (from the URL and body), maxWaitMs and the init signal to acquire', async () => {
     const { limiter, only } = harness();
-    const priority = vi.fn((url: string, json: unknown) => (url.endsWith('/chat/completions') && (json as { model: string }).model === 'gpt-4o-mini' ? 5 : 0));
+    const priority = vi.fn((url: string, json: unknown) =>
+      url.endsWith('/chat/completions') && (json as { model: string }).model === 'gpt-4o-mini' ? 5 : 0,
+    );
     const controller = new AbortController();
-    await wrapFetch(fakeFetch(() => jsonResponse({})), limiter, { priority, maxWaitMs: 1_500 })(new URL(CHAT_URL), post(OPENAI_REQUEST, { signal: controller.signal }));
+    await wrapFetch(
+      fakeFetch(() => jsonResponse({})),
+      limiter,
+      { priority, maxWaitMs: 1_500 },
+    )(new URL(CHAT_URL), post(OPENAI_REQUEST, { signal: controller.signal }));
     expect(priority).toHaveBeenCalledWith(CHAT_URL, OPENAI_REQUEST);
     expect(only().options).toEqual({ priority: 5, signal: controller.signal, maxWaitMs: 1_500 });
   });
@@ -491,10 +538,10 @@ describe('wrapFetch: non-streaming responses', () => {
 
   it('Anthropic: input is the uncached plus the two cache fields', async () => {
     const { limiter, tokens, only } = harness({ inputTokensPerMinute: 50_000, outputTokensPerMinute: 10_000 });
-    const response = await wrapFetch(fakeFetch(() => jsonResponse(ANTHROPIC_RESPONSE, 200, { 'request-id': 'req_011' })), limiter)(
-      MESSAGES_URL,
-      post(ANTHROPIC_REQUEST),
-    );
+    const response = await wrapFetch(
+      fakeFetch(() => jsonResponse(ANTHROPIC_RESPONSE, 200, { 'request-id': 'req_011' })),
+      limiter,
+    )(MESSAGES_URL, post(ANTHROPIC_REQUEST));
     expect(response.status).toBe(200);
     expect(only().request.maxOutputTokens).toBe(1024);
     expect(only().releases).toEqual([{ ok: true, usage: { inputTokens: 1_814, outputTokens: 24 }, durationMs: expect.any(Number) }]);
@@ -505,10 +552,10 @@ describe('wrapFetch: non-streaming responses', () => {
 
   it('Gemini: usageMetadata, thoughts counted as output', async () => {
     const { limiter, tokens, only } = harness();
-    await wrapFetch(fakeFetch(() => jsonResponse(GEMINI_RESPONSE, 200, {})), limiter)(
-      'https://generativelanguage.googleapis.com/v1beta/models/gemini-2.5-flash:generateContent',
-      post(GEMINI_REQUEST),
-    );
+    await wrapFetch(
+      fakeFetch(() => jsonResponse(GEMINI_RESPONSE, 200, {})),
+      limiter,
+    )('https://generativelanguage.googleapis.com/v1beta/models/gemini-2.5-flash:generateContent', post(GEMINI_REQUEST));
     expect(only().request.maxOutputTokens).toBe(256);
     expect(only().releases[0]).toMatchObject({ ok: true, usage: { inputTokens: 9, outputTokens: 41, totalTokens: 50 } });
     expect(tokens()).toBe(TPM - 50);
@@ -516,8 +563,16 @@ describe('wrapFetch: non-streaming responses', () => {
 
   it('OpenAI Responses API usage', async () => {
     const { limiter, tokens, only } = harness();
-    const body = { id: 'resp_1', object: 'response', status: 'completed', usage: { input_tokens: 120, input_tokens_details: { cached_tokens: 64 }, output_tokens: 30, total_tokens: 150 } };
-    await wrapFetch(fakeFetch(() => jsonResponse(body)), limiter)('https://api.openai.com/v1/responses', post({ model: 'gpt-4.1', input: 'hi', max_output_tokens: 200 }));
+    const body = {
+      id: 'resp_1',
+      object: 'response',
+      status: 'completed',
+      usage: { input_tokens: 120, input_tokens_details: { cached_tokens: 64 }, output_tokens: 30, total_tokens: 150 },
+    };
+    await wrapFetch(
+      fakeFetch(() => jsonResponse(body)),
+      limiter,
+    )('https://api.openai.com/v1/responses', post({ model: 'gpt-4.1', input: 'hi', max_output_tokens: 200 }));
     expect(only().request.maxOutputTokens).toBe(200);
     expect(only().releases[0]).toMatchObject({ ok: true, usage: { inputTokens: 120, outputTokens: 30, totalTokens: 150 } });
     expect(tokens()).toBe(TPM - 150);
@@ -536,14 +591,20 @@ describe('wrapFetch: non-streaming responses', () => {
     const reserved = estimateTokensByChars('', OPENAI_REQUEST) + 500;
     await limited(CHAT_URL, post(OPENAI_REQUEST));
     await limited('https://api.openai.com/v1/audio/speech', post(OPENAI_REQUEST));
-    expect(acquired.map((a) => a.releases)).toEqual([[{ ok: true, durationMs: expect.any(Number) }], [{ ok: true, durationMs: expect.any(Number) }]]);
+    expect(acquired.map((a) => a.releases)).toEqual([
+      [{ ok: true, durationMs: expect.any(Number) }],
+      [{ ok: true, durationMs: expect.any(Number) }],
+    ]);
     expect(tokens()).toBe(TPM - 2 * reserved);
   });
 
   it('keeps the reservation and rethrows when the network call fails', async () => {
     const { limiter, tokens, only } = harness();
     const failure = new TypeError('fetch failed');
-    const limited = wrapFetch(fakeFetch(() => Promise.reject(failure)), limiter);
+    const limited = wrapFetch(
+      fakeFetch(() => Promise.reject(failure)),
+      limiter,
+    );
     await expect(limited(CHAT_URL, post(OPENAI_REQUEST))).rejects.toBe(failure);
     expect(only().releases).toEqual([{ ok: false, error: failure, durationMs: expect.any(Number) }]);
     expect(tokens()).toBe(TPM - estimateTokensByChars('', OPENAI_REQUEST) - 500);
@@ -566,7 +627,10 @@ describe('wrapFetch: non-streaming responses', () => {
     const { limiter, only } = harness();
     const used = jsonResponse(OPENAI_RESPONSE);
     await used.text();
-    const response = await wrapFetch(fakeFetch(() => used), limiter)(CHAT_URL, post(OPENAI_REQUEST));
+    const response = await wrapFetch(
+      fakeFetch(() => used),
+      limiter,
+    )(CHAT_URL, post(OPENAI_REQUEST));
     expect(response).toBe(used);
     expect(only().releases).toEqual([{ ok: false, error: expect.any(TypeError), durationMs: expect.any(Number) }]);
   });
@@ -588,7 +652,10 @@ describe('wrapFetch: error statuses', () => {
         'x-request-id': 'req_429',
       },
     });
-    const response = await wrapFetch(fakeFetch(() => original), limiter)(CHAT_URL, post(OPENAI_REQUEST));
+    const response = await wrapFetch(
+      fakeFetch(() => original),
+      limiter,
+    )(CHAT_URL, post(OPENAI_REQUEST));
     expect(response).toBe(original);
     expect(response.bodyUsed).toBe(false);
     expect(await response.text()).toBe(text);
@@ -603,7 +670,10 @@ describe('wrapFetch: error statuses', () => {
     const { limiter, clock } = harness();
     const fetchImpl = fakeFetch(() =>
       fetchImpl.mock.calls.length === 1
-        ? new Response(JSON.stringify(RATE_LIMIT_BODY), { status: 429, headers: { 'content-type': 'application/json', 'retry-after': '7' } })
+        ? new Response(JSON.stringify(RATE_LIMIT_BODY), {
+            status: 429,
+            headers: { 'content-type': 'application/json', 'retry-after': '7' },
+          })
         : jsonResponse(OPENAI_RESPONSE),
     );
     const limited = wrapFetch(fetchImpl, limiter);
@@ -625,7 +695,10 @@ describe('wrapFetch: error statuses', () => {
     const { limiter, observed, only } = harness();
     const big = 'x'.repeat(200 * 1024);
     const original = new Response(big, { status: 502, headers: { 'content-type': 'text/html' } });
-    const response = await wrapFetch(fakeFetch(() => original), limiter)(CHAT_URL, post(OPENAI_REQUEST));
+    const response = await wrapFetch(
+      fakeFetch(() => original),
+      limiter,
+    )(CHAT_URL, post(OPENAI_REQUEST));
     expect((observed[0]?.[1] as string | undefined)?.length).toBe(64 * 1024);
     expect((await response.text()).length).toBe(big.length);
     expect(only().releases).toHaveLength(1);
@@ -636,7 +709,10 @@ describe('wrapFetch: error statuses', () => {
     limiter.observe = () => {
       throw new Error('parser bug');
     };
-    const response = await wrapFetch(fakeFetch(() => new Response('{}', { status: 500 })), limiter)(CHAT_URL, post(OPENAI_REQUEST));
+    const response = await wrapFetch(
+      fakeFetch(() => new Response('{}', { status: 500 })),
+      limiter,
+    )(CHAT_URL, post(OPENAI_REQUEST));
     expect(response.status).toBe(500);
     expect(only().releases).toEqual([{ ok: false, durationMs: expect.any(Number) }]);
   });
@@ -649,7 +725,10 @@ describe('wrapFetch: streaming responses', () => {
     const { stream } = chunkedBody(splitAt(bytes, [10, 200, 201, 400, 650]));
     const original = sseResponse(stream, { 'x-ratelimit-remaining-requests': '499' });
     const request = { ...OPENAI_REQUEST, stream: true, stream_options: { include_usage: true } };
-    const response = await wrapFetch(fakeFetch(() => original), limiter)(CHAT_URL, post(request));
+    const response = await wrapFetch(
+      fakeFetch(() => original),
+      limiter,
+    )(CHAT_URL, post(request));
     expect(response).not.toBe(original);
     expect(response.status).toBe(200);
     expect(response.statusText).toBe('OK');
@@ -659,7 +738,9 @@ describe('wrapFetch: streaming responses', () => {
     expect(only().releases).toEqual([]); // nothing is settled before the stream is read
     expect(await readAll(response)).toEqual(bytes);
     await flush();
-    expect(only().releases).toEqual([{ ok: true, usage: { inputTokens: 19, outputTokens: 10, totalTokens: 29 }, durationMs: expect.any(Number) }]);
+    expect(only().releases).toEqual([
+      { ok: true, usage: { inputTokens: 19, outputTokens: 10, totalTokens: 29 }, durationMs: expect.any(Number) },
+    ]);
     expect(tokens()).toBe(TPM - 29);
   });
 
@@ -673,7 +754,10 @@ describe('wrapFetch: streaming responses', () => {
         close = () => controller.close();
       },
     });
-    const response = await wrapFetch(fakeFetch(() => sseResponse(stream)), limiter)(CHAT_URL, post(OPENAI_REQUEST));
+    const response = await wrapFetch(
+      fakeFetch(() => sseResponse(stream)),
+      limiter,
+    )(CHAT_URL, post(OPENAI_REQUEST));
     const reader = (response.body as ReadableStream<Uint8Array>).getReader();
     const first = encoder.encode('data: {"choices":[{"delta":{"content":"par');
     push?.(first);
@@ -688,10 +772,10 @@ describe('wrapFetch: streaming responses', () => {
   it('Anthropic: input from message_start, output from the LAST message_delta', async () => {
     const { limiter, tokens, only } = harness({ inputTokensPerMinute: 50_000, outputTokensPerMinute: 10_000 });
     const bytes = encoder.encode(ANTHROPIC_STREAM);
-    const response = await wrapFetch(fakeFetch(() => sseResponse(chunkedBody(splitAt(bytes, [333, 777])).stream, { 'request-id': 'req_s' })), limiter)(
-      MESSAGES_URL,
-      post({ ...ANTHROPIC_REQUEST, stream: true }),
-    );
+    const response = await wrapFetch(
+      fakeFetch(() => sseResponse(chunkedBody(splitAt(bytes, [333, 777])).stream, { 'request-id': 'req_s' })),
+      limiter,
+    )(MESSAGES_URL, post({ ...ANTHROPIC_REQUEST, stream: true }));
     expect(await readAll(response)).toEqual(bytes);
     await flush();
     expect(only().releases).toEqual([{ ok: true, usage: { inputTokens: 2_125, outputTokens: 15 }, durationMs: expect.any(Number) }]);
@@ -701,7 +785,10 @@ describe('wrapFetch: streaming responses', () => {
 
   it('an error event inside a 2xx stream counts as ok: false', async () => {
     const { limiter, only } = harness();
-    const response = await wrapFetch(fakeFetch(() => sseResponse(ANTHROPIC_ERROR_STREAM)), limiter)(MESSAGES_URL, post(ANTHROPIC_REQUEST));
+    const response = await wrapFetch(
+      fakeFetch(() => sseResponse(ANTHROPIC_ERROR_STREAM)),
+      limiter,
+    )(MESSAGES_URL, post(ANTHROPIC_REQUEST));
     expect(decoder.decode(await readAll(response))).toBe(ANTHROPIC_ERROR_STREAM);
     await flush();
     expect(only().releases).toEqual([{ ok: false, usage: { inputTokens: 2_125, outputTokens: 1 }, durationMs: expect.any(Number) }]);
@@ -710,7 +797,10 @@ describe('wrapFetch: streaming responses', () => {
   it('a stream that ends without usage keeps the reservation (ok: false)', async () => {
     const { limiter, tokens, only } = harness();
     const text = 'data: {"object":"chat.completion.chunk","choices":[{"index":0,"delta":{"content":"Hi"}}]}\n\ndata: [DONE]\n\n';
-    const response = await wrapFetch(fakeFetch(() => sseResponse(text)), limiter)(CHAT_URL, post({ ...OPENAI_REQUEST, stream: true }));
+    const response = await wrapFetch(
+      fakeFetch(() => sseResponse(text)),
+      limiter,
+    )(CHAT_URL, post({ ...OPENAI_REQUEST, stream: true }));
     expect(await response.text()).toBe(text);
     await flush();
     expect(only().releases).toEqual([{ ok: false, durationMs: expect.any(Number) }]);
@@ -720,13 +810,18 @@ describe('wrapFetch: streaming responses', () => {
   it('cancel by the consumer releases ok: false, keeping the reservation when no usage was seen', async () => {
     const { limiter, tokens, only } = harness();
     const { stream, state } = chunkedBody(splitAt(encoder.encode(OPENAI_STREAM), [100, 300]));
-    const response = await wrapFetch(fakeFetch(() => sseResponse(stream)), limiter)(CHAT_URL, post(OPENAI_REQUEST));
+    const response = await wrapFetch(
+      fakeFetch(() => sseResponse(stream)),
+      limiter,
+    )(CHAT_URL, post(OPENAI_REQUEST));
     const reader = (response.body as ReadableStream<Uint8Array>).getReader();
     await reader.read();
     await reader.cancel(new Error('user stopped'));
     await flush();
     expect(state.cancelled).toBe(true);
-    expect(only().releases).toEqual([{ ok: false, error: expect.objectContaining({ message: 'user stopped' }), durationMs: expect.any(Number) }]);
+    expect(only().releases).toEqual([
+      { ok: false, error: expect.objectContaining({ message: 'user stopped' }), durationMs: expect.any(Number) },
+    ]);
     expect(tokens()).toBe(TPM - (only().request.inputTokens ?? 0) - 500);
   });
 
@@ -734,7 +829,10 @@ describe('wrapFetch: streaming responses', () => {
     const { limiter, tokens, only } = harness();
     const start = encoder.encode(ANTHROPIC_STREAM_START);
     const { stream } = chunkedBody([start, encoder.encode('event: content_block_delta\n')]);
-    const response = await wrapFetch(fakeFetch(() => sseResponse(stream)), limiter)(MESSAGES_URL, post(ANTHROPIC_REQUEST));
+    const response = await wrapFetch(
+      fakeFetch(() => sseResponse(stream)),
+      limiter,
+    )(MESSAGES_URL, post(ANTHROPIC_REQUEST));
     const reader = (response.body as ReadableStream<Uint8Array>).getReader();
     expect((await reader.read()).value).toEqual(start);
     await reader.cancel();
@@ -747,7 +845,10 @@ describe('wrapFetch: streaming responses', () => {
   it('a stream that fails mid-way releases ok: false once and surfaces the error to the reader', async () => {
     const { limiter, only } = harness();
     const { stream } = chunkedBody(splitAt(encoder.encode(OPENAI_STREAM), [120]), { failAfter: 1 });
-    const response = await wrapFetch(fakeFetch(() => sseResponse(stream)), limiter)(CHAT_URL, post(OPENAI_REQUEST));
+    const response = await wrapFetch(
+      fakeFetch(() => sseResponse(stream)),
+      limiter,
+    )(CHAT_URL, post(OPENAI_REQUEST));
     await expect(response.text()).rejects.toThrow('terminated');
     await flush();
     expect(only().releases).toEqual([{ ok: false, error: expect.any(TypeError), durationMs: expect.any(Number) }]);
@@ -757,7 +858,10 @@ describe('wrapFetch: streaming responses', () => {
     const { limiter } = harness();
     const original = sseResponse(OPENAI_STREAM);
     Object.defineProperty(original, 'url', { value: CHAT_URL });
-    const response = await wrapFetch(fakeFetch(() => original), limiter)(CHAT_URL, post(OPENAI_REQUEST));
+    const response = await wrapFetch(
+      fakeFetch(() => original),
+      limiter,
+    )(CHAT_URL, post(OPENAI_REQUEST));
     expect(response.url).toBe(CHAT_URL);
     await response.body?.cancel();
   });
@@ -770,14 +874,19 @@ describe('wrapFetch: streaming responses', () => {
     ];
     await fc.assert(
       fc.asyncProperty(
-        fc.constantFrom(...cases).chain((item) => fc.tuple(fc.constant(item), fc.array(fc.integer({ min: 0, max: item.bytes.length }), { maxLength: 30 }))),
+        fc
+          .constantFrom(...cases)
+          .chain((item) => fc.tuple(fc.constant(item), fc.array(fc.integer({ min: 0, max: item.bytes.length }), { maxLength: 30 }))),
         async ([{ bytes, usage }, cuts]) => {
-        const { limiter, only } = harness();
-        const response = await wrapFetch(fakeFetch(() => sseResponse(chunkedBody(splitAt(bytes, cuts)).stream)), limiter)(CHAT_URL, post(OPENAI_REQUEST));
-        expect(await readAll(response)).toEqual(bytes);
-        await flush();
-        expect(only().releases).toEqual([{ ok: true, usage, durationMs: expect.any(Number) }]);
-        limiter.close();
+          const { limiter, only } = harness();
+          const response = await wrapFetch(
+            fakeFetch(() => sseResponse(chunkedBody(splitAt(bytes, cuts)).stream)),
+            limiter,
+          )(CHAT_URL, post(OPENAI_REQUEST));
+          expect(await readAll(response)).toEqual(bytes);
+          await flush();
+          expect(only().releases).toEqual([{ ok: true, usage, durationMs: expect.any(Number) }]);
+          limiter.close();
         },
       ),
       { numRuns: 100 },

@@ -14,7 +14,13 @@ const MINUTES = 10;
 async function run(options: { headroom: number; observe: boolean }) {
   const clock = new VirtualClock({ stallReportMs: false });
   const random = createRandom(11);
-  const provider = new ProviderSimulator({ clock, requestsPerMinute: RPM, tokensPerMinute: TPM, latencyMs: (r) => r.uniform(300, 1_500), seed: 5 });
+  const provider = new ProviderSimulator({
+    clock,
+    requestsPerMinute: RPM,
+    tokensPerMinute: TPM,
+    latencyMs: (r) => r.uniform(300, 1_500),
+    seed: 5,
+  });
   const limiter = new LlmLimiter({ requestsPerMinute: RPM, tokensPerMinute: TPM, headroom: options.headroom, clock });
   // mean actual use ≈ 1,000 input + 500 output: 2 × quota ≈ 133 requests a minute
   const arrivalsPerMs = (2 * TPM) / 1_500 / 60_000;

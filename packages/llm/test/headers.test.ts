@@ -200,7 +200,13 @@ describe('Azure OpenAI headers', () => {
 
   it('detects Azure from the sentinels alone, and skips a negative retry-after-ms for retry-after', () => {
     const snapshot = parseRateLimitHeaders(
-      { 'x-ratelimit-limit-tokens': '-1', 'x-ratelimit-remaining-tokens': '-1', 'x-ratelimit-reset-tokens': '0', 'retry-after-ms': '-1', 'retry-after': '5' },
+      {
+        'x-ratelimit-limit-tokens': '-1',
+        'x-ratelimit-remaining-tokens': '-1',
+        'x-ratelimit-reset-tokens': '0',
+        'retry-after-ms': '-1',
+        'retry-after': '5',
+      },
       ref,
     );
     expect(snapshot).toEqual({ provider: 'azure', observations: [], retryAfterMs: 5_000 });
@@ -208,7 +214,12 @@ describe('Azure OpenAI headers', () => {
 
   it('keeps a zero reset when the counts are known (the bucket really is full)', () => {
     const snapshot = parseRateLimitHeaders(
-      { 'x-ms-region': 'East US', 'x-ratelimit-remaining-tokens': '80000', 'x-ratelimit-limit-tokens': '80000', 'x-ratelimit-reset-tokens': '0' },
+      {
+        'x-ms-region': 'East US',
+        'x-ratelimit-remaining-tokens': '80000',
+        'x-ratelimit-limit-tokens': '80000',
+        'x-ratelimit-reset-tokens': '0',
+      },
       ref,
     );
     expect(snapshot.observations).toEqual([observation({ dimension: 'tokens', limit: 80_000, remaining: 80_000, resetAt: 1_000 })]);
@@ -290,8 +301,14 @@ describe('generic OpenAI-compatible headers', () => {
   it('uses the provider it is told, e.g. Anthropic rounding flags', () => {
     const snapshot = parseRateLimitHeaders({ 'anthropic-ratelimit-tokens-remaining': '1000' }, ref, { provider: 'anthropic' });
     expect(snapshot.observations[0]?.rounded).toBe(true);
-    const asOpenAi = parseRateLimitHeaders({ 'x-ratelimit-remaining-tokens': '1000', 'x-ratelimit-reset-tokens': '20' }, ref, { provider: 'openai' });
-    expect(asOpenAi).toEqual({ provider: 'openai', observations: [observation({ dimension: 'tokens', remaining: 1_000, resetAt: 21_000 })], retryAfterMs: undefined });
+    const asOpenAi = parseRateLimitHeaders({ 'x-ratelimit-remaining-tokens': '1000', 'x-ratelimit-reset-tokens': '20' }, ref, {
+      provider: 'openai',
+    });
+    expect(asOpenAi).toEqual({
+      provider: 'openai',
+      observations: [observation({ dimension: 'tokens', remaining: 1_000, resetAt: 21_000 })],
+      retryAfterMs: undefined,
+    });
   });
 });
 
@@ -325,10 +342,35 @@ describe('header shapes', () => {
   const expected = [observation({ dimension: 'requests', limit: 60, remaining: 59, resetAt: 2_000 })];
 
   it.each<[string, HeadersLike]>([
-    ['Headers', new Headers({ 'X-RateLimit-Limit-Requests': '60', 'x-ratelimit-remaining-requests': '59', 'x-ratelimit-reset-requests': '1s' })],
-    ['plain object, mixed case, numbers and arrays', { 'X-RateLimit-Limit-Requests': 60, 'x-ratelimit-remaining-requests': ['59', '58'], 'X-RATELIMIT-RESET-REQUESTS': ' 1s ', other: undefined }],
-    ['pairs', [['x-ratelimit-limit-requests', '60'], ['x-ratelimit-remaining-requests', '59'], ['x-ratelimit-reset-requests', '1s']]],
-    ['Map', new Map([['X-RateLimit-Limit-Requests', '60'], ['x-ratelimit-remaining-requests', '59'], ['x-ratelimit-reset-requests', '1s']])],
+    [
+      'Headers',
+      new Headers({ 'X-RateLimit-Limit-Requests': '60', 'x-ratelimit-remaining-requests': '59', 'x-ratelimit-reset-requests': '1s' }),
+    ],
+    [
+      'plain object, mixed case, numbers and arrays',
+      {
+        'X-RateLimit-Limit-Requests': 60,
+        'x-ratelimit-remaining-requests': ['59', '58'],
+        'X-RATELIMIT-RESET-REQUESTS': ' 1s ',
+        other: undefined,
+      },
+    ],
+    [
+      'pairs',
+      [
+        ['x-ratelimit-limit-requests', '60'],
+        ['x-ratelimit-remaining-requests', '59'],
+        ['x-ratelimit-reset-requests', '1s'],
+      ],
+    ],
+    [
+      'Map',
+      new Map([
+        ['X-RateLimit-Limit-Requests', '60'],
+        ['x-ratelimit-remaining-requests', '59'],
+        ['x-ratelimit-reset-requests', '1s'],
+      ]),
+    ],
     [
       'iterable of pairs',
       (function* pairs(): Generator<readonly [string, string]> {
@@ -452,17 +494,21 @@ describe('never throws on arbitrary headers (fast-check)', () => {
 
   it('gives finite non-negative counts and finite resets', () => {
     fc.assert(
-      fc.property(fc.array(fc.tuple(name, value), { maxLength: 20 }), fc.constantFrom<Provider | undefined>(undefined, 'openai', 'anthropic', 'azure', 'gemini', 'generic'), (pairs, provider) => {
-        const snapshot = parseRateLimitHeaders(pairs, ref, provider === undefined ? undefined : { provider });
-        for (const o of snapshot.observations) {
-          expect(o.limit === undefined || (Number.isFinite(o.limit) && o.limit >= 0)).toBe(true);
-          expect(o.remaining === undefined || (Number.isFinite(o.remaining) && o.remaining >= 0)).toBe(true);
-          expect(o.resetAt === undefined || Number.isFinite(o.resetAt)).toBe(true);
-          expect(o.limit !== undefined || o.remaining !== undefined || o.resetAt !== undefined).toBe(true);
-        }
-        const wait = snapshot.retryAfterMs;
-        expect(wait === undefined || (Number.isFinite(wait) && wait >= 0)).toBe(true);
-      }),
+      fc.property(
+        fc.array(fc.tuple(name, value), { maxLength: 20 }),
+        fc.constantFrom<Provider | undefined>(undefined, 'openai', 'anthropic', 'azure', 'gemini', 'generic'),
+        (pairs, provider) => {
+          const snapshot = parseRateLimitHeaders(pairs, ref, provider === undefined ? undefined : { provider });
+          for (const o of snapshot.observations) {
+            expect(o.limit === undefined || (Number.isFinite(o.limit) && o.limit >= 0)).toBe(true);
+            expect(o.remaining === undefined || (Number.isFinite(o.remaining) && o.remaining >= 0)).toBe(true);
+            expect(o.resetAt === undefined || Number.isFinite(o.resetAt)).toBe(true);
+            expect(o.limit !== undefined || o.remaining !== undefined || o.resetAt !== undefined).toBe(true);
+          }
+          const wait = snapshot.retryAfterMs;
+          expect(wait === undefined || (Number.isFinite(wait) && wait >= 0)).toBe(true);
+        },
+      ),
       { numRuns: 2_000 },
     );
   });

@@ -223,7 +223,10 @@ describe('KeyedLlmLimiter: options', () => {
   });
 
   it('rejects a bad key, and bad options from the function when the key is made', async () => {
-    const keyed = new KeyedLlmLimiter({ limits: (key) => (key === 'bad' ? { tokensPerMinute: 0 } : { tokensPerMinute: 10 }), clock: new VirtualClock() });
+    const keyed = new KeyedLlmLimiter({
+      limits: (key) => (key === 'bad' ? { tokensPerMinute: 0 } : { tokensPerMinute: 10 }),
+      clock: new VirtualClock(),
+    });
     expect(() => keyed.tryAcquire(7 as never, 1)).toThrow(InvalidArgumentError);
     await expect(keyed.acquire(undefined as never, 1)).rejects.toBeInstanceOf(InvalidArgumentError);
     await expect(keyed.acquire('bad', 1)).rejects.toThrow(/tokensPerMinute/);

@@ -3,7 +3,6 @@ import { InvalidArgumentError, NOT_RUN, TooLargeError, WaitTimeoutError, type Pe
 import { LlmLimiter, type LlmPermit } from '../src/llm-limiter.js';
 import { VirtualClock, track as settle } from '@sluice/testing';
 
-
 describe('LlmLimiter: options', () => {
   it('rejects bad options at construction', () => {
     expect(() => new LlmLimiter({})).toThrow(/at least one of requestsPerMinute/);
@@ -16,7 +15,13 @@ describe('LlmLimiter: options', () => {
   });
 
   it('plans against limit × (1 − headroom) and reports its dimensions', () => {
-    const limiter = new LlmLimiter({ requestsPerMinute: 100, tokensPerMinute: 1_000, tokensPerDay: 50_000, headroom: 0.1, clock: new VirtualClock() });
+    const limiter = new LlmLimiter({
+      requestsPerMinute: 100,
+      tokensPerMinute: 1_000,
+      tokensPerDay: 50_000,
+      headroom: 0.1,
+      clock: new VirtualClock(),
+    });
     expect(limiter.dimensions).toEqual(['requests', 'tokens', 'tokens-per-day']);
     expect(limiter.capacity).toBe(900);
     expect(limiter.remaining('tokens')).toBe(900);
@@ -29,7 +34,13 @@ describe('LlmLimiter: options', () => {
 describe('LlmLimiter: admission', () => {
   it('reserves input + the whole output cap in every dimension at once', () => {
     const clock = new VirtualClock();
-    const limiter = new LlmLimiter({ requestsPerMinute: 60, tokensPerMinute: 1_000, inputTokensPerMinute: 800, outputTokensPerMinute: 500, clock });
+    const limiter = new LlmLimiter({
+      requestsPerMinute: 60,
+      tokensPerMinute: 1_000,
+      inputTokensPerMinute: 800,
+      outputTokensPerMinute: 500,
+      clock,
+    });
     const permit = limiter.tryAcquire({ inputTokens: 200, maxOutputTokens: 300 });
     expect(permit.granted).toBe(true);
     expect(permit).toMatchObject({ inputTokens: 200, maxOutputTokens: 300 });
@@ -73,11 +84,7 @@ describe('LlmLimiter: admission', () => {
     limiter.tryAcquire(600);
     const order: string[] = [];
     const track = (label: string, p: Promise<Permit>) => p.then(() => order.push(label));
-    const all = [
-      track('a', limiter.acquire(10)),
-      track('b', limiter.acquire(10)),
-      track('urgent', limiter.acquire(10, { priority: 5 })),
-    ];
+    const all = [track('a', limiter.acquire(10)), track('b', limiter.acquire(10)), track('urgent', limiter.acquire(10, { priority: 5 }))];
     await clock.settle(Promise.all(all));
     expect(order).toEqual(['urgent', 'a', 'b']);
     expect(clock.now()).toBe(3_000);
@@ -217,7 +224,13 @@ describe('LlmLimiter: observe', () => {
     const limiter = new LlmLimiter({ tokensPerMinute: 100_000, clock });
     const pauses: number[] = [];
     limiter.onPause((event) => pauses.push(event.durationMs));
-    const body = { error: { message: 'Rate limit reached for gpt-4o on tokens per min (TPM): Limit 100000, Used 99000, Requested 5000. Please try again in 3s.', type: 'tokens', code: 'rate_limit_exceeded' } };
+    const body = {
+      error: {
+        message: 'Rate limit reached for gpt-4o on tokens per min (TPM): Limit 100000, Used 99000, Requested 5000. Please try again in 3s.',
+        type: 'tokens',
+        code: 'rate_limit_exceeded',
+      },
+    };
     const seen = limiter.observe({ status: 429, headers: { 'retry-after-ms': '2500' } }, body);
     expect(seen.triage).toMatchObject({ action: 'retry-after', reason: 'rate-limited', retryAfterMs: 2_500 });
     expect(limiter.isPaused).toBe(true);
@@ -228,7 +241,10 @@ describe('LlmLimiter: observe', () => {
     await clock.advance(1);
     expect(waiting.done).toBe(true);
 
-    const quota = limiter.observe({ status: 429, headers: {} }, { error: { message: 'You exceeded your current quota', type: 'insufficient_quota', code: 'insufficient_quota' } });
+    const quota = limiter.observe(
+      { status: 429, headers: {} },
+      { error: { message: 'You exceeded your current quota', type: 'insufficient_quota', code: 'insufficient_quota' } },
+    );
     expect(quota.triage).toMatchObject({ action: 'never', reason: 'insufficient-quota' });
     expect(limiter.isPaused).toBe(false);
     const broken = limiter.observe({ status: 200, headers: { 'x-ratelimit-remaining-tokens': 'lots', 'x-ratelimit-reset-tokens': '1m?' } });
@@ -241,7 +257,11 @@ describe('LlmLimiter: capacity and wait estimates', () => {
   it('reports per-dimension capacity and the wait a request would face', () => {
     const clock = new VirtualClock();
     const limiter = new LlmLimiter({ requestsPerMinute: 60, tokensPerMinute: 6_000, headroom: 0.5, clock });
-    expect([limiter.capacityOf('requests'), limiter.capacityOf('tokens'), limiter.capacityOf('tokens-per-day')]).toEqual([30, 3_000, Infinity]);
+    expect([limiter.capacityOf('requests'), limiter.capacityOf('tokens'), limiter.capacityOf('tokens-per-day')]).toEqual([
+      30,
+      3_000,
+      Infinity,
+    ]);
     expect(limiter.waitEstimateMs({ inputTokens: 1_000 })).toBe(0);
     limiter.tryAcquire({ inputTokens: 3_000 });
     expect(limiter.waitEstimateMs({ inputTokens: 500 })).toBe(10_000); // 50 tokens/s

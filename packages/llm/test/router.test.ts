@@ -153,7 +153,12 @@ describe('LlmRouter: a 429 shifts traffic', () => {
     });
     router.observe('a', { status: 429, headers: { 'retry-after-ms': '8000' } });
     router.observe('b', { status: 429, headers: { 'retry-after-ms': '3000', 'x-ratelimit-remaining-tokens': 'not a number' } });
-    expect(router.tryAcquire({ inputTokens: 10 })).toMatchObject({ granted: false, reason: 'paused', gate: 'llm-router', retryAfterMs: 3_000 });
+    expect(router.tryAcquire({ inputTokens: 10 })).toMatchObject({
+      granted: false,
+      reason: 'paused',
+      gate: 'llm-router',
+      retryAfterMs: 3_000,
+    });
     const waiting = track(router.acquire({ inputTokens: 10 }));
     await clock.advance(2_999);
     expect(waiting.done).toBe(false);
@@ -268,14 +273,30 @@ describe('LlmRouter: options', () => {
     expect(() => new LlmRouter({ deployments: 'a' as never })).toThrow(InvalidArgumentError);
     expect(() => new LlmRouter({ deployments: [null as never] })).toThrow(/deployments\[0\]/);
     expect(() => new LlmRouter({ deployments: [{ name: '', limiter }] })).toThrow(/deployments\[0\]\.name/);
-    expect(() => new LlmRouter({ deployments: [{ name: 'a', limiter }, { name: 'a', limiter }] })).toThrow(/deployments\[1\]\.name/);
+    expect(
+      () =>
+        new LlmRouter({
+          deployments: [
+            { name: 'a', limiter },
+            { name: 'a', limiter },
+          ],
+        }),
+    ).toThrow(/deployments\[1\]\.name/);
     for (const weight of [0, -1, Number.NaN, Infinity, '2' as never]) {
       expect(() => new LlmRouter({ deployments: [{ name: 'a', limiter, weight }] })).toThrow(/weight/);
     }
     expect(() => new LlmRouter({ deployments: [{ name: 'a', limiter: undefined as never }] })).toThrow(/limiter/);
     expect(() => new LlmRouter({ deployments: [{ name: 'a', limiter: {} }] })).toThrow(/at least one of/);
     const shared = new LlmLimiter({ tokensPerMinute: 1_000 });
-    expect(() => new LlmRouter({ deployments: [{ name: 'a', limiter: shared }, { name: 'b', limiter: shared }] })).toThrow(/deployments\[1\]\.limiter/);
+    expect(
+      () =>
+        new LlmRouter({
+          deployments: [
+            { name: 'a', limiter: shared },
+            { name: 'b', limiter: shared },
+          ],
+        }),
+    ).toThrow(/deployments\[1\]\.limiter/);
     expect(() => new LlmRouter({ deployments: [{ name: 'a', limiter }], name: '' })).toThrow(/name/);
     expect(() => new LlmRouter({ deployments: [{ name: 'a', limiter }], clock: { now: 5 } as never })).toThrow(/clock/);
     try {
@@ -335,89 +356,107 @@ const opArb = fc.oneof(
   },
   {
     weight: 2,
-    arbitrary: fc.record({ kind: fc.constant('try' as const), input: fc.integer({ min: 0, max: 2_500 }), output: fc.integer({ min: 0, max: 1_500 }), settle: settleArb }),
+    arbitrary: fc.record({
+      kind: fc.constant('try' as const),
+      input: fc.integer({ min: 0, max: 2_500 }),
+      output: fc.integer({ min: 0, max: 1_500 }),
+      settle: settleArb,
+    }),
   },
   { weight: 2, arbitrary: fc.record({ kind: fc.constant('advance' as const), ms: fc.integer({ min: 0, max: 15_000 }) }) },
-  { weight: 1, arbitrary: fc.record({ kind: fc.constant('429' as const), deployment: fc.nat(), retryAfterMs: fc.integer({ min: 0, max: 10_000 }) }) },
+  {
+    weight: 1,
+    arbitrary: fc.record({ kind: fc.constant('429' as const), deployment: fc.nat(), retryAfterMs: fc.integer({ min: 0, max: 10_000 }) }),
+  },
 );
 
 describe('LlmRouter: properties', () => {
   it('never admits more on a deployment than its buckets allow (burst + rate × t, by reservations), and every acquire settles', async () => {
     await fc.assert(
-      fc.asyncProperty(fc.array(deploymentArb, { minLength: 1, maxLength: 3 }), fc.array(opArb, { minLength: 10, maxLength: 60, size: 'max' }), async (specs, ops) => {
-        const clock = new VirtualClock({ stallReportMs: false });
-        const router = new LlmRouter({
-          clock,
-          deployments: specs.map((s, i) => ({ name: `d${i}`, limiter: { requestsPerMinute: s.rpm, tokensPerMinute: s.tpm }, weight: s.weight })),
-        });
-        const largest = Math.max(...specs.map((s) => s.tpm));
-        const net = new Map(specs.map((s, i) => [`d${i}`, { tokens: 0, requests: 0, spec: s }]));
-        const violations: string[] = [];
-        const admitted = (route: LlmRoute, settle: string): void => {
-          const account = net.get(route.deployment.name);
-          if (account === undefined) throw new Error(`unknown deployment ${route.deployment.name}`);
-          const cost = route.permit.inputTokens + route.permit.maxOutputTokens;
-          account.tokens += cost;
-          account.requests += 1;
-          const minutes = clock.now() / 60_000;
-          const tokenBound = account.spec.tpm * (1 + minutes);
-          const requestBound = account.spec.rpm * (1 + minutes);
-          if (account.tokens > tokenBound + 1e-6 || account.requests > requestBound + 1e-9) {
-            violations.push(`${route.deployment.name} at ${clock.now()} ms: ${account.tokens}/${tokenBound} tokens, ${account.requests}/${requestBound} requests`);
-          }
-          if (settle === 'not-run') {
-            route.permit.release(NOT_RUN); // everything comes back, the request too
-            account.tokens -= cost;
-            account.requests -= 1;
-          } else if (settle === 'keep') {
-            route.permit.release(); // no usage: the reservation stands
-          }
-        };
-        const acquires: TrackedPromise<unknown>[] = [];
-        for (const op of ops) {
-          if (op.kind === 'advance') {
-            await clock.advance(op.ms);
-          } else if (op.kind === '429') {
-            const name = `d${op.deployment % specs.length}`;
-            router.observe(name, { status: 429, headers: { 'retry-after-ms': String(op.retryAfterMs) } });
-          } else if (op.kind === 'try') {
-            const request = { inputTokens: op.input, maxOutputTokens: op.output };
-            if (op.input + op.output > largest) {
-              expect(() => router.tryAcquire(request)).toThrow(TooLargeError);
-              continue;
+      fc.asyncProperty(
+        fc.array(deploymentArb, { minLength: 1, maxLength: 3 }),
+        fc.array(opArb, { minLength: 10, maxLength: 60, size: 'max' }),
+        async (specs, ops) => {
+          const clock = new VirtualClock({ stallReportMs: false });
+          const router = new LlmRouter({
+            clock,
+            deployments: specs.map((s, i) => ({
+              name: `d${i}`,
+              limiter: { requestsPerMinute: s.rpm, tokensPerMinute: s.tpm },
+              weight: s.weight,
+            })),
+          });
+          const largest = Math.max(...specs.map((s) => s.tpm));
+          const net = new Map(specs.map((s, i) => [`d${i}`, { tokens: 0, requests: 0, spec: s }]));
+          const violations: string[] = [];
+          const admitted = (route: LlmRoute, settle: string): void => {
+            const account = net.get(route.deployment.name);
+            if (account === undefined) throw new Error(`unknown deployment ${route.deployment.name}`);
+            const cost = route.permit.inputTokens + route.permit.maxOutputTokens;
+            account.tokens += cost;
+            account.requests += 1;
+            const minutes = clock.now() / 60_000;
+            const tokenBound = account.spec.tpm * (1 + minutes);
+            const requestBound = account.spec.rpm * (1 + minutes);
+            if (account.tokens > tokenBound + 1e-6 || account.requests > requestBound + 1e-9) {
+              violations.push(
+                `${route.deployment.name} at ${clock.now()} ms: ${account.tokens}/${tokenBound} tokens, ${account.requests}/${requestBound} requests`,
+              );
             }
-            const result = router.tryAcquire(request);
-            if (result.granted) admitted(result, op.settle);
-          } else {
-            const request = { inputTokens: op.input, maxOutputTokens: op.output };
-            const controller = op.abortAfterMs === undefined ? undefined : new AbortController();
-            if (controller !== undefined) clock.setTimer(() => controller.abort(new Error('aborted')), op.abortAfterMs as number);
-            const options = {
-              priority: op.priority,
-              ...(op.maxWaitMs === undefined ? {} : { maxWaitMs: op.maxWaitMs }),
-              ...(controller === undefined ? {} : { signal: controller.signal }),
-            };
-            const tracked = track(router.acquire(request, options).then((route) => admitted(route, op.settle)));
-            acquires.push(tracked);
-            if (op.input + op.output > largest) {
-              await Promise.resolve();
-              await Promise.resolve();
-              expect(tracked.error).toBeInstanceOf(TooLargeError); // at once, no time passing
+            if (settle === 'not-run') {
+              route.permit.release(NOT_RUN); // everything comes back, the request too
+              account.tokens -= cost;
+              account.requests -= 1;
+            } else if (settle === 'keep') {
+              route.permit.release(); // no usage: the reservation stands
+            }
+          };
+          const acquires: TrackedPromise<unknown>[] = [];
+          for (const op of ops) {
+            if (op.kind === 'advance') {
+              await clock.advance(op.ms);
+            } else if (op.kind === '429') {
+              const name = `d${op.deployment % specs.length}`;
+              router.observe(name, { status: 429, headers: { 'retry-after-ms': String(op.retryAfterMs) } });
+            } else if (op.kind === 'try') {
+              const request = { inputTokens: op.input, maxOutputTokens: op.output };
+              if (op.input + op.output > largest) {
+                expect(() => router.tryAcquire(request)).toThrow(TooLargeError);
+                continue;
+              }
+              const result = router.tryAcquire(request);
+              if (result.granted) admitted(result, op.settle);
+            } else {
+              const request = { inputTokens: op.input, maxOutputTokens: op.output };
+              const controller = op.abortAfterMs === undefined ? undefined : new AbortController();
+              if (controller !== undefined) clock.setTimer(() => controller.abort(new Error('aborted')), op.abortAfterMs as number);
+              const options = {
+                priority: op.priority,
+                ...(op.maxWaitMs === undefined ? {} : { maxWaitMs: op.maxWaitMs }),
+                ...(controller === undefined ? {} : { signal: controller.signal }),
+              };
+              const tracked = track(router.acquire(request, options).then((route) => admitted(route, op.settle)));
+              acquires.push(tracked);
+              if (op.input + op.output > largest) {
+                await Promise.resolve();
+                await Promise.resolve();
+                expect(tracked.error).toBeInstanceOf(TooLargeError); // at once, no time passing
+              }
             }
           }
-        }
-        await clock.runUntilIdle();
-        expect(violations).toEqual([]);
-        expect(acquires.filter((a) => !a.done)).toEqual([]);
-        for (const a of acquires) {
-          if (a.state === 'rejected' && !(a.error instanceof Error && a.error.message === 'aborted')) {
-            expect(a.error).toBeInstanceOf(Error);
-            expect((a.error as { code?: string }).code).toMatch(/TOO_LARGE|TIMEOUT|QUEUE_FULL/);
+          await clock.runUntilIdle();
+          expect(violations).toEqual([]);
+          expect(acquires.filter((a) => !a.done)).toEqual([]);
+          for (const a of acquires) {
+            if (a.state === 'rejected' && !(a.error instanceof Error && a.error.message === 'aborted')) {
+              expect(a.error).toBeInstanceOf(Error);
+              expect((a.error as { code?: string }).code).toMatch(/TOO_LARGE|TIMEOUT|QUEUE_FULL/);
+            }
           }
-        }
-        router.close();
-        expect(clock.pendingTimers).toBe(0);
-      }),
+          router.close();
+          expect(clock.pendingTimers).toBe(0);
+        },
+      ),
       { numRuns: 200 },
     );
   }, 60_000);
@@ -443,12 +482,21 @@ async function simulate() {
   const providers = new Map<string, ProviderSimulator>(
     QUOTAS.map((q) => [
       q.name,
-      new ProviderSimulator({ clock, requestsPerMinute: q.requestsPerMinute, tokensPerMinute: q.tokensPerMinute, latencyMs: (r) => r.uniform(300, 1_500), seed: q.seed }),
+      new ProviderSimulator({
+        clock,
+        requestsPerMinute: q.requestsPerMinute,
+        tokensPerMinute: q.tokensPerMinute,
+        latencyMs: (r) => r.uniform(300, 1_500),
+        seed: q.seed,
+      }),
     ]),
   );
   const router = new LlmRouter({
     clock,
-    deployments: QUOTAS.map((q) => ({ name: q.name, limiter: { requestsPerMinute: q.requestsPerMinute, tokensPerMinute: q.tokensPerMinute } })),
+    deployments: QUOTAS.map((q) => ({
+      name: q.name,
+      limiter: { requestsPerMinute: q.requestsPerMinute, tokensPerMinute: q.tokensPerMinute },
+    })),
   });
   const combined = QUOTAS.reduce((sum, q) => sum + q.tokensPerMinute, 0);
   // mean actual use ≈ 1,000 input + 500 output (half of max_tokens): 1.5 × quota ≈ 90 requests a minute

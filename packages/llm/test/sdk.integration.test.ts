@@ -40,7 +40,9 @@ const OPENAI_MESSAGES = [
   { role: 'user', content: 'Name four rivers of Europe, one of them in Chinese.' },
 ] satisfies OpenAI.Chat.Completions.ChatCompletionMessageParam[];
 const ANTHROPIC_SYSTEM = 'You are a terse assistant. Answer in one line.';
-const ANTHROPIC_MESSAGES = [{ role: 'user', content: 'Name four rivers of Europe, one of them in Chinese.' }] satisfies Anthropic.MessageParam[];
+const ANTHROPIC_MESSAGES = [
+  { role: 'user', content: 'Name four rivers of Europe, one of them in Chinese.' },
+] satisfies Anthropic.MessageParam[];
 
 /** Longest a bounded wait in these tests may take, ms. */
 const WAIT_LIMIT_MS = 3_000;
@@ -169,7 +171,11 @@ describe('openai SDK through limiter.fetch', () => {
   it('a chat completion: reserves the input estimate + max_completion_tokens in flight, then settles at the reported usage', async () => {
     const { limiter, client, since } = openaiSetup();
 
-    const completion = await client.chat.completions.create({ model: OPENAI_MODEL, messages: OPENAI_MESSAGES, max_completion_tokens: OPENAI_MAX_TOKENS });
+    const completion = await client.chat.completions.create({
+      model: OPENAI_MODEL,
+      messages: OPENAI_MESSAGES,
+      max_completion_tokens: OPENAI_MAX_TOKENS,
+    });
 
     expect(completion.choices[0]?.message.content).toBe(ANSWER);
     expect(completion.usage).toMatchObject(OPENAI_USAGE);
@@ -220,7 +226,12 @@ describe('openai SDK through limiter.fetch', () => {
     const { limiter, client, since } = openaiSetup();
     const settles = watchSettles(limiter);
 
-    const stream = await client.chat.completions.create({ model: OPENAI_MODEL, messages: OPENAI_MESSAGES, max_completion_tokens: OPENAI_MAX_TOKENS, stream: true });
+    const stream = await client.chat.completions.create({
+      model: OPENAI_MODEL,
+      messages: OPENAI_MESSAGES,
+      max_completion_tokens: OPENAI_MAX_TOKENS,
+      stream: true,
+    });
     let text = '';
     for await (const chunk of stream) text += chunk.choices[0]?.delta.content ?? '';
 
@@ -235,7 +246,13 @@ describe('openai SDK through limiter.fetch', () => {
     const settles = watchSettles(limiter);
 
     const stream = await client.chat.completions.create(
-      { model: OPENAI_MODEL, messages: OPENAI_MESSAGES, max_completion_tokens: OPENAI_MAX_TOKENS, stream: true, stream_options: { include_usage: true } },
+      {
+        model: OPENAI_MODEL,
+        messages: OPENAI_MESSAGES,
+        max_completion_tokens: OPENAI_MAX_TOKENS,
+        stream: true,
+        stream_options: { include_usage: true },
+      },
       { headers: { [SCENARIO_HEADER]: 'cut-off' } },
     );
     let text = '';
@@ -294,7 +311,10 @@ describe('openai SDK through limiter.fetch', () => {
     const { limiter, client, since } = openaiSetup();
     const { pauses, resumes } = watchPauses(limiter);
     const ask = (headers?: Record<string, string>): Promise<OpenAI.Chat.Completions.ChatCompletion> =>
-      client.chat.completions.create({ model: OPENAI_MODEL, messages: OPENAI_MESSAGES, max_completion_tokens: OPENAI_MAX_TOKENS }, headers ? { headers } : {});
+      client.chat.completions.create(
+        { model: OPENAI_MODEL, messages: OPENAI_MESSAGES, max_completion_tokens: OPENAI_MAX_TOKENS },
+        headers ? { headers } : {},
+      );
 
     const limited = outcomeOf(ask({ [SCENARIO_HEADER]: 'rate-limit-once:openai' }));
     await vi.waitFor(() => expect(pauses).toHaveLength(1), { timeout: WAIT_LIMIT_MS, interval: 1 });
@@ -310,7 +330,13 @@ describe('openai SDK through limiter.fetch', () => {
     // the pause: the provider's hint, one pause, then one resumption
     expect(pauses).toHaveLength(1);
     expect(pauses[0]?.event.durationMs).toBeCloseTo(OPENAI_RETRY_AFTER_MS, 6);
-    expect(pauses[0]?.event.triage).toMatchObject({ action: 'retry-after', reason: 'rate-limited', retryAfterMs: OPENAI_RETRY_AFTER_MS, hinted: true, dimension: 'tokens' });
+    expect(pauses[0]?.event.triage).toMatchObject({
+      action: 'retry-after',
+      reason: 'rate-limited',
+      retryAfterMs: OPENAI_RETRY_AFTER_MS,
+      hinted: true,
+      dimension: 'tokens',
+    });
     expect(resumes).toHaveLength(1);
     const pausedAt = pauses[0]?.at ?? Number.NaN;
     const resumedAt = resumes[0] ?? Number.NaN;
@@ -351,7 +377,14 @@ describe('@anthropic-ai/sdk through limiter.fetch', () => {
     const at = hit?.at ?? 0;
     expectLevel(limiter, 'tokens', probed(hit, 'tokens'), ANTHROPIC_LIMITS.tokensPerMinute - estimate - ANTHROPIC_MAX_TOKENS, since, at);
     expectLevel(limiter, 'input-tokens', probed(hit, 'input-tokens'), ANTHROPIC_LIMITS.inputTokensPerMinute - estimate, since, at);
-    expectLevel(limiter, 'output-tokens', probed(hit, 'output-tokens'), ANTHROPIC_LIMITS.outputTokensPerMinute - ANTHROPIC_MAX_TOKENS, since, at);
+    expectLevel(
+      limiter,
+      'output-tokens',
+      probed(hit, 'output-tokens'),
+      ANTHROPIC_LIMITS.outputTokensPerMinute - ANTHROPIC_MAX_TOKENS,
+      since,
+      at,
+    );
     // the estimate was low (the cached prefix is not in the body): the extra input is debited
     expect(estimate).toBeLessThan(ANTHROPIC_INPUT_TOTAL);
     expectRemaining(limiter, 'tokens', ANTHROPIC_LIMITS.tokensPerMinute - ANTHROPIC_INPUT_TOTAL - ANTHROPIC_USAGE.output_tokens, since);
@@ -389,10 +422,20 @@ describe('@anthropic-ai/sdk through limiter.fetch', () => {
     const [hit] = provider.hits;
     expect(await hit?.finished).toBe('completed');
     const estimate = estimateOf(hit);
-    expectLevel(limiter, 'tokens', probed(hit, 'tokens'), ANTHROPIC_LIMITS.tokensPerMinute - estimate - ANTHROPIC_MAX_TOKENS, since, hit?.at ?? 0);
+    expectLevel(
+      limiter,
+      'tokens',
+      probed(hit, 'tokens'),
+      ANTHROPIC_LIMITS.tokensPerMinute - estimate - ANTHROPIC_MAX_TOKENS,
+      since,
+      hit?.at ?? 0,
+    );
     await vi.waitFor(() => expect(settles).toHaveBeenCalledTimes(1), { timeout: WAIT_LIMIT_MS, interval: 1 });
     // output 9 is the running total of message_delta, not 1 (message_start) + 9
-    expect(settles.mock.calls[0]?.[1]).toMatchObject({ ok: true, usage: { inputTokens: ANTHROPIC_INPUT_TOTAL, outputTokens: ANTHROPIC_USAGE.output_tokens } });
+    expect(settles.mock.calls[0]?.[1]).toMatchObject({
+      ok: true,
+      usage: { inputTokens: ANTHROPIC_INPUT_TOTAL, outputTokens: ANTHROPIC_USAGE.output_tokens },
+    });
     expectRemaining(limiter, 'tokens', ANTHROPIC_LIMITS.tokensPerMinute - ANTHROPIC_INPUT_TOTAL - ANTHROPIC_USAGE.output_tokens, since);
     expectRemaining(limiter, 'input-tokens', ANTHROPIC_LIMITS.inputTokensPerMinute - ANTHROPIC_INPUT_TOTAL, since);
     expectRemaining(limiter, 'output-tokens', ANTHROPIC_LIMITS.outputTokensPerMinute - ANTHROPIC_USAGE.output_tokens, since);
@@ -432,7 +475,12 @@ describe('@anthropic-ai/sdk through limiter.fetch', () => {
     const estimate = estimateOf(provider.hits[0]);
     // the provider's 2,000 may be up to 500 more before rounding: the limiter lowers to 2,500, then
     // the reconciliation moves each level by reserved − used
-    expectRemaining(limiter, 'tokens', 2_500 + estimate + ANTHROPIC_MAX_TOKENS - ANTHROPIC_INPUT_TOTAL - ANTHROPIC_USAGE.output_tokens, since);
+    expectRemaining(
+      limiter,
+      'tokens',
+      2_500 + estimate + ANTHROPIC_MAX_TOKENS - ANTHROPIC_INPUT_TOTAL - ANTHROPIC_USAGE.output_tokens,
+      since,
+    );
     expectRemaining(limiter, 'input-tokens', 2_500 + estimate - ANTHROPIC_INPUT_TOTAL, since);
     expectRemaining(limiter, 'output-tokens', 2_500 + ANTHROPIC_MAX_TOKENS - ANTHROPIC_USAGE.output_tokens, since);
     expectRemaining(limiter, 'requests', ANTHROPIC_LIMITS.requestsPerMinute - 1, since);
@@ -442,7 +490,8 @@ describe('@anthropic-ai/sdk through limiter.fetch', () => {
     const { limiter, client, since } = anthropicSetup();
     const { pauses, resumes } = watchPauses(limiter);
     const settles = watchSettles(limiter);
-    const ask = (headers?: Record<string, string>): Promise<Anthropic.Message> => client.messages.create(params, headers ? { headers } : {});
+    const ask = (headers?: Record<string, string>): Promise<Anthropic.Message> =>
+      client.messages.create(params, headers ? { headers } : {});
     const retryAfterMs = ANTHROPIC_RETRY_AFTER_S * 1000;
 
     const limited = outcomeOf(ask({ [SCENARIO_HEADER]: 'rate-limit-once:anthropic' }));
@@ -459,7 +508,13 @@ describe('@anthropic-ai/sdk through limiter.fetch', () => {
     for (const answer of answers) expect(answer.content).toEqual([{ type: 'text', text: ANSWER }]);
     expect(pauses).toHaveLength(1);
     expect(pauses[0]?.event.durationMs).toBeCloseTo(retryAfterMs, 6);
-    expect(pauses[0]?.event.triage).toMatchObject({ action: 'retry-after', reason: 'rate-limited', retryAfterMs, hinted: true, dimension: 'input-tokens' });
+    expect(pauses[0]?.event.triage).toMatchObject({
+      action: 'retry-after',
+      reason: 'rate-limited',
+      retryAfterMs,
+      hinted: true,
+      dimension: 'input-tokens',
+    });
     expect(resumes).toHaveLength(1);
     const resumedAt = resumes[0] ?? Number.NaN;
     expect(resumedAt - (pauses[0]?.at ?? Number.NaN)).toBeGreaterThanOrEqual(retryAfterMs - 2);

@@ -52,7 +52,12 @@ const ANTHROPIC_ERROR_STREAM =
   'data: {"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}\n\n';
 
 const RECORDED: readonly { name: string; stream: string; usage: object; failed: boolean }[] = [
-  { name: 'OpenAI chat (include_usage)', stream: OPENAI_CHAT_STREAM, usage: { inputTokens: 19, outputTokens: 10, totalTokens: 29 }, failed: false },
+  {
+    name: 'OpenAI chat (include_usage)',
+    stream: OPENAI_CHAT_STREAM,
+    usage: { inputTokens: 19, outputTokens: 10, totalTokens: 29 },
+    failed: false,
+  },
   { name: 'Anthropic messages', stream: ANTHROPIC_STREAM, usage: { inputTokens: 2_125, outputTokens: 15 }, failed: false },
   { name: 'OpenAI Responses', stream: RESPONSES_STREAM, usage: { inputTokens: 37, outputTokens: 11, totalTokens: 48 }, failed: false },
   { name: 'Gemini (CRLF)', stream: GEMINI_STREAM, usage: { inputTokens: 8, outputTokens: 25, totalTokens: 33 }, failed: false },
@@ -73,7 +78,6 @@ function track(chunks: readonly (Uint8Array | string)[]): SseUsageTracker {
   return tracker;
 }
 
-
 describe('usageFromResponseBody', () => {
   it('reads OpenAI chat usage', () => {
     const body = {
@@ -89,7 +93,13 @@ describe('usageFromResponseBody', () => {
   it('reads OpenAI Responses usage (input_tokens already includes cached ones)', () => {
     const body = {
       object: 'response',
-      usage: { input_tokens: 328, input_tokens_details: { cached_tokens: 128 }, output_tokens: 52, output_tokens_details: { reasoning_tokens: 10 }, total_tokens: 380 },
+      usage: {
+        input_tokens: 328,
+        input_tokens_details: { cached_tokens: 128 },
+        output_tokens: 52,
+        output_tokens_details: { reasoning_tokens: 10 },
+        total_tokens: 380,
+      },
     };
     expect(usageFromResponseBody(body)).toEqual({ inputTokens: 328, outputTokens: 52, totalTokens: 380 });
   });
@@ -97,7 +107,13 @@ describe('usageFromResponseBody', () => {
   it('sums the three Anthropic input fields', () => {
     const body = {
       type: 'message',
-      usage: { input_tokens: 12, cache_creation_input_tokens: 300, cache_read_input_tokens: 4_000, output_tokens: 90, service_tier: 'standard' },
+      usage: {
+        input_tokens: 12,
+        cache_creation_input_tokens: 300,
+        cache_read_input_tokens: 4_000,
+        output_tokens: 90,
+        service_tier: 'standard',
+      },
     };
     expect(usageFromResponseBody(body)).toEqual({ inputTokens: 4_312, outputTokens: 90 });
   });
@@ -105,7 +121,13 @@ describe('usageFromResponseBody', () => {
   it('reads Gemini usageMetadata, thoughts counted as output', () => {
     const body = {
       candidates: [],
-      usageMetadata: { promptTokenCount: 120, cachedContentTokenCount: 100, candidatesTokenCount: 40, thoughtsTokenCount: 60, totalTokenCount: 220 },
+      usageMetadata: {
+        promptTokenCount: 120,
+        cachedContentTokenCount: 100,
+        candidatesTokenCount: 40,
+        thoughtsTokenCount: 60,
+        totalTokenCount: 220,
+      },
     };
     expect(usageFromResponseBody(body)).toEqual({ inputTokens: 120, outputTokens: 100, totalTokens: 220 });
   });
@@ -124,7 +146,9 @@ describe('usageFromResponseBody', () => {
   });
 
   it('reads the response inside a Responses stream event', () => {
-    expect(usageFromResponseBody({ type: 'response.completed', response: { usage: { input_tokens: 3, output_tokens: 4, total_tokens: 7 } } })).toEqual({
+    expect(
+      usageFromResponseBody({ type: 'response.completed', response: { usage: { input_tokens: 3, output_tokens: 4, total_tokens: 7 } } }),
+    ).toEqual({
       inputTokens: 3,
       outputTokens: 4,
       totalTokens: 7,
@@ -132,7 +156,17 @@ describe('usageFromResponseBody', () => {
   });
 
   it('returns undefined when there is no usage, and ignores values that are not counts', () => {
-    for (const body of [undefined, null, 'text', 42, [], {}, { usage: null }, { usage: {} }, { usage: { prompt_tokens: '5', completion_tokens: -1 } }]) {
+    for (const body of [
+      undefined,
+      null,
+      'text',
+      42,
+      [],
+      {},
+      { usage: null },
+      { usage: {} },
+      { usage: { prompt_tokens: '5', completion_tokens: -1 } },
+    ]) {
       expect(usageFromResponseBody(body)).toBeUndefined();
     }
     expect(usageFromResponseBody({ usage: { prompt_tokens: 5, completion_tokens: Number.NaN } })).toEqual({ inputTokens: 5 });
@@ -196,7 +230,12 @@ describe('SseUsageTracker', () => {
   });
 
   it('ignores malformed events and never throws', () => {
-    const tracker = track(['data: {"usage": oops}\n\n', 'data\n\n', 'event\n\n', 'data: {"usage":{"prompt_tokens":1,"completion_tokens":2}}\n\n']);
+    const tracker = track([
+      'data: {"usage": oops}\n\n',
+      'data\n\n',
+      'event\n\n',
+      'data: {"usage":{"prompt_tokens":1,"completion_tokens":2}}\n\n',
+    ]);
     expect(tracker.usage).toEqual({ inputTokens: 1, outputTokens: 2 });
     expect(tracker.failed).toBe(false);
   });

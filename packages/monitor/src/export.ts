@@ -99,17 +99,33 @@ export function collectFamilies(monitor: QueueMonitor, options: PrometheusExport
     const histogram = monitor.waitHistogram(m.name, 'all');
     const buckets = monitor.waitBuckets(m.name);
     if (histogram === undefined || buckets === undefined) continue;
-    waits.push({ labels: labelsOf(m), buckets: buckets.map(([ms, count]) => [ms / 1000, count] as const), sum: histogram.sum / 1000, count: histogram.count });
+    waits.push({
+      labels: labelsOf(m),
+      buckets: buckets.map(([ms, count]) => [ms / 1000, count] as const),
+      sum: histogram.sum / 1000,
+      count: histogram.count,
+    });
   }
   if (waits.length > 0) {
-    families.push({ name: `${prefix}_wait_seconds`, help: 'Wait from arrival to admission (gates) or from entry to take (buffers).', type: 'histogram', samples: waits });
+    families.push({
+      name: `${prefix}_wait_seconds`,
+      help: 'Wait from arrival to admission (gates) or from entry to take (buffers).',
+      type: 'histogram',
+      samples: waits,
+    });
   }
   const states: MetricSample[] = [];
   for (const m of metrics) {
     if (m.state === undefined) continue;
     for (const state of BREAKER_STATES) states.push({ labels: { ...labelsOf(m), state }, value: m.state === state ? 1 : 0 });
   }
-  if (states.length > 0) families.push({ name: `${prefix}_breaker_state`, help: 'Circuit breaker state: 1 for the current one.', type: 'gauge', samples: states });
+  if (states.length > 0)
+    families.push({
+      name: `${prefix}_breaker_state`,
+      help: 'Circuit breaker state: 1 for the current one.',
+      type: 'gauge',
+      samples: states,
+    });
   return families;
 }
 
@@ -139,7 +155,10 @@ export interface NodeResponseLike {
  * A Node `http` request handler serving {@link prometheusText}: mount it at `/metrics`
  * (`http.createServer((req, res) => req.url === '/metrics' ? handler(req, res) : …)`).
  */
-export function prometheusHandler(monitor: QueueMonitor, options?: PrometheusExportOptions): (request: unknown, response: NodeResponseLike) => void {
+export function prometheusHandler(
+  monitor: QueueMonitor,
+  options?: PrometheusExportOptions,
+): (request: unknown, response: NodeResponseLike) => void {
   checkExportOptions('prometheusHandler', options);
   return (_request, response) => {
     const body = prometheusText(monitor, options);

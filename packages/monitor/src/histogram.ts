@@ -36,7 +36,6 @@ export class LogLinearHistogram {
   readonly lowestMs: number;
   /** Largest value told apart, ms. */
   readonly highestMs: number;
-  private readonly shift: number;
   private readonly powers: number;
   private readonly counts: Float64Array;
   private total = 0;
@@ -52,7 +51,6 @@ export class LogLinearHistogram {
       throw new InvalidArgumentError('LogLinearHistogram', 'subBuckets', 'a power of two', subBuckets);
     }
     this.subBuckets = subBuckets;
-    this.shift = Math.log2(subBuckets);
     this.lowestMs = checkNumber('LogLinearHistogram', 'lowestMs', o.lowestMs ?? 0.001, { min: 0, exclusiveMin: true });
     this.highestMs = checkNumber('LogLinearHistogram', 'highestMs', o.highestMs ?? 86_400_000, { min: this.lowestMs * 2 });
     // bucket 0 holds zeros (below lowestMs); then `powers` octaves of `subBuckets` each
@@ -207,7 +205,12 @@ export class LogLinearHistogram {
   /** Adds `other`'s counts to this one. @throws InvalidArgumentError when their layouts differ. */
   merge(other: LogLinearHistogram): void {
     if (other.subBuckets !== this.subBuckets || other.lowestMs !== this.lowestMs || other.counts.length !== this.counts.length) {
-      throw new InvalidArgumentError('LogLinearHistogram.merge', 'other', 'a histogram with the same subBuckets, lowestMs and highestMs', other);
+      throw new InvalidArgumentError(
+        'LogLinearHistogram.merge',
+        'other',
+        'a histogram with the same subBuckets, lowestMs and highestMs',
+        other,
+      );
     }
     if (other.total === 0) return;
     const counts = this.counts;

@@ -257,7 +257,10 @@ export class QueueMonitor {
     this.rateWindowMs = checkNumber('QueueMonitor', 'rateWindowMs', o.rateWindowMs ?? 10_000, { min: 1 });
     this.waitWindowMs = checkNumber('QueueMonitor', 'waitWindowMs', o.waitWindowMs ?? 60_000, { min: 1 });
     const bounds = o.waitBucketsMs ?? DEFAULT_WAIT_BUCKETS_MS;
-    if (!Array.isArray(bounds) || bounds.some((b, i) => !(typeof b === 'number' && b >= 0 && b < Infinity) || (i > 0 && b <= (bounds[i - 1] as number)))) {
+    if (
+      !Array.isArray(bounds) ||
+      bounds.some((b, i) => !(typeof b === 'number' && b >= 0 && b < Infinity) || (i > 0 && b <= (bounds[i - 1] as number)))
+    ) {
       throw new InvalidArgumentError('QueueMonitor', 'waitBucketsMs', 'ascending finite numbers ≥ 0', bounds);
     }
     this.waitBucketsMs = Object.freeze(bounds.slice());
@@ -285,7 +288,15 @@ export class QueueMonitor {
     }
     checkOptions('QueueMonitor.watch', options, WATCH_KEYS);
     const labels = checkLabels(options.labels ?? {});
-    const entry = new Watched(name, kind, component as WatchableGate | WatchableBuffer, labels, this.rateWindowMs, this.clock.now(), this.waitBucketsMs);
+    const entry = new Watched(
+      name,
+      kind,
+      component as WatchableGate | WatchableBuffer,
+      labels,
+      this.rateWindowMs,
+      this.clock.now(),
+      this.waitBucketsMs,
+    );
     const waits = options.waits ?? kind === 'gate';
     if (waits && kind === 'gate') {
       const gate = component as WatchableGate;
@@ -325,7 +336,8 @@ export class QueueMonitor {
    */
   alert(component: string, condition: AlertCondition, options: AlertOptions & { readonly label?: string } = {}): Disposer {
     if (!this.watched.has(component)) throw new InvalidArgumentError('QueueMonitor.alert', 'component', 'a watched component', component);
-    if (typeof condition !== 'function') throw new InvalidArgumentError('QueueMonitor.alert', 'condition', 'a function of the metrics', condition);
+    if (typeof condition !== 'function')
+      throw new InvalidArgumentError('QueueMonitor.alert', 'condition', 'a function of the metrics', condition);
     const o = checkOptions('QueueMonitor.alert', options, ALERT_KEYS);
     const state: AlertState = {
       component,
@@ -538,9 +550,9 @@ const DEFAULT_WAIT_BUCKETS_MS = Object.freeze([1, 5, 10, 25, 50, 100, 250, 500, 
 function kindOf(component: unknown): ComponentKind | undefined {
   if (typeof component !== 'object' || component === null) return undefined;
   const c = component as Record<string, unknown>;
-  if (typeof c['stats'] !== 'function') return undefined;
-  if (typeof c['tryAcquire'] === 'function' && typeof c['onAdmit'] === 'function') return 'gate';
-  if (typeof c['offer'] === 'function' && typeof c['poll'] === 'function') return 'buffer';
+  if (typeof c.stats !== 'function') return undefined;
+  if (typeof c.tryAcquire === 'function' && typeof c.onAdmit === 'function') return 'gate';
+  if (typeof c.offer === 'function' && typeof c.poll === 'function') return 'buffer';
   return undefined;
 }
 
@@ -548,7 +560,8 @@ function kindOf(component: unknown): ComponentKind | undefined {
 const RESERVED_LABELS: readonly string[] = ['component', 'le', 'state'];
 
 function checkLabels(labels: Readonly<Record<string, string>>): Readonly<Record<string, string>> {
-  if (typeof labels !== 'object' || labels === null) throw new InvalidArgumentError('QueueMonitor.watch', 'labels', 'an object of strings', labels);
+  if (typeof labels !== 'object' || labels === null)
+    throw new InvalidArgumentError('QueueMonitor.watch', 'labels', 'an object of strings', labels);
   for (const [key, value] of Object.entries(labels)) {
     if (!/^[a-zA-Z_][a-zA-Z0-9_]*$/.test(key) || key.startsWith('__') || RESERVED_LABELS.includes(key)) {
       throw new InvalidArgumentError(

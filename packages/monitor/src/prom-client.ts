@@ -41,9 +41,18 @@ export function registerPromClient(monitor: QueueMonitor, registry: PromRegistry
     }
     return cached;
   };
-  const names = ['queue_depth', 'queue_capacity', 'pressure', 'enqueue_rate', 'dequeue_rate', 'refused_total', 'dropped_total', 'available', 'wait_seconds', 'breaker_state'].map(
-    (suffix) => `${options.prefix ?? 'sluice'}_${suffix}`,
-  );
+  const names = [
+    'queue_depth',
+    'queue_capacity',
+    'pressure',
+    'enqueue_rate',
+    'dequeue_rate',
+    'refused_total',
+    'dropped_total',
+    'available',
+    'wait_seconds',
+    'breaker_state',
+  ].map((suffix) => `${options.prefix ?? 'sluice'}_${suffix}`);
   const types: Record<string, string> = { refused_total: 'counter', dropped_total: 'counter', wait_seconds: 'histogram' };
   for (const name of names) {
     const suffix = name.slice(name.indexOf('_') + 1);
@@ -54,7 +63,13 @@ export function registerPromClient(monitor: QueueMonitor, registry: PromRegistry
       aggregator: 'sum',
       get: async () => {
         const family = families().find((f) => f.name === name);
-        return { name, help: family?.help ?? name, type: family?.type ?? collector.type, aggregator: 'sum', values: family === undefined ? [] : valuesOf(family) };
+        return {
+          name,
+          help: family?.help ?? name,
+          type: family?.type ?? collector.type,
+          aggregator: 'sum',
+          values: family === undefined ? [] : valuesOf(family),
+        };
       },
     };
     registry.registerMetric(collector as never);
@@ -68,7 +83,8 @@ function valuesOf(family: MetricFamily): PromValue[] {
   if (family.type !== 'histogram') return family.samples.map((s) => ({ labels: s.labels, value: s.value }));
   const values: PromValue[] = [];
   for (const h of family.samples) {
-    for (const [le, count] of h.buckets) values.push({ labels: { ...h.labels, le: le === Infinity ? '+Inf' : le }, value: count, metricName: `${family.name}_bucket` });
+    for (const [le, count] of h.buckets)
+      values.push({ labels: { ...h.labels, le: le === Infinity ? '+Inf' : le }, value: count, metricName: `${family.name}_bucket` });
     values.push({ labels: h.labels, value: h.sum, metricName: `${family.name}_sum` });
     values.push({ labels: h.labels, value: h.count, metricName: `${family.name}_count` });
   }

@@ -40,7 +40,12 @@ function renderLabels(labels: PrometheusLabels, extra?: readonly [string, string
   const parts: string[] = [];
   for (const [name, value] of Object.entries(labels)) {
     if (!LABEL_NAME.test(name) || name.startsWith('__') || (extra !== undefined && name === extra[0])) {
-      throw new InvalidArgumentError('Prometheus', 'label name', 'a name matching [a-zA-Z_][a-zA-Z0-9_]*, not starting with "__" (nor "le" on a histogram)', name);
+      throw new InvalidArgumentError(
+        'Prometheus',
+        'label name',
+        'a name matching [a-zA-Z_][a-zA-Z0-9_]*, not starting with "__" (nor "le" on a histogram)',
+        name,
+      );
     }
     parts.push(`${name}="${escapeLabelValue(String(value))}"`);
   }
@@ -74,7 +79,7 @@ export class PrometheusWriter {
     checkMetricName(name);
     const taken = type === 'histogram' ? [name, `${name}_bucket`, `${name}_sum`, `${name}_count`] : [name];
     if (taken.some((n) => this.families.has(n))) {
-      throw new InvalidArgumentError('Prometheus', 'metric name', 'a family written once, not clashing with a histogram\'s series', name);
+      throw new InvalidArgumentError('Prometheus', 'metric name', "a family written once, not clashing with a histogram's series", name);
     }
     for (const n of taken) this.families.add(n);
     this.lines.push(`# HELP ${name} ${escapeHelp(help)}`, `# TYPE ${name} ${type}`);
@@ -85,7 +90,8 @@ export class PrometheusWriter {
   /** A counter or gauge sample of the current family. */
   sample(labels: PrometheusLabels, value: number): this {
     const family = this.requireFamily('sample');
-    if (family.type === 'histogram') throw new InvalidArgumentError('Prometheus', 'sample', 'a counter or gauge family (use histogram())', family.name);
+    if (family.type === 'histogram')
+      throw new InvalidArgumentError('Prometheus', 'sample', 'a counter or gauge family (use histogram())', family.name);
     this.push(family.name, renderLabels(labels), value);
     return this;
   }
@@ -109,7 +115,8 @@ export class PrometheusWriter {
       previousCount = cumulative;
       if (bound === Infinity) {
         sawInf = true;
-        if (cumulative !== count) throw new InvalidArgumentError('Prometheus', 'buckets', `a +Inf bucket equal to count (${count})`, cumulative);
+        if (cumulative !== count)
+          throw new InvalidArgumentError('Prometheus', 'buckets', `a +Inf bucket equal to count (${count})`, cumulative);
       }
       this.push(`${family.name}_bucket`, renderLabels(labels, ['le', formatPrometheusValue(bound)]), cumulative);
     }

@@ -71,8 +71,8 @@ describe('LogLinearHistogram', () => {
         const ha = new LogLinearHistogram();
         const hb = new LogLinearHistogram();
         const all = new LogLinearHistogram();
-        for (const v of a) (ha.record(v), all.record(v));
-        for (const v of b) (hb.record(v), all.record(v));
+        for (const v of a) ha.record(v), all.record(v);
+        for (const v of b) hb.record(v), all.record(v);
         ha.merge(hb);
         expect([...ha.buckets()]).toEqual([...all.buckets()]);
         expect([ha.count, ha.min, ha.max]).toEqual([all.count, all.min, all.max]);

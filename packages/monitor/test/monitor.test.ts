@@ -109,7 +109,13 @@ describe('QueueMonitor: alerts', () => {
     let fired = 0;
     let toggle = false;
     monitor.alert('jobs', () => (toggle = !toggle), { forMs: 1_500, onFire: () => fired++ });
-    monitor.alert('jobs', () => { throw new Error('bad condition'); }, { onFire: () => fired++ });
+    monitor.alert(
+      'jobs',
+      () => {
+        throw new Error('bad condition');
+      },
+      { onFire: () => fired++ },
+    );
     await clock.advance(20_000);
     expect(fired).toBe(0);
     monitor.close();
@@ -157,7 +163,11 @@ describe('QueueMonitor: an alert that acts', () => {
     const jobs = new ConcurrencyLimiter({ maxConcurrent: 1, queueLimit: 1_000, clock });
     const monitor = new QueueMonitor({ clock, sampleEveryMs: 1_000, waitWindowMs: 5_000 });
     monitor.watch('jobs', jobs);
-    monitor.alert('jobs', waitAbove(500), { forMs: 2_000, onFire: () => shedder.shedBelow(0), onResolve: () => shedder.shedBelow(undefined) });
+    monitor.alert('jobs', waitAbove(500), {
+      forMs: 2_000,
+      onFire: () => shedder.shedBelow(0),
+      onResolve: () => shedder.shedBelow(undefined),
+    });
     const lowAdmitted = () => {
       const r = shedder.tryAcquire(1, { priority: -1 });
       if (r.granted) r.release();

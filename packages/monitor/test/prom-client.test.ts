@@ -19,14 +19,25 @@ function normalise(text: string): string[] {
 describe('PrometheusWriter against prom-client', () => {
   it('writes the same lines prom-client writes for the same counters, gauges and histograms', async () => {
     const registry = new Registry();
-    const counter = new Counter({ name: 'jobs_refused_total', help: 'Refused jobs with a \\ and a\nnewline.', labelNames: ['queue'], registers: [registry] });
+    const counter = new Counter({
+      name: 'jobs_refused_total',
+      help: 'Refused jobs with a \\ and a\nnewline.',
+      labelNames: ['queue'],
+      registers: [registry],
+    });
     counter.inc({ queue: 'mail "urgent"\nnow' }, 7);
     counter.inc({ queue: 'C:\\path' }, 2);
     const gauge = new Gauge({ name: 'jobs_pressure', help: 'Pressure.', labelNames: ['queue'], registers: [registry] });
     gauge.set({ queue: 'a' }, 0.25);
     gauge.set({ queue: 'b' }, 1e6);
     gauge.set({ queue: 'c' }, -1.5);
-    const histogram = new Histogram({ name: 'jobs_wait_seconds', help: 'Waits.', labelNames: ['queue'], buckets: [0.01, 0.1, 1], registers: [registry] });
+    const histogram = new Histogram({
+      name: 'jobs_wait_seconds',
+      help: 'Waits.',
+      labelNames: ['queue'],
+      buckets: [0.01, 0.1, 1],
+      registers: [registry],
+    });
     for (const v of [0.005, 0.05, 0.05, 0.5, 2]) histogram.observe({ queue: 'a' }, v);
 
     const w = new PrometheusWriter();

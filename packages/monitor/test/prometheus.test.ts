@@ -96,17 +96,43 @@ describe('PrometheusWriter', () => {
     expect(() => new PrometheusWriter().family('ok', 'gauge', 'x').family('ok', 'gauge', 'x')).toThrow(/once/);
     expect(() => new PrometheusWriter().sample({}, 1)).toThrow(/family/);
     expect(() =>
-      new PrometheusWriter().family('h', 'histogram', 'x').histogram({}, [[1, 5], [2, 3]], 10, 5),
+      new PrometheusWriter().family('h', 'histogram', 'x').histogram(
+        {},
+        [
+          [1, 5],
+          [2, 3],
+        ],
+        10,
+        5,
+      ),
     ).toThrow(/cumulative/);
     expect(() => new PrometheusWriter().family('h', 'histogram', 'x').histogram({ le: 'x' }, [[1, 1]], 1, 1)).toThrow(/le/);
-    expect(() => new PrometheusWriter().family('h', 'histogram', 'x').histogram({}, [[1, 1], [Infinity, 2]], 1, 3)).toThrow(/\+Inf/);
+    expect(() =>
+      new PrometheusWriter().family('h', 'histogram', 'x').histogram(
+        {},
+        [
+          [1, 1],
+          [Infinity, 2],
+        ],
+        1,
+        3,
+      ),
+    ).toThrow(/\+Inf/);
     expect(() => new PrometheusWriter().family('g', 'gauge', 'x').sample({ a: '1' }, 1).sample({ a: '1' }, 2)).toThrow(/once/);
     expect(() => new PrometheusWriter().family('h', 'histogram', 'x').family('h_count', 'gauge', 'x')).toThrow(/clashing/);
   });
 
   it('writes histograms with cumulative buckets ending in +Inf = _count', () => {
     const w = new PrometheusWriter().family('wait_seconds', 'histogram', 'Waits.');
-    w.histogram({ q: 'a' }, [[0.1, 2], [1, 5]], 3.5, 7);
+    w.histogram(
+      { q: 'a' },
+      [
+        [0.1, 2],
+        [1, 5],
+      ],
+      3.5,
+      7,
+    );
     const series = parseExposition(w.text());
     expect(series.get('wait_seconds_bucket{q="a",le="+Inf"}')).toBe(7);
     expect(series.get('wait_seconds_count{q="a"}')).toBe(7);

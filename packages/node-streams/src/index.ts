@@ -1,5 +1,14 @@
 import { Duplex, Readable, Transform, Writable, type TransformCallback } from 'node:stream';
-import { GateMeter, InvalidArgumentError, isClosedError, optionKeys, checkOptions, type Gate, type GateMeterOptions, type ItemBuffer } from '@sluice/core';
+import {
+  GateMeter,
+  InvalidArgumentError,
+  isClosedError,
+  optionKeys,
+  checkOptions,
+  type Gate,
+  type GateMeterOptions,
+  type ItemBuffer,
+} from '@sluice/core';
 
 /**
  * Options of {@link throttle}: the stream's mode and high-water mark, and how chunks pay the gate
@@ -39,7 +48,12 @@ const THROTTLE_KEYS = optionKeys<ThrottleOptions<never>>()({
 export function throttle<T = unknown>(gate: Gate, options: ThrottleOptions<T> = {}): Transform {
   checkOptions<ThrottleOptions<never>>('throttle', options, THROTTLE_KEYS);
   checkGate(gate);
-  const meter = new GateMeter<T>('throttle', gate, { cost: options.cost, batch: options.batch, priority: options.priority, maxWaitMs: options.maxWaitMs });
+  const meter = new GateMeter<T>('throttle', gate, {
+    cost: options.cost,
+    batch: options.batch,
+    priority: options.priority,
+    maxWaitMs: options.maxWaitMs,
+  });
   return new Transform({
     objectMode: options.objectMode ?? true,
     ...(options.highWaterMark === undefined ? {} : { highWaterMark: options.highWaterMark }),
@@ -256,7 +270,13 @@ function checkGate(gate: Gate): void {
 
 function checkBuffer(buffer: unknown): void {
   const b = buffer as Partial<ItemBuffer<unknown>>;
-  if (typeof buffer !== 'object' || buffer === null || typeof b.offer !== 'function' || typeof b.poll !== 'function' || typeof b.take !== 'function') {
+  if (
+    typeof buffer !== 'object' ||
+    buffer === null ||
+    typeof b.offer !== 'function' ||
+    typeof b.poll !== 'function' ||
+    typeof b.take !== 'function'
+  ) {
     throw new InvalidArgumentError('node-streams', 'buffer', 'an ItemBuffer', buffer);
   }
 }

@@ -46,11 +46,12 @@ function stallingSink(highWaterMark = 1) {
   };
 }
 
-const ticks = (n = 20) => new Promise<void>((resolve) => {
-  let left = n;
-  const step = () => (--left <= 0 ? resolve() : setImmediate(step));
-  setImmediate(step);
-});
+const ticks = (n = 20) =>
+  new Promise<void>((resolve) => {
+    let left = n;
+    const step = () => (--left <= 0 ? resolve() : setImmediate(step));
+    setImmediate(step);
+  });
 
 describe('throttle', () => {
   it('keeps order and paces chunks by the gate (virtual time)', async () => {
@@ -82,7 +83,12 @@ describe('throttle', () => {
     const run = pipeline(
       Readable.from([Buffer.from('abcde'), Buffer.from('fghij'), Buffer.from('klmno')], { objectMode: false }),
       throttle<Buffer>(bucket, { objectMode: false, cost: (b) => b.length }),
-      new Writable({ write(chunk: Buffer, _e, cb) { got.push(chunk); cb(); } }),
+      new Writable({
+        write(chunk: Buffer, _e, cb) {
+          got.push(chunk);
+          cb();
+        },
+      }),
     );
     await clock.settle(run);
     expect(Buffer.concat(got).toString()).toBe('abcdefghijklmno');
@@ -128,9 +134,19 @@ describe('throttle', () => {
     expect(limiter.stats().waiting).toBe(0);
     held.release();
     const failing = pipeline(
-      new Readable({ objectMode: true, read() { this.destroy(new Error('source broke')); } }),
+      new Readable({
+        objectMode: true,
+        read() {
+          this.destroy(new Error('source broke'));
+        },
+      }),
       throttle(passThrough()),
-      new Writable({ objectMode: true, write(_c, _e, cb) { cb(); } }),
+      new Writable({
+        objectMode: true,
+        write(_c, _e, cb) {
+          cb();
+        },
+      }),
     );
     await expect(failing).rejects.toThrow('source broke');
     expect(() => throttle({} as never)).toThrow(/Gate/);
@@ -142,31 +158,44 @@ describe('throttle: batches, timeouts and bad input', () => {
     const clock = new VirtualClock({ stallReportMs: false });
     const bucket = new TokenBucket({ ratePerSecond: 1_000, burst: 1_000, clock });
     const got: number[] = [];
-    const done = pipeline(countingSource(100).stream, throttle(bucket, { batch: 16 }), new Writable({ objectMode: true, write: (c, _e, cb) => (got.push(c), cb()) }));
+    const done = pipeline(
+      countingSource(100).stream,
+      throttle(bucket, { batch: 16 }),
+      new Writable({ objectMode: true, write: (c, _e, cb) => (got.push(c), cb()) }),
+    );
     await clock.settle(done);
     expect(got).toEqual(Array.from({ length: 100 }, (_, i) => i));
     expect(bucket.stats().admitted).toBe(7);
     const limiter = new ConcurrencyLimiter({ maxConcurrent: 16 });
-    await pipeline(countingSource(40).stream, throttle(limiter, { batch: 16 }), new Writable({ objectMode: true, write: (_c, _e, cb) => cb() }));
+    await pipeline(
+      countingSource(40).stream,
+      throttle(limiter, { batch: 16 }),
+      new Writable({ objectMode: true, write: (_c, _e, cb) => cb() }),
+    );
     expect(limiter.stats().available).toBe(16);
   });
 
   it('every permit is released once, whatever the costs and batch, including on destroy (property)', async () => {
     await fc.assert(
-      fc.asyncProperty(fc.array(fc.integer({ min: 0, max: 3 }), { maxLength: 30 }), fc.integer({ min: 1, max: 8 }), fc.boolean(), async (costs, batch, destroyEarly) => {
-        const limiter = new ConcurrencyLimiter({ maxConcurrent: 3 });
-        const stream = throttle<number>(limiter, { cost: (c) => c, batch });
-        const got: number[] = [];
-        stream.on('data', (c: number) => got.push(c));
-        stream.on('error', () => {});
-        for (const cost of costs) stream.write(cost);
-        if (destroyEarly) stream.destroy();
-        else stream.end();
-        await ticks(5);
-        expect(limiter.stats().available).toBe(3);
-        expect(limiter.stats().waiting).toBe(0);
-        if (!destroyEarly) expect(got).toEqual(costs);
-      }),
+      fc.asyncProperty(
+        fc.array(fc.integer({ min: 0, max: 3 }), { maxLength: 30 }),
+        fc.integer({ min: 1, max: 8 }),
+        fc.boolean(),
+        async (costs, batch, destroyEarly) => {
+          const limiter = new ConcurrencyLimiter({ maxConcurrent: 3 });
+          const stream = throttle<number>(limiter, { cost: (c) => c, batch });
+          const got: number[] = [];
+          stream.on('data', (c: number) => got.push(c));
+          stream.on('error', () => {});
+          for (const cost of costs) stream.write(cost);
+          if (destroyEarly) stream.destroy();
+          else stream.end();
+          await ticks(5);
+          expect(limiter.stats().available).toBe(3);
+          expect(limiter.stats().waiting).toBe(0);
+          if (!destroyEarly) expect(got).toEqual(costs);
+        },
+      ),
       { numRuns: 60 },
     );
   });
@@ -175,14 +204,20 @@ describe('throttle: batches, timeouts and bad input', () => {
     const clock = new VirtualClock({ stallReportMs: false });
     const limiter = new ConcurrencyLimiter({ maxConcurrent: 1, clock });
     const held = await limiter.acquire();
-    const timed = pipeline(countingSource(3).stream, throttle(limiter, { maxWaitMs: 500 }), new Writable({ objectMode: true, write: (_c, _e, cb) => cb() }));
+    const timed = pipeline(
+      countingSource(3).stream,
+      throttle(limiter, { maxWaitMs: 500 }),
+      new Writable({ objectMode: true, write: (_c, _e, cb) => cb() }),
+    );
     await expect(clock.settle(timed)).rejects.toThrow(/wait/i);
     expect(clock.now()).toBe(500);
     expect(limiter.stats().waiting).toBe(0);
     held.release();
     const bucket = new TokenBucket({ ratePerSecond: 10, burst: 4 });
     const sink = () => new Writable({ objectMode: true, write: (_c, _e, cb) => cb() });
-    await expect(pipeline(Readable.from(['ok', 'too long']), throttle<string>(bucket, { cost: (s) => s.length }), sink())).rejects.toThrow(/capacity|too large/i);
+    await expect(pipeline(Readable.from(['ok', 'too long']), throttle<string>(bucket, { cost: (s) => s.length }), sink())).rejects.toThrow(
+      /capacity|too large/i,
+    );
     await expect(pipeline(Readable.from(['x']), throttle<string>(bucket, { cost: () => Number.NaN }), sink())).rejects.toThrow(/cost/);
     expect(() => throttle(bucket, { batch: 0 })).toThrow(/batch/);
     expect(() => throttle(bucket, { maxWaitMs: -5 })).toThrow(/maxWaitMs/);

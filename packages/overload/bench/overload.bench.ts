@@ -7,7 +7,13 @@
 import { consecutiveFailures } from '@sluice/breaker';
 import { overloadProtection } from '@sluice/overload';
 import { suite } from '../../../bench/harness.ts';
-import { CockatielConsecutiveBreaker, cockatielBulkhead, cockatielCircuitBreaker, cockatielHandleAll, cockatielWrap } from '../../../bench/peers.ts';
+import {
+  CockatielConsecutiveBreaker,
+  cockatielBulkhead,
+  cockatielCircuitBreaker,
+  cockatielHandleAll,
+  cockatielWrap,
+} from '../../../bench/peers.ts';
 
 const work = async (): Promise<number> => 1;
 

@@ -119,11 +119,33 @@ export class OverloadProtection implements Gate {
     this.clock = clock;
     const withClock = <T extends { readonly clock?: Clock | undefined }>(layerOptions: T): T =>
       layerOptions.clock === undefined ? { ...layerOptions, clock } : layerOptions;
-    this.breaker = layer<CircuitBreaker, CircuitBreakerOptions>(name, 'breaker', o.breaker, CircuitBreaker, (opts) => new CircuitBreaker(withClock(opts)));
-    this.shedder = layer<LoadShedder, LoadShedderOptions>(name, 'shedder', o.shedder, LoadShedder, (opts) => new LoadShedder(withClock(opts)));
+    this.breaker = layer<CircuitBreaker, CircuitBreakerOptions>(
+      name,
+      'breaker',
+      o.breaker,
+      CircuitBreaker,
+      (opts) => new CircuitBreaker(withClock(opts)),
+    );
+    this.shedder = layer<LoadShedder, LoadShedderOptions>(
+      name,
+      'shedder',
+      o.shedder,
+      LoadShedder,
+      (opts) => new LoadShedder(withClock(opts)),
+    );
     this.limiter =
-      o.limiter === undefined ? undefined : isGateLike(o.limiter) ? o.limiter : layerFromOptions(name, 'limiter', o.limiter, (opts) => new TokenBucket(withClock(opts)));
-    this.concurrency = layer<ConcurrencyLimiter, ConcurrencyLimiterOptions>(name, 'concurrency', o.concurrency, ConcurrencyLimiter, (opts) => new ConcurrencyLimiter(withClock(opts)));
+      o.limiter === undefined
+        ? undefined
+        : isGateLike(o.limiter)
+          ? o.limiter
+          : layerFromOptions(name, 'limiter', o.limiter, (opts) => new TokenBucket(withClock(opts)));
+    this.concurrency = layer<ConcurrencyLimiter, ConcurrencyLimiterOptions>(
+      name,
+      'concurrency',
+      o.concurrency,
+      ConcurrencyLimiter,
+      (opts) => new ConcurrencyLimiter(withClock(opts)),
+    );
     // With a limiter the count is its cost unit and the other layers count requests; without
     // one, every layer takes the count as it is (a plain pipeline).
     const perRequest = (gate: Gate): Gate => (this.limiter === undefined ? gate : new PerRequestStage(gate));
@@ -214,7 +236,12 @@ export class OverloadProtection implements Gate {
 }
 
 function isGateLike(value: unknown): value is Gate {
-  return typeof value === 'object' && value !== null && typeof (value as Gate).tryAcquire === 'function' && typeof (value as Gate).acquire === 'function';
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    typeof (value as Gate).tryAcquire === 'function' &&
+    typeof (value as Gate).acquire === 'function'
+  );
 }
 
 function layerFromOptions<O extends object, G>(name: string, option: string, value: O, build: (options: O) => G): G {

@@ -87,7 +87,10 @@ export interface ReconcilableLimiter extends Gate {
 
 /** True when `gate` can be reconciled after the fact. */
 export function isReconcilable(gate: Gate): gate is ReconcilableLimiter {
-  return typeof (gate as Partial<ReconcilableLimiter>).refund === 'function' && typeof (gate as Partial<ReconcilableLimiter>).debit === 'function';
+  return (
+    typeof (gate as Partial<ReconcilableLimiter>).refund === 'function' &&
+    typeof (gate as Partial<ReconcilableLimiter>).debit === 'function'
+  );
 }
 
 class ReconcilingPermit implements Permit {

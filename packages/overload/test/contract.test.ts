@@ -18,11 +18,15 @@ describeGateContract('OverloadProtection (breaker → shedder → concurrency)',
   }),
   invalid: {
     'no layer at all': ({ clock }) => new OverloadProtection({ clock }),
-    'a shedder given as the breaker': ({ clock }) => new OverloadProtection({ breaker: new (class {
-      name = 'x';
-      tryAcquire() {}
-      acquire() {}
-    })() as never, clock }),
+    'a shedder given as the breaker': ({ clock }) =>
+      new OverloadProtection({
+        breaker: new (class {
+          name = 'x';
+          tryAcquire() {}
+          acquire() {}
+        })() as never,
+        clock,
+      }),
     'bad breaker options': ({ clock }) => new OverloadProtection({ breaker: { trip: consecutiveFailures(1), halfOpenAfterMs: -1 }, clock }),
     'bad shedder options': ({ clock }) => new OverloadProtection({ shedder: { capacity: 0 }, clock }),
     'bad limiter options': ({ clock }) => new OverloadProtection({ limiter: { ratePerSecond: 0, burst: 1 }, clock }),

@@ -10,7 +10,14 @@ const sleep = (clock: VirtualClock, ms: number) => new Promise<void>((resolve) =
 function preset(clock: VirtualClock) {
   return overloadProtection({
     breaker: { trip: consecutiveFailures(3), halfOpenAfterMs: 1_000 },
-    shedder: { capacity: 8, shedThreshold: 0.5, levels: [{ name: 'high', priority: 1, admitUpTo: 1 }, { name: 'low', priority: 0, admitUpTo: 0.5 }] },
+    shedder: {
+      capacity: 8,
+      shedThreshold: 0.5,
+      levels: [
+        { name: 'high', priority: 1, admitUpTo: 1 },
+        { name: 'low', priority: 0, admitUpTo: 0.5 },
+      ],
+    },
     limiter: { ratePerSecond: 10, burst: 20, queueLimit: 0 },
     concurrency: { maxConcurrent: 2, queueLimit: 2 },
     clock,
@@ -82,7 +89,10 @@ describe('OverloadProtection', () => {
   it('sends durations back to an adaptive concurrency limit', async () => {
     const clock = new VirtualClock();
     const door = overloadProtection({
-      concurrency: { maxConcurrent: 8, adaptive: { algorithm: 'aimd', timeoutMs: 50, windowMs: 100, minSamples: 1, minLimit: 1, slowStart: false } },
+      concurrency: {
+        maxConcurrent: 8,
+        adaptive: { algorithm: 'aimd', timeoutMs: 50, windowMs: 100, minSamples: 1, minLimit: 1, slowStart: false },
+      },
       clock,
     });
     // every call takes 80 ms, over the 50 ms the limit tolerates: each window backs it off
@@ -103,7 +113,12 @@ describe('OverloadProtection', () => {
     await door.run(() => 'no reader', { cost: 5 });
     expect(limiter.tokens).toBe(15);
     // a reader that throws or returns nonsense leaves the estimate standing
-    await door.run(() => 1, { cost: 5, actualCost: () => { throw new Error('no usage'); } });
+    await door.run(() => 1, {
+      cost: 5,
+      actualCost: () => {
+        throw new Error('no usage');
+      },
+    });
     await door.run(() => 1, { cost: 5, actualCost: () => -3 });
     expect(limiter.tokens).toBe(5);
     // the concurrency layer counted requests, not tokens

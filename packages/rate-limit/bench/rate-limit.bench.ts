@@ -70,10 +70,16 @@ suite('rate-limit', (s) => {
       const window = new SlidingWindow({ limit: 1e9, windowMs: 1 });
       const limiterBucket = new LimiterTokenBucket({ bucketSize: 1e15, tokensPerInterval: 1e15, interval: 'second' });
       const limiterRate = new LimiterRateLimiter({ tokensPerInterval: 1e15, interval: 'second' });
-      g.floor('floor: clock read + arithmetic', () => floor.tryTake(), { metrics: () => ({ alloc: bytesAllocatedPerOp(() => floor.tryTake()) }) });
-      g.time('TokenBucket.tryAcquire(1)', () => bucket.tryAcquire(1), { metrics: () => ({ alloc: bytesAllocatedPerOp(() => bucket.tryAcquire(1)) }) });
+      g.floor('floor: clock read + arithmetic', () => floor.tryTake(), {
+        metrics: () => ({ alloc: bytesAllocatedPerOp(() => floor.tryTake()) }),
+      });
+      g.time('TokenBucket.tryAcquire(1)', () => bucket.tryAcquire(1), {
+        metrics: () => ({ alloc: bytesAllocatedPerOp(() => bucket.tryAcquire(1)) }),
+      });
       g.time('Gcra.tryAcquire(1)', () => cell.tryAcquire(1), { metrics: () => ({ alloc: bytesAllocatedPerOp(() => cell.tryAcquire(1)) }) });
-      g.time('SlidingWindow.tryAcquire(1)', () => window.tryAcquire(1), { metrics: () => ({ alloc: bytesAllocatedPerOp(() => window.tryAcquire(1)) }) });
+      g.time('SlidingWindow.tryAcquire(1)', () => window.tryAcquire(1), {
+        metrics: () => ({ alloc: bytesAllocatedPerOp(() => window.tryAcquire(1)) }),
+      });
       g.time('limiter TokenBucket.tryRemoveTokens(1)', () => limiterBucket.tryRemoveTokens(1), {
         metrics: () => ({ alloc: bytesAllocatedPerOp(() => limiterBucket.tryRemoveTokens(1)) }),
       });
@@ -102,8 +108,12 @@ suite('rate-limit', (s) => {
       limiterBucket.tryRemoveTokens(1);
       const limiterRate = new LimiterRateLimiter({ tokensPerInterval: 1, interval: 1e6 });
       limiterRate.tryRemoveTokens(1);
-      g.floor('floor: clock read + arithmetic', () => floor.tryTake(), { metrics: () => ({ alloc: bytesAllocatedPerOp(() => floor.tryTake()) }) });
-      g.time('TokenBucket.tryAcquire(1)', () => bucket.tryAcquire(1), { metrics: () => ({ alloc: bytesAllocatedPerOp(() => bucket.tryAcquire(1)) }) });
+      g.floor('floor: clock read + arithmetic', () => floor.tryTake(), {
+        metrics: () => ({ alloc: bytesAllocatedPerOp(() => floor.tryTake()) }),
+      });
+      g.time('TokenBucket.tryAcquire(1)', () => bucket.tryAcquire(1), {
+        metrics: () => ({ alloc: bytesAllocatedPerOp(() => bucket.tryAcquire(1)) }),
+      });
       g.time('Gcra.tryAcquire(1)', () => cell.tryAcquire(1), { metrics: () => ({ alloc: bytesAllocatedPerOp(() => cell.tryAcquire(1)) }) });
       g.time('limiter TokenBucket.tryRemoveTokens(1)', () => limiterBucket.tryRemoveTokens(1), {
         metrics: () => ({ alloc: bytesAllocatedPerOp(() => limiterBucket.tryRemoveTokens(1)) }),
@@ -222,21 +232,17 @@ suite('rate-limit', (s) => {
       let i = 0;
       let j = 0;
       g.floor('Map.get(key) on 100,000 keys', () => keyed.has(keyNames[(i = (i + 1) % KEYS)] as string));
-      g.time(
-        'KeyedLimiter.tryAcquire(key)',
-        () => keyed.tryAcquire(keyNames[(j = (j + 1) % KEYS)] as string),
-        {
-          metrics: () => ({
-            bytesPerKey: measureRetention({
-              items: KEYS,
-              create: () => new KeyedLimiter({ create: () => new TokenBucket({ ratePerSecond: 10, burst: 10 }), maxKeys: 200_000 }),
-              fill: (limiter, n) => {
-                for (let k = 0; k < n; k++) limiter.tryAcquire(keyNames[k] as string);
-              },
-            }).bytesPerItem,
-          }),
-        },
-      );
+      g.time('KeyedLimiter.tryAcquire(key)', () => keyed.tryAcquire(keyNames[(j = (j + 1) % KEYS)] as string), {
+        metrics: () => ({
+          bytesPerKey: measureRetention({
+            items: KEYS,
+            create: () => new KeyedLimiter({ create: () => new TokenBucket({ ratePerSecond: 10, burst: 10 }), maxKeys: 200_000 }),
+            fill: (limiter, n) => {
+              for (let k = 0; k < n; k++) limiter.tryAcquire(keyNames[k] as string);
+            },
+          }).bytesPerItem,
+        }),
+      });
       let k = 0;
       g.time(
         'rate-limiter-flexible await consume(key)',

@@ -79,14 +79,25 @@ export class SlidingWindow extends RateLimiter {
 
   protected waitMsAt(units: number, nowMs: number): number {
     this.roll(nowMs);
-    const first = slidingWindowWaitMs(this.previous, this.current, this.windowStart, nowMs, this.windowMs, this.limit, Math.min(units, this.limit));
+    const first = slidingWindowWaitMs(
+      this.previous,
+      this.current,
+      this.windowStart,
+      nowMs,
+      this.windowMs,
+      this.limit,
+      Math.min(units, this.limit),
+    );
     // more than one window's worth queued: each further `limit` units takes about one window
     return units <= this.limit ? first : first + (Math.ceil(units / this.limit) - 1) * this.windowMs;
   }
 
   protected availableAt(nowMs: number): number {
     this.roll(nowMs);
-    return Math.max(0, Math.floor(this.limit - slidingWindowEstimate(this.previous, this.current, this.windowStart, nowMs, this.windowMs) + UNIT_EPSILON));
+    return Math.max(
+      0,
+      Math.floor(this.limit - slidingWindowEstimate(this.previous, this.current, this.windowStart, nowMs, this.windowMs) + UNIT_EPSILON),
+    );
   }
 
   protected refundAt(count: number, nowMs: number): void {

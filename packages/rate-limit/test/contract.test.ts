@@ -2,7 +2,12 @@ import { AllOf, Gcra, KeyedLimiter, SlidingWindow, TokenBucket, allOf } from '@s
 import { describeGateContract } from '@sluice/testing/contract';
 
 describeGateContract('TokenBucket', {
-  create: ({ clock }) => ({ gate: new TokenBucket({ ratePerSecond: 20, burst: 5, queueLimit: 6, clock }), initial: 5, queueLimit: 6, refillMs: 250 }),
+  create: ({ clock }) => ({
+    gate: new TokenBucket({ ratePerSecond: 20, burst: 5, queueLimit: 6, clock }),
+    initial: 5,
+    queueLimit: 6,
+    refillMs: 250,
+  }),
   invalid: {
     'ratePerSecond 0': ({ clock }) => new TokenBucket({ ratePerSecond: 0, burst: 1, clock }),
     'ratePerSecond negative': ({ clock }) => new TokenBucket({ ratePerSecond: -1, burst: 1, clock }),
@@ -17,7 +22,12 @@ describeGateContract('TokenBucket', {
 });
 
 describeGateContract('Gcra', {
-  create: ({ clock }) => ({ gate: new Gcra({ ratePerSecond: 20, burst: 5, queueLimit: 6, clock }), initial: 5, queueLimit: 6, refillMs: 250 }),
+  create: ({ clock }) => ({
+    gate: new Gcra({ ratePerSecond: 20, burst: 5, queueLimit: 6, clock }),
+    initial: 5,
+    queueLimit: 6,
+    refillMs: 250,
+  }),
   invalid: {
     'ratePerSecond 0': ({ clock }) => new Gcra({ ratePerSecond: 0, burst: 1, clock }),
     'burst 0': ({ clock }) => new Gcra({ ratePerSecond: 1, burst: 0, clock }),
@@ -26,7 +36,12 @@ describeGateContract('Gcra', {
 });
 
 describeGateContract('SlidingWindow', {
-  create: ({ clock }) => ({ gate: new SlidingWindow({ limit: 5, windowMs: 1_000, queueLimit: 6, clock }), initial: 5, queueLimit: 6, refillMs: 2_000 }),
+  create: ({ clock }) => ({
+    gate: new SlidingWindow({ limit: 5, windowMs: 1_000, queueLimit: 6, clock }),
+    initial: 5,
+    queueLimit: 6,
+    refillMs: 2_000,
+  }),
   invalid: {
     'limit 0': ({ clock }) => new SlidingWindow({ limit: 0, windowMs: 1_000, clock }),
     'limit fractional': ({ clock }) => new SlidingWindow({ limit: 2.5, windowMs: 1_000, clock }),
@@ -37,7 +52,11 @@ describeGateContract('SlidingWindow', {
 
 describeGateContract('KeyedLimiter (one key)', {
   create: ({ clock }) => {
-    const keyed = new KeyedLimiter({ create: () => new TokenBucket({ ratePerSecond: 20, burst: 5, queueLimit: 6, clock }), maxKeys: 4, clock });
+    const keyed = new KeyedLimiter({
+      create: () => new TokenBucket({ ratePerSecond: 20, burst: 5, queueLimit: 6, clock }),
+      maxKeys: 4,
+      clock,
+    });
     return { gate: keyed.gate('client-a'), initial: 5, queueLimit: 6, refillMs: 250 };
   },
   invalid: {

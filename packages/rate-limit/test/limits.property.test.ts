@@ -32,39 +32,49 @@ describe('rate limits in virtual time (fast-check)', () => {
   for (const [name, make] of Object.entries(buckets)) {
     it(`${name}: in every window of length t, tryAcquire admits at most burst + rate × t`, async () => {
       await fc.assert(
-        fc.asyncProperty(rates, fc.integer({ min: 1, max: 10 }), arrivalSchedule({ maxArrivals: 150, maxGapMs: 200, maxCount: 4 }), async (rate, burst, arrivals) => {
-          const clock = new VirtualClock();
-          const gate = make(clock, rate, burst);
-          const admitted: { at: number; count: number }[] = [];
-          for (const { atMs, count } of arrivals) {
-            clock.setTime(atMs);
-            if (count <= burst && gate.tryAcquire(count).granted) admitted.push({ at: atMs, count });
-          }
-          expect(worstExcess(admitted, (t) => burst + (rate * t) / 1000)).toBeLessThanOrEqual(1e-6);
-        }),
+        fc.asyncProperty(
+          rates,
+          fc.integer({ min: 1, max: 10 }),
+          arrivalSchedule({ maxArrivals: 150, maxGapMs: 200, maxCount: 4 }),
+          async (rate, burst, arrivals) => {
+            const clock = new VirtualClock();
+            const gate = make(clock, rate, burst);
+            const admitted: { at: number; count: number }[] = [];
+            for (const { atMs, count } of arrivals) {
+              clock.setTime(atMs);
+              if (count <= burst && gate.tryAcquire(count).granted) admitted.push({ at: atMs, count });
+            }
+            expect(worstExcess(admitted, (t) => burst + (rate * t) / 1000)).toBeLessThanOrEqual(1e-6);
+          },
+        ),
         { numRuns: 200 },
       );
     });
 
     it(`${name}: waiting acquires are granted in order and within burst + rate × t too`, async () => {
       await fc.assert(
-        fc.asyncProperty(rates, fc.integer({ min: 1, max: 6 }), arrivalSchedule({ maxArrivals: 60, maxGapMs: 100, maxCount: 3 }), async (rate, burst, arrivals) => {
-          const clock = new VirtualClock();
-          const gate = make(clock, rate, burst);
-          const admitted: { at: number; count: number; id: number }[] = [];
-          const pending: Promise<unknown>[] = [];
-          let id = 0;
-          for (const { atMs, count } of arrivals) {
-            await clock.advanceTo(atMs);
-            if (count > burst) continue;
-            const mine = id++;
-            pending.push(gate.acquire(count).then(() => admitted.push({ at: clock.now(), count, id: mine })));
-          }
-          await clock.settle(Promise.all(pending), { maxMs: 10_000_000 });
-          expect(admitted.map((a) => a.id)).toEqual(admitted.map((_, i) => i)); // FIFO
-          expect(worstExcess(admitted, (t) => burst + (rate * t) / 1000)).toBeLessThanOrEqual(1e-6);
-          expect(clock.pendingTimers).toBe(0);
-        }),
+        fc.asyncProperty(
+          rates,
+          fc.integer({ min: 1, max: 6 }),
+          arrivalSchedule({ maxArrivals: 60, maxGapMs: 100, maxCount: 3 }),
+          async (rate, burst, arrivals) => {
+            const clock = new VirtualClock();
+            const gate = make(clock, rate, burst);
+            const admitted: { at: number; count: number; id: number }[] = [];
+            const pending: Promise<unknown>[] = [];
+            let id = 0;
+            for (const { atMs, count } of arrivals) {
+              await clock.advanceTo(atMs);
+              if (count > burst) continue;
+              const mine = id++;
+              pending.push(gate.acquire(count).then(() => admitted.push({ at: clock.now(), count, id: mine })));
+            }
+            await clock.settle(Promise.all(pending), { maxMs: 10_000_000 });
+            expect(admitted.map((a) => a.id)).toEqual(admitted.map((_, i) => i)); // FIFO
+            expect(worstExcess(admitted, (t) => burst + (rate * t) / 1000)).toBeLessThanOrEqual(1e-6);
+            expect(clock.pendingTimers).toBe(0);
+          },
+        ),
         { numRuns: 100 },
       );
     });
@@ -72,19 +82,24 @@ describe('rate limits in virtual time (fast-check)', () => {
 
   it('SlidingWindow: at most limit in any fixed window, and under 2 × limit in any sliding window of windowMs', async () => {
     await fc.assert(
-      fc.asyncProperty(fc.integer({ min: 1, max: 12 }), fc.constantFrom(100, 1_000, 60_000), arrivalSchedule({ maxArrivals: 200, maxGapMs: 400, maxCount: 3 }), async (limit, windowMs, arrivals) => {
-        const clock = new VirtualClock();
-        const gate = new SlidingWindow({ limit, windowMs, clock });
-        const admitted: { at: number; count: number }[] = [];
-        for (const { atMs, count } of arrivals) {
-          clock.setTime(atMs * (windowMs / 1_000));
-          if (count <= limit && gate.tryAcquire(count).granted) admitted.push({ at: clock.now(), count });
-        }
-        const perWindow = new Map<number, number>();
-        for (const a of admitted) perWindow.set(Math.floor(a.at / windowMs), (perWindow.get(Math.floor(a.at / windowMs)) ?? 0) + a.count);
-        for (const count of perWindow.values()) expect(count).toBeLessThanOrEqual(limit);
-        expect(worstExcess(admitted, (t) => (t < windowMs ? 2 * limit - 1e-9 : Infinity))).toBeLessThan(0);
-      }),
+      fc.asyncProperty(
+        fc.integer({ min: 1, max: 12 }),
+        fc.constantFrom(100, 1_000, 60_000),
+        arrivalSchedule({ maxArrivals: 200, maxGapMs: 400, maxCount: 3 }),
+        async (limit, windowMs, arrivals) => {
+          const clock = new VirtualClock();
+          const gate = new SlidingWindow({ limit, windowMs, clock });
+          const admitted: { at: number; count: number }[] = [];
+          for (const { atMs, count } of arrivals) {
+            clock.setTime(atMs * (windowMs / 1_000));
+            if (count <= limit && gate.tryAcquire(count).granted) admitted.push({ at: clock.now(), count });
+          }
+          const perWindow = new Map<number, number>();
+          for (const a of admitted) perWindow.set(Math.floor(a.at / windowMs), (perWindow.get(Math.floor(a.at / windowMs)) ?? 0) + a.count);
+          for (const count of perWindow.values()) expect(count).toBeLessThanOrEqual(limit);
+          expect(worstExcess(admitted, (t) => (t < windowMs ? 2 * limit - 1e-9 : Infinity))).toBeLessThan(0);
+        },
+      ),
       { numRuns: 200 },
     );
   });
@@ -93,7 +108,11 @@ describe('rate limits in virtual time (fast-check)', () => {
     await fc.assert(
       fc.asyncProperty(arrivalSchedule({ maxArrivals: 150, maxGapMs: 150, maxCount: 2 }), async (arrivals) => {
         const clock = new VirtualClock();
-        const gate = allOf({ clock }, new TokenBucket({ ratePerSecond: 4, burst: 4, clock }), new SlidingWindow({ limit: 10, windowMs: 5_000, clock }));
+        const gate = allOf(
+          { clock },
+          new TokenBucket({ ratePerSecond: 4, burst: 4, clock }),
+          new SlidingWindow({ limit: 10, windowMs: 5_000, clock }),
+        );
         const admitted: { at: number; count: number }[] = [];
         for (const { atMs, count } of arrivals) {
           clock.setTime(atMs * 10);

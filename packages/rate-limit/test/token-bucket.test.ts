@@ -5,7 +5,13 @@ import { VirtualClock } from '@sluice/testing';
 
 function bucket(options: { ratePerSecond?: number; burst?: number; initialTokens?: number; queueLimit?: number } = {}) {
   const clock = new VirtualClock();
-  const gate = new TokenBucket({ ratePerSecond: options.ratePerSecond ?? 10, burst: options.burst ?? 5, clock, ...(options.initialTokens === undefined ? {} : { initialTokens: options.initialTokens }), ...(options.queueLimit === undefined ? {} : { queueLimit: options.queueLimit }) });
+  const gate = new TokenBucket({
+    ratePerSecond: options.ratePerSecond ?? 10,
+    burst: options.burst ?? 5,
+    clock,
+    ...(options.initialTokens === undefined ? {} : { initialTokens: options.initialTokens }),
+    ...(options.queueLimit === undefined ? {} : { queueLimit: options.queueLimit }),
+  });
   return { clock, gate };
 }
 

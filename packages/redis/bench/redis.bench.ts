@@ -145,8 +145,8 @@ suite('redis', (s) => {
       param: 'keys',
       floorLabel: '× bare evalsha (time)',
       columns: [
-        { key: 'ofCeiling', label: '% of its script\'s ceiling (redis-benchmark -c 50)', format: 'percent' },
-        { key: 'ofPipelined', label: '% of its script\'s ceiling (redis-benchmark -c 1 -P 50)', format: 'percent' },
+        { key: 'ofCeiling', label: "% of its script's ceiling (redis-benchmark -c 50)", format: 'percent' },
+        { key: 'ofPipelined', label: "% of its script's ceiling (redis-benchmark -c 1 -P 50)", format: 'percent' },
         { key: 'vsRlf', label: '× rate-limiter-flexible (ops/s)', format: 'ratio' },
         { key: 'reported', label: 'redis-benchmark reported ops/s', format: 'count' },
         { key: 'p50', label: 'redis-benchmark p50', format: 'ns' },
@@ -183,8 +183,22 @@ suite('redis', (s) => {
       const store = new RedisStore({ client: sluiceClient });
       const sluice = RedisRateLimiter.gcra({ store, name: LIMITER_NAME, ratePerSecond: RATE, burst: BURST, onStoreError: 'fail-closed' });
       limiter = sluice;
-      const separate = RedisRateLimiter.gcra({ store, name: `${LIMITER_NAME}-separate`, ratePerSecond: RATE, burst: BURST, onStoreError: 'fail-closed', coalesce: false });
-      const leased = RedisRateLimiter.gcra({ store, name: `${LIMITER_NAME}-lease`, ratePerSecond: RATE, burst: BURST, onStoreError: 'fail-closed', lease: { units: LEASE_UNITS } });
+      const separate = RedisRateLimiter.gcra({
+        store,
+        name: `${LIMITER_NAME}-separate`,
+        ratePerSecond: RATE,
+        burst: BURST,
+        onStoreError: 'fail-closed',
+        coalesce: false,
+      });
+      const leased = RedisRateLimiter.gcra({
+        store,
+        name: `${LIMITER_NAME}-lease`,
+        ratePerSecond: RATE,
+        burst: BURST,
+        onStoreError: 'fail-closed',
+        lease: { units: LEASE_UNITS },
+      });
       g.teardown(async () => {
         separate.close();
         await leased.close();

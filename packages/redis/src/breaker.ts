@@ -12,7 +12,14 @@ import {
   checkNumber,
   type Disposer,
 } from '@sluice/core';
-import { CircuitBreaker, type BreakerState, type TripCounter, type TripReason, type TripSnapshot, type TripStrategy } from '@sluice/breaker';
+import {
+  CircuitBreaker,
+  type BreakerState,
+  type TripCounter,
+  type TripReason,
+  type TripSnapshot,
+  type TripStrategy,
+} from '@sluice/breaker';
 import { STORE_DOWN, StoreGuard, type StoreFailurePolicy, type StoreGuardOptions, type StoreMode } from './guard.js';
 import { LUA_PRELUDE, luaScript } from './scripts.js';
 import type { RedisStore, StoreCallError } from './store.js';
@@ -349,7 +356,8 @@ export class SharedCircuitBreaker {
    *   trial time, `isFailure` or `expectedInstances`, or a missing or unknown `onStoreError`.
    */
   constructor(options: SharedCircuitBreakerOptions) {
-    if (typeof options !== 'object' || options === null) throw new InvalidArgumentError('SharedCircuitBreaker', 'options', 'an object', options);
+    if (typeof options !== 'object' || options === null)
+      throw new InvalidArgumentError('SharedCircuitBreaker', 'options', 'an object', options);
     checkOptions('SharedCircuitBreaker', options, SHARED_BREAKER_KEYS);
     this.name = checkName('SharedCircuitBreaker', options.name, DEFAULT_SHARED_BREAKER_NAME);
     const store = (options as Partial<SharedCircuitBreakerOptions>).store;
@@ -360,7 +368,10 @@ export class SharedCircuitBreaker {
     this.failureThreshold = checkNumber(this.name, 'failureThreshold', options.failureThreshold, { min: 1, integer: true });
     this.windowMs = checkNumber(this.name, 'windowMs', options.windowMs, { min: 0, exclusiveMin: true });
     this.openMs = checkNumber(this.name, 'openMs', options.openMs, { min: 0, exclusiveMin: true });
-    this.halfOpenTrialMs = checkNumber(this.name, 'halfOpenTrialMs', options.halfOpenTrialMs ?? DEFAULT_HALF_OPEN_TRIAL_MS, { min: 1, integer: true });
+    this.halfOpenTrialMs = checkNumber(this.name, 'halfOpenTrialMs', options.halfOpenTrialMs ?? DEFAULT_HALF_OPEN_TRIAL_MS, {
+      min: 1,
+      integer: true,
+    });
     this.retainMs = Math.max(this.windowMs, this.openMs, this.halfOpenTrialMs);
     checkFunction(this.name, 'isFailure', options.isFailure, true);
     this.isFailure = options.isFailure ?? everyErrorFails;
@@ -370,7 +381,11 @@ export class SharedCircuitBreaker {
     this.guard.onModeChange((mode) => {
       if (mode === 'redis') this.dropLocal();
     });
-    this.keys = [store.key(this.name, 'circuit', 'state'), store.key(this.name, 'circuit', 'failures'), store.key(this.name, 'circuit', 'trial')];
+    this.keys = [
+      store.key(this.name, 'circuit', 'state'),
+      store.key(this.name, 'circuit', 'failures'),
+      store.key(this.name, 'circuit', 'trial'),
+    ];
   }
 
   /**
@@ -461,7 +476,12 @@ export class SharedCircuitBreaker {
   }
 
   private async acquireRemote(member: string): Promise<Admission> {
-    const reply = (await this.store.run(BREAKER_ACQUIRE, this.keys, [member, this.halfOpenTrialMs, this.retainMs])) as [number, string, string, string];
+    const reply = (await this.store.run(BREAKER_ACQUIRE, this.keys, [member, this.halfOpenTrialMs, this.retainMs])) as [
+      number,
+      string,
+      string,
+      string,
+    ];
     return { code: Number(reply[0]), gen: String(reply[1]), retryAfterMs: Number(reply[2]) };
   }
 
@@ -505,7 +525,8 @@ export class SharedCircuitBreaker {
   }
 
   private fallbackRun<T>(fn: () => PromiseLike<T> | T): Promise<T> {
-    if (this.policy === 'fail-closed') return Promise.reject(new StoreUnavailableError(this.name, 'the store did not answer', this.guard.probeIntervalMs));
+    if (this.policy === 'fail-closed')
+      return Promise.reject(new StoreUnavailableError(this.name, 'the store did not answer', this.guard.probeIntervalMs));
     if (this.policy === 'fail-open') return new Promise<T>((resolve) => resolve(fn()));
     return this.insurance().run(() => fn());
   }

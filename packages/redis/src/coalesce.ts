@@ -10,7 +10,10 @@ interface Pending<R> {
 }
 
 /** Sends one batch: the requests (each with its key's index into `keys`, from 1) in one call. */
-export type BatchRunner<R> = (keys: readonly string[], requests: readonly { readonly index: number; readonly cost: number; readonly accept: number }[]) => Promise<readonly R[]>;
+export type BatchRunner<R> = (
+  keys: readonly string[],
+  requests: readonly { readonly index: number; readonly cost: number; readonly accept: number }[],
+) => Promise<readonly R[]>;
 
 /** Most requests one coalesced call carries. */
 const MAX_BATCH = 256;
@@ -81,7 +84,9 @@ export class Coalescer<R> {
       return { index: at, cost: request.cost, accept: request.accept };
     });
     this.many(keys, requests).then(
-      (results) => batch.forEach((request, i) => request.resolve(results[i] as R)),
+      (results) => {
+        for (let i = 0; i < batch.length; i++) (batch[i] as (typeof batch)[number]).resolve(results[i] as R);
+      },
       (error: unknown) => {
         for (const request of batch) request.reject(error);
       },

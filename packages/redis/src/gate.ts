@@ -1,7 +1,6 @@
 import {
   checkOptions,
   GateBase,
-  InvalidArgumentError,
   optionKeys,
   StoreUnavailableError,
   checkCount,
@@ -159,43 +158,45 @@ export class RedisGate extends GateBase {
     let accept = 0;
     if (this.budget.reserves) accept = head.deadline === Infinity ? -1 : Math.max(0, head.deadline - this.clock.now());
     this.inFlight = true;
-    this.budget.guard.attempt(() => this.budget.take(this.key, units, accept)).then(
-      (decision) => {
-        this.inFlight = false;
-        if (this.isClosed) {
-          if (decision !== STORE_DOWN && decision.admitted) void this.budget.refund(this.key, units).catch(() => {});
-          return;
-        }
-        if (decision === STORE_DOWN) {
-          this.onStoreDown(units);
-          return;
-        }
-        if (decision.admitted) {
-          this.reserved += units;
-          this.after(decision.waitMs, () => {
-            this.reserved -= units;
-            this.credit += units;
-            this.serve();
-          });
-          this.pump();
-          return;
-        }
-        if (this.budget.reserves) {
-          // the head cannot be served within its maxWaitMs: refused now, as in memory
+    this.budget.guard
+      .attempt(() => this.budget.take(this.key, units, accept))
+      .then(
+        (decision) => {
+          this.inFlight = false;
+          if (this.isClosed) {
+            if (decision !== STORE_DOWN && decision.admitted) void this.budget.refund(this.key, units).catch(() => {});
+            return;
+          }
+          if (decision === STORE_DOWN) {
+            this.onStoreDown(units);
+            return;
+          }
+          if (decision.admitted) {
+            this.reserved += units;
+            this.after(decision.waitMs, () => {
+              this.reserved -= units;
+              this.credit += units;
+              this.serve();
+            });
+            this.pump();
+            return;
+          }
+          if (this.budget.reserves) {
+            // the head cannot be served within its maxWaitMs: refused now, as in memory
+            const current = this.queue.peek();
+            if (current !== undefined) this.dropWaiter(current, 'timeout', Math.ceil(decision.waitMs));
+            this.pump();
+            return;
+          }
+          this.after(decision.waitMs, () => this.pump());
+        },
+        (error: unknown) => {
+          this.inFlight = false;
           const current = this.queue.peek();
-          if (current !== undefined) this.dropWaiter(current, 'timeout', Math.ceil(decision.waitMs));
+          if (current !== undefined && !this.isClosed) this.dropWaiter(current, 'exhausted', undefined, error);
           this.pump();
-          return;
-        }
-        this.after(decision.waitMs, () => this.pump());
-      },
-      (error: unknown) => {
-        this.inFlight = false;
-        const current = this.queue.peek();
-        if (current !== undefined && !this.isClosed) this.dropWaiter(current, 'exhausted', undefined, error);
-        this.pump();
-      },
-    );
+        },
+      );
   }
 
   private onStoreDown(units: number): void {
@@ -203,7 +204,8 @@ export class RedisGate extends GateBase {
     if (policy === 'fail-closed') {
       const head = this.queue.peek();
       const retryAfterMs = this.budget.guard.probeIntervalMs;
-      if (head !== undefined) this.dropWaiter(head, 'exhausted', retryAfterMs, new StoreUnavailableError(this.name, 'the store did not answer', retryAfterMs));
+      if (head !== undefined)
+        this.dropWaiter(head, 'exhausted', retryAfterMs, new StoreUnavailableError(this.name, 'the store did not answer', retryAfterMs));
       this.pump();
       return;
     }

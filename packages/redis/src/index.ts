@@ -10,7 +10,20 @@ export {
   type TakeResult,
 } from './rate-limiter.js';
 export { STORE_DOWN, StoreGuard, type StoreFailurePolicy, type StoreGuardOptions, type StoreMode } from './guard.js';
-export { GCRA_LEASE, GCRA_REFUND, GCRA_TAKE, GCRA_TAKE_MANY, LLM_ADJUST, LLM_OBSERVE, LLM_TAKE, LUA_PRELUDE, PING, SLIDING_TAKE, luaScript, type LuaScript } from './scripts.js';
+export {
+  GCRA_LEASE,
+  GCRA_REFUND,
+  GCRA_TAKE,
+  GCRA_TAKE_MANY,
+  LLM_ADJUST,
+  LLM_OBSERVE,
+  LLM_TAKE,
+  LUA_PRELUDE,
+  PING,
+  SLIDING_TAKE,
+  luaScript,
+  type LuaScript,
+} from './scripts.js';
 export { RedisLlmLimiter, type RedisLlmLimiterOptions, type RedisLlmRefusal, type RedisLlmWaitOptions } from './llm.js';
 export { RedisGate, type RedisGateOptions, type RemoteBudget, type RemoteDecision } from './gate.js';
 export {

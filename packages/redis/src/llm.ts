@@ -40,7 +40,13 @@ export interface RedisLlmLimiterOptions
   extends StoreGuardOptions,
     Pick<
       LlmLimiterOptions,
-      'requestsPerMinute' | 'tokensPerMinute' | 'inputTokensPerMinute' | 'outputTokensPerMinute' | 'requestsPerDay' | 'tokensPerDay' | 'headroom'
+      | 'requestsPerMinute'
+      | 'tokensPerMinute'
+      | 'inputTokensPerMinute'
+      | 'outputTokensPerMinute'
+      | 'requestsPerDay'
+      | 'tokensPerDay'
+      | 'headroom'
     > {
   /** The store (client, prefix, per-call timeout). */
   readonly store: RedisStore;
@@ -161,7 +167,12 @@ export class RedisLlmLimiter {
       dimensions.push({ name, limit, windowMs, field, capacity, ratePerMs: capacity / windowMs, cost });
     }
     if (dimensions.length === 0) {
-      throw new InvalidArgumentError(this.name, 'requestsPerMinute', 'at least one limit (requestsPerMinute, tokensPerMinute, …)', undefined);
+      throw new InvalidArgumentError(
+        this.name,
+        'requestsPerMinute',
+        'at least one limit (requestsPerMinute, tokensPerMinute, …)',
+        undefined,
+      );
     }
     this.dimensions = dimensions;
     this.guard = new StoreGuard(this.name, store, options);
@@ -200,7 +211,9 @@ export class RedisLlmLimiter {
     const signal = options.signal;
     if (signal?.aborted === true) throw signal.reason;
     const maxWaitMs = options.maxWaitMs ?? Infinity;
-    const reply = await this.guard.attempt(() => this.store.run(LLM_TAKE, [this.redisKey(key)], this.takeArgs(input, output, maxWaitMs === Infinity ? -1 : maxWaitMs)));
+    const reply = await this.guard.attempt(() =>
+      this.store.run(LLM_TAKE, [this.redisKey(key)], this.takeArgs(input, output, maxWaitMs === Infinity ? -1 : maxWaitMs)),
+    );
     if (reply === STORE_DOWN) return this.fallbackAcquire(key, input, output, options);
     const [admitted, wait] = reply as [number, string, string];
     const waitMs = Number(wait);
@@ -236,7 +249,11 @@ export class RedisLlmLimiter {
    * await quota.observe(response, await response.clone().text());
    * ```
    */
-  async observe(input: ResponseLike | HeadersLike, body?: unknown, options: { readonly key?: string } = NO_OPTIONS): Promise<LlmObservation> {
+  async observe(
+    input: ResponseLike | HeadersLike,
+    body?: unknown,
+    options: { readonly key?: string } = NO_OPTIONS,
+  ): Promise<LlmObservation> {
     const response = isResponse(input) ? input : undefined;
     const headers = response === undefined ? (input as HeadersLike) : response.headers;
     const key = options.key ?? 'default';
@@ -244,7 +261,10 @@ export class RedisLlmLimiter {
     const ref = { now: this.store.clock.now(), wallNow: wallClockFromDateHeader(headers) ?? Date.now() }; // why: resets given as wall-clock times
     const snapshot = parseRateLimitHeaders(headers, ref);
     const triage = response === undefined ? undefined : classify(response.status, headers, body, ref);
-    const pauseMs = triage !== undefined && triage.action === 'retry-after' && triage.reason !== 'server-error' ? Math.min(triage.retryAfterMs, MAX_PAUSE_MS) : 0;
+    const pauseMs =
+      triage !== undefined && triage.action === 'retry-after' && triage.reason !== 'server-error'
+        ? Math.min(triage.retryAfterMs, MAX_PAUSE_MS)
+        : 0;
     const args: (string | number)[] = [this.dimensions.length];
     for (const d of this.dimensions) {
       const seen = snapshot.observations.find((o) => o.dimension === d.name);
@@ -284,7 +304,8 @@ export class RedisLlmLimiter {
   }
 
   private check(request: LlmRequest, options: { readonly key?: string }): [number, number, string] {
-    if (typeof request !== 'object' || request === null) throw new InvalidArgumentError(this.name, 'request', 'an object { inputTokens, maxOutputTokens }', request);
+    if (typeof request !== 'object' || request === null)
+      throw new InvalidArgumentError(this.name, 'request', 'an object { inputTokens, maxOutputTokens }', request);
     const input = checkNumber(this.name, 'inputTokens', request.inputTokens ?? 0, { min: 0, integer: true });
     const output = checkNumber(this.name, 'maxOutputTokens', request.maxOutputTokens ?? 0, { min: 0, integer: true });
     const key = options.key ?? 'default';
@@ -357,9 +378,8 @@ export class RedisLlmLimiter {
 
   private fallbackAcquire(key: string, input: number, output: number, options: WaitOptions): Promise<LlmPermit> {
     if (this.guard.policy === 'fail-open') return Promise.resolve(this.openPermit(input, output));
-    if (this.guard.policy === 'fail-closed') return Promise.reject(new StoreUnavailableError(this.name, 'the store did not answer', this.guard.probeIntervalMs));
+    if (this.guard.policy === 'fail-closed')
+      return Promise.reject(new StoreUnavailableError(this.name, 'the store did not answer', this.guard.probeIntervalMs));
     return this.locals.get(key).acquire({ inputTokens: input, maxOutputTokens: output }, options);
   }
-
-
 }

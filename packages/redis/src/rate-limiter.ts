@@ -232,7 +232,12 @@ export class RedisRateLimiter {
             for (const r of requests) args.push(r.index, r.cost, r.accept);
             const reply = (await store.run(GCRA_TAKE_MANY, keys, args)) as (string | number)[];
             const serverTimeMs = Number(reply[reply.length - 1]);
-            return requests.map((_, i) => ({ admitted: reply[3 * i] === 1, waitMs: Number(reply[3 * i + 1]), remaining: Number(reply[3 * i + 2]), serverTimeMs }));
+            return requests.map((_, i) => ({
+              admitted: reply[3 * i] === 1,
+              waitMs: Number(reply[3 * i + 1]),
+              remaining: Number(reply[3 * i + 2]),
+              serverTimeMs,
+            }));
           });
     const algorithm: Algorithm = {
       capacity: burst,
@@ -245,11 +250,20 @@ export class RedisRateLimiter {
         await limiter.store.run(GCRA_REFUND, [limiter.store.key(limiter.name, key, 'tat')], [count * emissionMs]);
       },
       async lease(limiter, key, min, max) {
-        const reply = (await limiter.store.run(GCRA_LEASE, [limiter.store.key(limiter.name, key, 'tat')], [emissionMs, toleranceMs, min, max])) as [number, string, number, string];
+        const reply = (await limiter.store.run(
+          GCRA_LEASE,
+          [limiter.store.key(limiter.name, key, 'tat')],
+          [emissionMs, toleranceMs, min, max],
+        )) as [number, string, number, string];
         return { ...parse(reply), admitted: reply[0] > 0, taken: reply[0] };
       },
       local: (instances) =>
-        new Gcra({ name: `${where} (insurance)`, ratePerSecond: ratePerSecond / instances, burst: Math.max(1, Math.floor(burst / instances)), clock: options.store.clock }),
+        new Gcra({
+          name: `${where} (insurance)`,
+          ratePerSecond: ratePerSecond / instances,
+          burst: Math.max(1, Math.floor(burst / instances)),
+          clock: options.store.clock,
+        }),
     };
     const limiter = new RedisRateLimiter(options, algorithm);
     if (options.lease !== undefined) limiter.enableLease(options.lease, burst);
@@ -269,7 +283,12 @@ export class RedisRateLimiter {
         return parse(await limiter.store.run(SLIDING_TAKE, [limiter.store.key(limiter.name, key, 'sw')], [limit, windowMs, count]));
       },
       local: (instances) =>
-        new SlidingWindow({ name: `${where} (insurance)`, limit: Math.max(1, Math.floor(limit / instances)), windowMs, clock: options.store.clock }),
+        new SlidingWindow({
+          name: `${where} (insurance)`,
+          limit: Math.max(1, Math.floor(limit / instances)),
+          windowMs,
+          clock: options.store.clock,
+        }),
     };
     return new RedisRateLimiter(options, algorithm);
   }
@@ -391,7 +410,8 @@ export class RedisRateLimiter {
   }
 
   private enableLease(options: LeaseOptions, burst: number): void {
-    if (typeof options !== 'object' || options === null) throw new InvalidArgumentError(this.name, 'lease', 'an object { units, maxAgeMs?, maxKeys? }', options);
+    if (typeof options !== 'object' || options === null)
+      throw new InvalidArgumentError(this.name, 'lease', 'an object { units, maxAgeMs?, maxKeys? }', options);
     checkOptions(this.name, options, LEASE_KEYS, 'lease.');
     this.leaseUnits = checkNumber(this.name, 'lease.units', options.units, { min: 1, max: burst, integer: true });
     this.leaseMaxAgeMs = checkNumber(this.name, 'lease.maxAgeMs', options.maxAgeMs ?? 1_000, { min: 0, exclusiveMin: true });
@@ -419,7 +439,13 @@ export class RedisRateLimiter {
     const decision = await this.guard.attempt(() => lessee(this, key, count, batch));
     if (decision === STORE_DOWN) return this.fallbackTake(key, count);
     if (decision.taken === 0) {
-      return { granted: false, retryAfterMs: decision.waitMs, remaining: decision.remaining, decidedBy: 'redis', serverTimeMs: decision.serverTimeMs };
+      return {
+        granted: false,
+        retryAfterMs: decision.waitMs,
+        remaining: decision.remaining,
+        decidedBy: 'redis',
+        serverTimeMs: decision.serverTimeMs,
+      };
     }
     const left = decision.taken - count;
     if (left > 0 && !this.closed) {
@@ -468,10 +494,13 @@ export class RedisRateLimiter {
   }
 
   private fallbackTake(key: string, count: number): TakeResult {
-    if (this.policy === 'fail-open') return { granted: true, retryAfterMs: 0, remaining: 0, decidedBy: 'fail-open', serverTimeMs: undefined };
-    if (this.policy === 'fail-closed') return { granted: false, retryAfterMs: undefined, remaining: 0, decidedBy: 'fail-closed', serverTimeMs: undefined };
+    if (this.policy === 'fail-open')
+      return { granted: true, retryAfterMs: 0, remaining: 0, decidedBy: 'fail-open', serverTimeMs: undefined };
+    if (this.policy === 'fail-closed')
+      return { granted: false, retryAfterMs: undefined, remaining: 0, decidedBy: 'fail-closed', serverTimeMs: undefined };
     const local = this.locals.get(key);
-    if (count > local.capacity) return { granted: false, retryAfterMs: undefined, remaining: 0, decidedBy: 'insurance', serverTimeMs: undefined };
+    if (count > local.capacity)
+      return { granted: false, retryAfterMs: undefined, remaining: 0, decidedBy: 'insurance', serverTimeMs: undefined };
     const result = local.tryAcquire(count);
     const remaining = local.stats().available;
     return result.granted
@@ -481,7 +510,8 @@ export class RedisRateLimiter {
 
   private fallbackAcquire(key: string, count: number, options: WaitOptions): Promise<Permit> {
     if (this.policy === 'fail-open') return Promise.resolve(ALWAYS);
-    if (this.policy === 'fail-closed') return Promise.reject(new StoreUnavailableError(this.name, 'the store did not answer', this.guard.probeIntervalMs));
+    if (this.policy === 'fail-closed')
+      return Promise.reject(new StoreUnavailableError(this.name, 'the store did not answer', this.guard.probeIntervalMs));
     const local = this.locals.get(key);
     if (count > local.capacity) return Promise.reject(new LimitExceededError(this.name, undefined));
     return local.acquire(count, options);

@@ -255,7 +255,13 @@ class LeasePermit implements SemaphorePermit {
 }
 
 /** A permit that is not a Redis lease; its outcome is checked (a bad one throws) before `release` runs. */
-function plainPermit(gate: string, key: string, count: number, decidedBy: SemaphoreDecidedBy, release: (outcome?: Outcome) => void): SemaphorePermit {
+function plainPermit(
+  gate: string,
+  key: string,
+  count: number,
+  decidedBy: SemaphoreDecidedBy,
+  release: (outcome?: Outcome) => void,
+): SemaphorePermit {
   return Object.freeze({
     granted: true as const,
     key,
@@ -558,19 +564,21 @@ export class RedisSemaphore {
    */
   private dropLease(key: string, count: number, id: string): Promise<void> {
     if (count === 0) return Promise.resolve();
-    return this.guard.attempt(() => this.store.run(SEMAPHORE_RELEASE, this.keys(key), [id])).then(
-      (result) => {
-        if (result === STORE_DOWN) {
-          if (!this.closed) this.pendingReleases.set(id, key);
-          return;
-        }
-        const queue = this.queues.get(key);
-        if (queue === undefined) return;
-        queue.releases++;
-        queue.wake?.();
-      },
-      () => {},
-    );
+    return this.guard
+      .attempt(() => this.store.run(SEMAPHORE_RELEASE, this.keys(key), [id]))
+      .then(
+        (result) => {
+          if (result === STORE_DOWN) {
+            if (!this.closed) this.pendingReleases.set(id, key);
+            return;
+          }
+          const queue = this.queues.get(key);
+          if (queue === undefined) return;
+          queue.releases++;
+          queue.wake?.();
+        },
+        () => {},
+      );
   }
 
   private scheduleRenewal(permit: LeasePermit): void {
@@ -590,7 +598,9 @@ export class RedisSemaphore {
     if (permit.released || permit.lost || this.closed) return;
     let renewed: unknown;
     try {
-      renewed = await this.guard.attempt(() => this.store.run(SEMAPHORE_RENEW, this.keys(permit.key), [this.leaseMs, permit.leaseId, KEY_SLACK_MS]));
+      renewed = await this.guard.attempt(() =>
+        this.store.run(SEMAPHORE_RENEW, this.keys(permit.key), [this.leaseMs, permit.leaseId, KEY_SLACK_MS]),
+      );
     } catch {
       renewed = STORE_DOWN;
     }
@@ -653,7 +663,10 @@ export class RedisSemaphore {
         if (decision === STORE_DOWN) {
           this.leave(queue, head);
           const left = head.deadline - this.store.clock.now();
-          this.fallbackAcquire(key, head.count, { signal: head.signal, maxWaitMs: head.maxWaitMs === Infinity ? Infinity : Math.max(0, left) }).then(head.resolve, head.reject);
+          this.fallbackAcquire(key, head.count, {
+            signal: head.signal,
+            maxWaitMs: head.maxWaitMs === Infinity ? Infinity : Math.max(0, left),
+          }).then(head.resolve, head.reject);
           continue;
         }
         if (decision.admitted) {

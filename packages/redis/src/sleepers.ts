@@ -13,7 +13,7 @@ export class Sleepers {
   /** Resolves after `ms`; rejects with the signal's reason on abort, or the wakeAll error. */
   sleep(ms: number, signal: AbortSignal | undefined, giveBack?: () => Promise<unknown> | undefined): Promise<void> {
     return new Promise<void>((resolve, reject) => {
-      let timer: TimerHandle | undefined = undefined;
+      let timer: TimerHandle | undefined;
       const finish = (error?: unknown): void => {
         if (timer !== undefined) this.clock.clearTimer(timer);
         signal?.removeEventListener('abort', aborted);

@@ -99,7 +99,12 @@ export class RedisStore {
     checkOptions('RedisStore', options, REDIS_STORE_KEYS);
     const client = (options as Partial<RedisStoreOptions>).client;
     if (typeof client !== 'object' || client === null || typeof client.evalsha !== 'function' || typeof client.eval !== 'function') {
-      throw new InvalidArgumentError('RedisStore', 'client', 'a Redis client with evalsha and eval (ioredis, or fromNodeRedis(client))', client);
+      throw new InvalidArgumentError(
+        'RedisStore',
+        'client',
+        'a Redis client with evalsha and eval (ioredis, or fromNodeRedis(client))',
+        client,
+      );
     }
     const prefix = options.prefix ?? 'sluice';
     if (typeof prefix !== 'string' || prefix.length === 0 || /[{}]/.test(prefix)) {
@@ -141,7 +146,10 @@ export class RedisStore {
   private bounded(name: string, call: Promise<unknown>): Promise<unknown> {
     if (this.timeoutMs === Infinity) return call.catch((error: unknown) => Promise.reject(wrap(name, error)));
     return new Promise((resolve, reject) => {
-      const timer = this.clock.setTimer(() => reject(new StoreCallError(name, `no answer within ${this.timeoutMs} ms`, true)), this.timeoutMs);
+      const timer = this.clock.setTimer(
+        () => reject(new StoreCallError(name, `no answer within ${this.timeoutMs} ms`, true)),
+        this.timeoutMs,
+      );
       call.then(
         (value) => {
           this.clock.clearTimer(timer);

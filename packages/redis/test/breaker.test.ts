@@ -1,7 +1,13 @@
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CircuitOpenError, ClosedError, InvalidArgumentError, StoreUnavailableError } from '@sluice/core';
-import { RedisStore, SharedCircuitBreaker, type SharedBreakerState, type SharedCircuitBreakerOptions, type StoreCallError } from '@sluice/redis';
+import {
+  RedisStore,
+  SharedCircuitBreaker,
+  type SharedBreakerState,
+  type SharedCircuitBreakerOptions,
+  type StoreCallError,
+} from '@sluice/redis';
 import { startRedis, type RedisServer } from '../../../test-support/redis.ts';
 
 let server: RedisServer;

@@ -47,12 +47,33 @@ describe('on a 3-master Redis Cluster', () => {
     const recovered: string[] = [];
     store.onNoScript((script) => recovered.push(script));
     const gcra = RedisRateLimiter.gcra({ store, name: 'cluster-gcra', ratePerSecond: 10, burst: 3, onStoreError: 'fail-closed' });
-    const window = RedisRateLimiter.slidingWindow({ store, name: 'cluster-window', limit: 2, windowMs: 60_000, onStoreError: 'fail-closed' });
-    const leased = RedisRateLimiter.gcra({ store, name: 'cluster-lease', ratePerSecond: 1, burst: 100, onStoreError: 'fail-closed', lease: { units: 10 } });
-    const llm = new RedisLlmLimiter({ store, name: 'cluster-llm', requestsPerMinute: 60, tokensPerMinute: 10_000, onStoreError: 'fail-closed' });
+    const window = RedisRateLimiter.slidingWindow({
+      store,
+      name: 'cluster-window',
+      limit: 2,
+      windowMs: 60_000,
+      onStoreError: 'fail-closed',
+    });
+    const leased = RedisRateLimiter.gcra({
+      store,
+      name: 'cluster-lease',
+      ratePerSecond: 1,
+      burst: 100,
+      onStoreError: 'fail-closed',
+      lease: { units: 10 },
+    });
+    const llm = new RedisLlmLimiter({
+      store,
+      name: 'cluster-llm',
+      requestsPerMinute: 60,
+      tokensPerMinute: 10_000,
+      onStoreError: 'fail-closed',
+    });
     const keys = Array.from({ length: 30 }, (_, i) => `user:${i}`);
     const owner = slotOwners();
-    const owners = new Set(keys.map((k) => owner(Number(cluster.nodes[0]?.cli('CLUSTER', 'KEYSLOT', store.key('cluster-gcra', k, 'tat'))))));
+    const owners = new Set(
+      keys.map((k) => owner(Number(cluster.nodes[0]?.cli('CLUSTER', 'KEYSLOT', store.key('cluster-gcra', k, 'tat'))))),
+    );
     expect(owners.size).toBe(3);
     for (const key of keys) {
       const takes = [];

@@ -52,7 +52,14 @@ describe('RedisLlmLimiter against a real redis-server', () => {
 
   it('release reconciles every dimension to the usage; NOT_RUN gives everything back; no usage keeps it', async () => {
     const name = fresh('reconcile');
-    const quota = new RedisLlmLimiter({ store, name, requestsPerDay: 10, inputTokensPerMinute: 10_000, outputTokensPerMinute: 10_000, onStoreError: 'fail-closed' });
+    const quota = new RedisLlmLimiter({
+      store,
+      name,
+      requestsPerDay: 10,
+      inputTokensPerMinute: 10_000,
+      outputTokensPerMinute: 10_000,
+      onStoreError: 'fail-closed',
+    });
     const permit = await quota.acquire({ inputTokens: 1_000, maxOutputTokens: 2_000 });
     permit.release({ ok: true, usage: { inputTokens: 1_200, outputTokens: 300 } });
     await sleep(20);
@@ -79,7 +86,14 @@ describe('RedisLlmLimiter against a real redis-server', () => {
   it('the script follows the in-memory bucket arithmetic in every dimension (property, fixed instants)', async () => {
     await fc.assert(
       fc.asyncProperty(
-        fc.array(fc.record({ dt: fc.integer({ min: 0, max: 5_000 }), input: fc.integer({ min: 0, max: 600 }), output: fc.integer({ min: 0, max: 400 }) }), { minLength: 1, maxLength: 15 }),
+        fc.array(
+          fc.record({
+            dt: fc.integer({ min: 0, max: 5_000 }),
+            input: fc.integer({ min: 0, max: 600 }),
+            output: fc.integer({ min: 0, max: 400 }),
+          }),
+          { minLength: 1, maxLength: 15 },
+        ),
         async (steps) => {
           const key = `sluice:{${fresh('llm-maths')}:k}:llm`;
           const caps = [60, 1_000];
@@ -108,7 +122,9 @@ describe('RedisLlmLimiter against a real redis-server', () => {
   it('three instances on separate connections never exceed capacity + rate × t in tokens', async () => {
     const name = fresh('shared');
     const tpm = 60_000; // 1,000 tokens per second
-    const instances = clients.map((client) => new RedisLlmLimiter({ store: new RedisStore({ client }), name, tokensPerMinute: tpm, onStoreError: 'fail-closed' }));
+    const instances = clients.map(
+      (client) => new RedisLlmLimiter({ store: new RedisStore({ client }), name, tokensPerMinute: tpm, onStoreError: 'fail-closed' }),
+    );
     const admitted: { at: number; tokens: number }[] = [];
     const end = performance.now() + 1_000;
     await Promise.all(
@@ -156,7 +172,14 @@ describe('RedisLlmLimiter against a real redis-server', () => {
     const own = await startRedis();
     const client = new Redis(own.port, '127.0.0.1', { maxRetriesPerRequest: 1, retryStrategy: () => 20 });
     client.on('error', () => {});
-    const quota = new RedisLlmLimiter({ store: new RedisStore({ client, timeoutMs: 150 }), name: fresh('insured'), requestsPerMinute: 40, onStoreError: 'insurance', expectedInstances: 4, probeIntervalMs: 50 });
+    const quota = new RedisLlmLimiter({
+      store: new RedisStore({ client, timeoutMs: 150 }),
+      name: fresh('insured'),
+      requestsPerMinute: 40,
+      onStoreError: 'insurance',
+      expectedInstances: 4,
+      probeIntervalMs: 50,
+    });
     try {
       expect((await quota.tryAcquire()).granted).toBe(true);
       await own.kill();
@@ -177,9 +200,22 @@ describe('RedisLlmLimiter against a real redis-server', () => {
 
   it('observe: a provider 429 seen by one process pauses every process until its retry hint', async () => {
     const name = fresh('observe-429');
-    const [a, b] = clients.slice(0, 2).map((client) => new RedisLlmLimiter({ store: new RedisStore({ client: client as Redis }), name, tokensPerMinute: 100_000, onStoreError: 'fail-closed' })) as [RedisLlmLimiter, RedisLlmLimiter];
-    const body = { error: { message: 'Rate limit reached for gpt-4o-mini on tokens per min (TPM)', type: 'tokens', code: 'rate_limit_exceeded' } };
-    const seen = await a.observe(new Response(JSON.stringify(body), { status: 429, headers: { 'retry-after-ms': '300', 'content-type': 'application/json' } }), body);
+    const [a, b] = clients.slice(0, 2).map(
+      (client) =>
+        new RedisLlmLimiter({
+          store: new RedisStore({ client: client as Redis }),
+          name,
+          tokensPerMinute: 100_000,
+          onStoreError: 'fail-closed',
+        }),
+    ) as [RedisLlmLimiter, RedisLlmLimiter];
+    const body = {
+      error: { message: 'Rate limit reached for gpt-4o-mini on tokens per min (TPM)', type: 'tokens', code: 'rate_limit_exceeded' },
+    };
+    const seen = await a.observe(
+      new Response(JSON.stringify(body), { status: 429, headers: { 'retry-after-ms': '300', 'content-type': 'application/json' } }),
+      body,
+    );
     expect(seen.triage).toMatchObject({ action: 'retry-after', retryAfterMs: 300 });
     const refused = await b.tryAcquire({ inputTokens: 10 });
     expect(refused.granted).toBe(false);
@@ -198,7 +234,14 @@ describe('RedisLlmLimiter against a real redis-server', () => {
 
   it('observe: rate-limit headers lower the shared levels (never raise them), minding headroom', async () => {
     const name = fresh('observe-headers');
-    const quota = new RedisLlmLimiter({ store, name, tokensPerMinute: 10_000, requestsPerMinute: 100, headroom: 0.1, onStoreError: 'fail-closed' });
+    const quota = new RedisLlmLimiter({
+      store,
+      name,
+      tokensPerMinute: 10_000,
+      requestsPerMinute: 100,
+      headroom: 0.1,
+      onStoreError: 'fail-closed',
+    });
     const headers = {
       'x-ratelimit-limit-tokens': '10000',
       'x-ratelimit-remaining-tokens': '3000',

@@ -74,7 +74,10 @@ describe('RedisRateLimiter.gcra against a real redis-server', () => {
       fc.asyncProperty(
         fc.integer({ min: 1, max: 50 }),
         fc.integer({ min: 1, max: 8 }),
-        fc.array(fc.record({ dt: fc.integer({ min: 0, max: 300 }), cost: fc.integer({ min: 0, max: 8 }), accept: fc.constantFrom(0, 50, -1) }), { minLength: 1, maxLength: 25 }),
+        fc.array(
+          fc.record({ dt: fc.integer({ min: 0, max: 300 }), cost: fc.integer({ min: 0, max: 8 }), accept: fc.constantFrom(0, 50, -1) }),
+          { minLength: 1, maxLength: 25 },
+        ),
         async (rate, burst, steps) => {
           const key = `sluice:{${fresh('maths')}:k}:tat`;
           const { emissionMs, toleranceMs } = gcraParameters(rate, burst);
@@ -83,7 +86,12 @@ describe('RedisRateLimiter.gcra against a real redis-server', () => {
           for (const { dt, cost: raw, accept } of steps) {
             now += dt;
             const cost = Math.min(raw, burst);
-            const reply = (await store.run(GCRA_TAKE, [key], [emissionMs, toleranceMs, cost, accept, now])) as [number, string, number, string];
+            const reply = (await store.run(GCRA_TAKE, [key], [emissionMs, toleranceMs, cost, accept, now])) as [
+              number,
+              string,
+              number,
+              string,
+            ];
             const wait = gcraWaitMs(tat, now, cost, emissionMs, toleranceMs);
             const admittedNow = gcraAdmit(tat, now, cost, emissionMs, toleranceMs);
             const expectedAdmit = wait === 0 || accept === -1 || wait <= accept;
@@ -165,11 +173,26 @@ describe('RedisRateLimiter.gcra against a real redis-server', () => {
 });
 
 /** Runs 4 hammer processes on one key; returns every admission's server time, sorted. */
-async function hammer(name: string, rate: number, burst: number, durationMs: number, lease?: number): Promise<{ times: number[]; refused: number[] }> {
+async function hammer(
+  name: string,
+  rate: number,
+  burst: number,
+  durationMs: number,
+  lease?: number,
+): Promise<{ times: number[]; refused: number[] }> {
   const file = fileURLToPath(new URL('./fixtures/hammer.ts', import.meta.url));
   const root = fileURLToPath(new URL('../../../', import.meta.url));
-  const args = [String(server.port), String(rate), String(burst), String(durationMs), name, ...(lease === undefined ? [] : [String(lease)])];
-  const outputs = await Promise.all(Array.from({ length: 4 }, () => run(process.execPath, ['--import', 'tsx', file, ...args], { cwd: root })));
+  const args = [
+    String(server.port),
+    String(rate),
+    String(burst),
+    String(durationMs),
+    name,
+    ...(lease === undefined ? [] : [String(lease)]),
+  ];
+  const outputs = await Promise.all(
+    Array.from({ length: 4 }, () => run(process.execPath, ['--import', 'tsx', file, ...args], { cwd: root })),
+  );
   const runs = outputs.map((o) => JSON.parse(o.stdout.trim().split('\n').pop() as string) as { admitted: number[]; refused: number });
   return { times: runs.flatMap((r) => r.admitted).sort((a, b) => a - b), refused: runs.map((r) => r.refused) };
 }
@@ -198,14 +221,27 @@ describe('coalescing: concurrent takes share one script call', () => {
         { isCluster: false },
       ) as never,
     });
-    const limiter = RedisRateLimiter.gcra({ store: counting, name: fresh('coalesce'), ratePerSecond: 0.001, burst: 20, onStoreError: 'fail-closed' });
+    const limiter = RedisRateLimiter.gcra({
+      store: counting,
+      name: fresh('coalesce'),
+      ratePerSecond: 0.001,
+      burst: 20,
+      onStoreError: 'fail-closed',
+    });
     const results = await Promise.all(Array.from({ length: 50 }, (_, i) => limiter.take(i % 2 === 0 ? 'even' : 'odd')));
     expect(calls).toBeLessThanOrEqual(2); // one EVALSHA (plus one EVAL the first time the script is seen)
     // per key, the first 20 in arrival order pass
     expect(results.filter((r, i) => i % 2 === 0 && r.granted)).toHaveLength(20);
     expect(results.map((r) => r.granted)).toEqual(Array.from({ length: 50 }, (_, i) => i < 40));
     expect(new Set(results.map((r) => r.serverTimeMs)).size).toBe(1);
-    const alone = RedisRateLimiter.gcra({ store: counting, name: fresh('alone'), ratePerSecond: 0.001, burst: 20, onStoreError: 'fail-closed', coalesce: false });
+    const alone = RedisRateLimiter.gcra({
+      store: counting,
+      name: fresh('alone'),
+      ratePerSecond: 0.001,
+      burst: 20,
+      onStoreError: 'fail-closed',
+      coalesce: false,
+    });
     calls = 0;
     await Promise.all(Array.from({ length: 10 }, () => alone.take('k')));
     expect(calls).toBe(10);
@@ -218,7 +254,10 @@ describe('coalescing: concurrent takes share one script call', () => {
       fc.asyncProperty(
         fc.integer({ min: 1, max: 20 }),
         fc.integer({ min: 1, max: 6 }),
-        fc.array(fc.record({ key: fc.integer({ min: 0, max: 2 }), cost: fc.integer({ min: 0, max: 6 }), accept: fc.constantFrom(0, 100, -1) }), { minLength: 2, maxLength: 30 }),
+        fc.array(
+          fc.record({ key: fc.integer({ min: 0, max: 2 }), cost: fc.integer({ min: 0, max: 6 }), accept: fc.constantFrom(0, 100, -1) }),
+          { minLength: 2, maxLength: 30 },
+        ),
         async (rate, burst, requests) => {
           const { emissionMs, toleranceMs } = gcraParameters(rate, burst);
           const name = fresh('many');
@@ -229,14 +268,22 @@ describe('coalescing: concurrent takes share one script call', () => {
           const expected: [number, number, number][] = [];
           for (const r of requests) {
             const cost = Math.min(r.cost, burst);
-            const reply = (await store.run(GCRA_TAKE, [one[r.key] as string], [emissionMs, toleranceMs, cost, r.accept, now])) as [number, string, number];
+            const reply = (await store.run(GCRA_TAKE, [one[r.key] as string], [emissionMs, toleranceMs, cost, r.accept, now])) as [
+              number,
+              string,
+              number,
+            ];
             expected.push([reply[0], Number(reply[1]), reply[2]]);
           }
           const used = [...new Set(requests.map((r) => r.key))];
           const args: (string | number)[] = [emissionMs, toleranceMs, requests.length];
           for (const r of requests) args.push(used.indexOf(r.key) + 1, Math.min(r.cost, burst), r.accept);
           args.push(now);
-          const reply = (await store.run(GCRA_TAKE_MANY, used.map((k) => many[k] as string), args)) as (string | number)[];
+          const reply = (await store.run(
+            GCRA_TAKE_MANY,
+            used.map((k) => many[k] as string),
+            args,
+          )) as (string | number)[];
           const actual = requests.map((_, i) => [reply[3 * i], Number(reply[3 * i + 1]), reply[3 * i + 2]]);
           expect(actual).toEqual(expected);
           for (const k of used) expect(Number(await client.get(many[k] as string))).toBe(Number(await client.get(one[k] as string)));
@@ -257,7 +304,14 @@ describe('lease batching (hot keys)', () => {
       } as never,
     });
     const name = fresh('lease');
-    const limiter = RedisRateLimiter.gcra({ store: counting, name, ratePerSecond: 1, burst: 1_000, onStoreError: 'fail-closed', lease: { units: 50 } });
+    const limiter = RedisRateLimiter.gcra({
+      store: counting,
+      name,
+      ratePerSecond: 1,
+      burst: 1_000,
+      onStoreError: 'fail-closed',
+      lease: { units: 50 },
+    });
     const results = [];
     for (let i = 0; i < 990; i++) results.push(await limiter.take('hot'));
     expect(results.every((r) => r.granted)).toBe(true);
@@ -274,7 +328,14 @@ describe('lease batching (hot keys)', () => {
 
   it('a lease older than maxAgeMs goes back before the next take; bad lease options throw', async () => {
     const name = fresh('lease-age');
-    const limiter = RedisRateLimiter.gcra({ store, name, ratePerSecond: 0.001, burst: 10, onStoreError: 'fail-closed', lease: { units: 10, maxAgeMs: 30 } });
+    const limiter = RedisRateLimiter.gcra({
+      store,
+      name,
+      ratePerSecond: 0.001,
+      burst: 10,
+      onStoreError: 'fail-closed',
+      lease: { units: 10, maxAgeMs: 30 },
+    });
     expect((await limiter.take('k')).granted).toBe(true);
     expect(limiter.leasedUnits).toBe(9);
     await sleep(50);
@@ -282,8 +343,12 @@ describe('lease batching (hot keys)', () => {
     expect((await limiter.take('k')).granted).toBe(true);
     expect(limiter.leasedUnits).toBe(8);
     await limiter.close();
-    expect(() => RedisRateLimiter.gcra({ store, ratePerSecond: 1, burst: 5, onStoreError: 'fail-closed', lease: { units: 6 } })).toThrow(/lease.units/);
-    expect(() => RedisRateLimiter.gcra({ store, ratePerSecond: 1, burst: 5, onStoreError: 'fail-closed', lease: { units: 2, maxAgeMs: 0 } })).toThrow(/maxAgeMs/);
+    expect(() => RedisRateLimiter.gcra({ store, ratePerSecond: 1, burst: 5, onStoreError: 'fail-closed', lease: { units: 6 } })).toThrow(
+      /lease.units/,
+    );
+    expect(() =>
+      RedisRateLimiter.gcra({ store, ratePerSecond: 1, burst: 5, onStoreError: 'fail-closed', lease: { units: 2, maxAgeMs: 0 } }),
+    ).toThrow(/maxAgeMs/);
   });
 
   it('across 4 processes, admissions stay within burst + rate × t + 4 × lease.units in any window', async () => {
@@ -303,7 +368,10 @@ describe('RedisRateLimiter.slidingWindow', () => {
       fc.asyncProperty(
         fc.integer({ min: 1, max: 20 }),
         fc.integer({ min: 10, max: 1_000 }),
-        fc.array(fc.record({ dt: fc.integer({ min: 0, max: 600 }), cost: fc.integer({ min: 0, max: 20 }) }), { minLength: 1, maxLength: 25 }),
+        fc.array(fc.record({ dt: fc.integer({ min: 0, max: 600 }), cost: fc.integer({ min: 0, max: 20 }) }), {
+          minLength: 1,
+          maxLength: 25,
+        }),
         async (limit, windowMs, steps) => {
           const key = `sluice:{${fresh('sw')}:k}:sw`;
           let now = 1_700_000_000_000 + fc.sample(fc.integer({ min: 0, max: 999 }), 1)[0]!;
@@ -362,7 +430,14 @@ describe('faults', () => {
 
   it('a slow Redis (DEBUG SLEEP) hits the per-call timeout and the policy decides', async () => {
     const slowStore = new RedisStore({ client, timeoutMs: 100 });
-    const limiter = RedisRateLimiter.gcra({ store: slowStore, name: fresh('slow'), ratePerSecond: 10, burst: 5, onStoreError: 'fail-open', probeIntervalMs: 50 });
+    const limiter = RedisRateLimiter.gcra({
+      store: slowStore,
+      name: fresh('slow'),
+      ratePerSecond: 10,
+      burst: 5,
+      onStoreError: 'fail-open',
+      probeIntervalMs: 50,
+    });
     const failures: StoreCallError[] = [];
     limiter.onStoreFailure((error) => failures.push(error));
     const sleeper = new Redis(server.port, '127.0.0.1');
@@ -389,7 +464,13 @@ describe('faults', () => {
       evalSha: (sha, { keys, arguments: args }) => (calls.push('evalSha'), client.evalsha(sha, keys.length, ...keys, ...args)),
       eval: (source, { keys, arguments: args }) => (calls.push('eval'), client.eval(source, keys.length, ...keys, ...args)),
     });
-    const limiter = RedisRateLimiter.gcra({ store: new RedisStore({ client: adapted }), name: fresh('node-redis'), ratePerSecond: 1, burst: 2, onStoreError: 'fail-closed' });
+    const limiter = RedisRateLimiter.gcra({
+      store: new RedisStore({ client: adapted }),
+      name: fresh('node-redis'),
+      ratePerSecond: 1,
+      burst: 2,
+      onStoreError: 'fail-closed',
+    });
     expect((await limiter.take('k')).granted).toBe(true);
     expect(calls[0]).toBe('evalSha');
     limiter.close();
@@ -403,7 +484,15 @@ describe('Redis killed mid-run, then restarted', () => {
       const ownClient = new Redis(own.port, '127.0.0.1', { maxRetriesPerRequest: 1, retryStrategy: () => 20 });
       ownClient.on('error', () => {});
       const ownStore = new RedisStore({ client: ownClient, timeoutMs: 150 });
-      const limiter = RedisRateLimiter.gcra({ store: ownStore, name: fresh(policy), ratePerSecond: 1, burst: 8, onStoreError: policy, expectedInstances: 4, probeIntervalMs: 50 });
+      const limiter = RedisRateLimiter.gcra({
+        store: ownStore,
+        name: fresh(policy),
+        ratePerSecond: 1,
+        burst: 8,
+        onStoreError: policy,
+        expectedInstances: 4,
+        probeIntervalMs: 50,
+      });
       const modes: string[] = [];
       limiter.onModeChange((mode) => modes.push(mode));
       try {

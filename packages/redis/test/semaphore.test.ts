@@ -3,7 +3,14 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ClosedError, InvalidArgumentError, LimitExceededError, TooLargeError, WaitTimeoutError, isStoreUnavailableError } from '@sluice/core';
+import {
+  ClosedError,
+  InvalidArgumentError,
+  LimitExceededError,
+  TooLargeError,
+  WaitTimeoutError,
+  isStoreUnavailableError,
+} from '@sluice/core';
 import { RedisStore, type RedisScriptClient, type StoreCallError } from '@sluice/redis';
 import { RedisSemaphore, type RedisSemaphoreOptions, type SemaphorePermit } from '@sluice/redis';
 import { startRedis, type RedisServer } from '../../../test-support/redis.ts';
@@ -121,7 +128,16 @@ describe('RedisSemaphore against a real redis-server', () => {
       const name = fresh(weighted ? 'swarm-weighted' : 'swarm');
       const limit = weighted ? 5 : 4;
       const otherClient = new Redis(server.port, '127.0.0.1');
-      const instances = [semaphore({ name, limit }), new RedisSemaphore({ store: new RedisStore({ client: otherClient, timeoutMs: 2_000 }), name, limit, leaseMs: 5_000, onStoreError: 'fail-closed' })];
+      const instances = [
+        semaphore({ name, limit }),
+        new RedisSemaphore({
+          store: new RedisStore({ client: otherClient, timeoutMs: 2_000 }),
+          name,
+          limit,
+          leaseMs: 5_000,
+          onStoreError: 'fail-closed',
+        }),
+      ];
       let inFlight = 0;
       let maxInFlight = 0;
       let rounds = 0;
@@ -154,7 +170,9 @@ describe('RedisSemaphore against a real redis-server', () => {
     const name = fresh('procs');
     const limit = 3;
     const outputs = await Promise.all(
-      Array.from({ length: 3 }, () => run(process.execPath, ['--import', 'tsx', fixture, 'hammer', String(server.port), name, String(limit), '1000', '3'], { cwd: root })),
+      Array.from({ length: 3 }, () =>
+        run(process.execPath, ['--import', 'tsx', fixture, 'hammer', String(server.port), name, String(limit), '1000', '3'], { cwd: root }),
+      ),
     );
     const results = outputs.map((o) => JSON.parse(o.stdout.trim().split('\n').pop() as string) as { maxInFlight: number; rounds: number });
     expect(Math.max(...results.map((r) => r.maxInFlight))).toBe(limit);
@@ -163,7 +181,7 @@ describe('RedisSemaphore against a real redis-server', () => {
     expect(await client.exists(holders(name, 'shared'))).toBe(0);
   }, 30_000);
 
-  it("a holder that never releases loses its units after leaseMs, and not before", async () => {
+  it('a holder that never releases loses its units after leaseMs, and not before', async () => {
     const name = fresh('abandoned');
     const leaseMs = 300;
     const crashed = semaphore({ name, limit: 2, leaseMs, renew: false });
@@ -193,7 +211,10 @@ describe('RedisSemaphore against a real redis-server', () => {
   it('a SIGKILLed process keeps its units while alive (renewal) and loses them leaseMs after its last renewal', async () => {
     const name = fresh('crash');
     const leaseMs = 600;
-    const child = spawn(process.execPath, ['--import', 'tsx', fixture, 'hold', String(server.port), name, '2', String(leaseMs), '2'], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, ['--import', 'tsx', fixture, 'hold', String(server.port), name, '2', String(leaseMs), '2'], {
+      cwd: root,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     try {
       const leaseId = await new Promise<string>((resolve, reject) => {
         let out = '';
@@ -209,7 +230,9 @@ describe('RedisSemaphore against a real redis-server', () => {
       await sleep(leaseMs + 300);
       expect(await sem.tryAcquire('shared')).toBeUndefined();
       child.kill('SIGKILL');
-      await new Promise((resolve) => (child.exitCode !== null || child.signalCode !== null ? resolve(undefined) : child.once('exit', resolve)));
+      await new Promise((resolve) =>
+        child.exitCode !== null || child.signalCode !== null ? resolve(undefined) : child.once('exit', resolve),
+      );
       const killed = performance.now();
       const left = Number(await client.zscore(holders(name, 'shared'), leaseId)) - (await serverNow());
       expect(left).toBeGreaterThan(0);
@@ -393,7 +416,13 @@ describe('RedisSemaphore against a real redis-server', () => {
       },
     };
     const slowName = fresh('abort-race');
-    const slow = new RedisSemaphore({ store: new RedisStore({ client: late, timeoutMs: 2_000 }), name: slowName, limit: 1, leaseMs: 5_000, onStoreError: 'fail-closed' });
+    const slow = new RedisSemaphore({
+      store: new RedisStore({ client: late, timeoutMs: 2_000 }),
+      name: slowName,
+      limit: 1,
+      leaseMs: 5_000,
+      onStoreError: 'fail-closed',
+    });
     const racing = new AbortController();
     const raced = slow.acquire('k', 1, { signal: racing.signal }).catch((e: unknown) => e);
     await sleep(30);
@@ -493,7 +522,15 @@ describe('RedisSemaphore with Redis killed mid-run, then restarted', () => {
       const ownClient = new Redis(own.port, '127.0.0.1', { maxRetriesPerRequest: 1, retryStrategy: () => 20 });
       ownClient.on('error', () => {});
       const ownStore = new RedisStore({ client: ownClient, timeoutMs: 150 });
-      const sem = new RedisSemaphore({ store: ownStore, name: fresh(policy), limit: 8, leaseMs: 600, onStoreError: policy, expectedInstances: 4, probeIntervalMs: 50 });
+      const sem = new RedisSemaphore({
+        store: ownStore,
+        name: fresh(policy),
+        limit: 8,
+        leaseMs: 600,
+        onStoreError: policy,
+        expectedInstances: 4,
+        probeIntervalMs: 50,
+      });
       const modes: string[] = [];
       const failures: StoreCallError[] = [];
       const lost: SemaphorePermit[] = [];

@@ -49,7 +49,9 @@ suite('shedder', (s) => {
       ] as const) {
         if (result.granted) throw new Error(`shedder bench: the ${label} case was admitted`);
       }
-      g.floor('floor: compare + constant', () => floor.tryTake(2), { metrics: () => ({ alloc: bytesAllocatedPerOp(() => floor.tryTake(2)) }) });
+      g.floor('floor: compare + constant', () => floor.tryTake(2), {
+        metrics: () => ({ alloc: bytesAllocatedPerOp(() => floor.tryTake(2)) }),
+      });
       g.time('LoadShedder, low at 95 % (threshold)', () => loaded.tryAcquire(1, low), {
         metrics: () => ({ alloc: bytesAllocatedPerOp(() => loaded.tryAcquire(1, low)) }),
       });

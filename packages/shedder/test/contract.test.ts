@@ -5,7 +5,13 @@ const one = [{ name: 'all', priority: 0, admitUpTo: 1 }];
 
 // The seed's rule: no queue, refuse with `shed` past the level's share (19 of 20 for normal).
 describeGateContract('LoadShedder (refuse at once)', {
-  create: ({ clock }) => ({ gate: new LoadShedder({ capacity: 20, clock }), initial: 19, queueLimit: 0, refillMs: 0, refusalReason: 'shed' }),
+  create: ({ clock }) => ({
+    gate: new LoadShedder({ capacity: 20, clock }),
+    initial: 19,
+    queueLimit: 0,
+    refillMs: 0,
+    refusalReason: 'shed',
+  }),
   invalid: {
     'capacity 0': ({ clock }) => new LoadShedder({ capacity: 0, clock }),
     'capacity fractional': ({ clock }) => new LoadShedder({ capacity: 2.5, clock }),
@@ -30,7 +36,8 @@ describeGateContract('LoadShedder (refuse at once)', {
     'signals not an array': ({ clock }) => new LoadShedder({ capacity: 10, signals: { value: 1 } as never, clock }),
     'a signal without a value': ({ clock }) => new LoadShedder({ capacity: 10, signals: [{} as never], clock }),
     'codel targetMs 0': ({ clock }) => new LoadShedder({ capacity: 10, queueLimit: 5, codel: { targetMs: 0 }, clock }),
-    'codel intervalMs not above targetMs': ({ clock }) => new LoadShedder({ capacity: 10, queueLimit: 5, codel: { targetMs: 50, intervalMs: 50 }, clock }),
+    'codel intervalMs not above targetMs': ({ clock }) =>
+      new LoadShedder({ capacity: 10, queueLimit: 5, codel: { targetMs: 50, intervalMs: 50 }, clock }),
     'negative queueLimit': ({ clock }) => new LoadShedder({ capacity: 10, queueLimit: -1, clock }),
   },
 });

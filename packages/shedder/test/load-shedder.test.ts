@@ -12,7 +12,6 @@ function fill(shedder: LoadShedder, priority: number, held: Permit[]): { granted
   }
 }
 
-
 describe('LoadShedder: priority thresholds', () => {
   it('admits low to 90 %, normal to 95 %, high to 98 % by default, and sheds past that', () => {
     const shedder = new LoadShedder({ capacity: 100, clock: new VirtualClock() });

@@ -7,7 +7,14 @@ import { gateOperations } from '@sluice/testing/arbitraries';
 
 const steps = fc.array(
   fc.oneof(
-    { weight: 6, arbitrary: fc.record({ kind: fc.constant('take' as const), count: fc.integer({ min: 1, max: 4 }), priority: fc.constantFrom(-3, -1, 0, 1, 2) }) },
+    {
+      weight: 6,
+      arbitrary: fc.record({
+        kind: fc.constant('take' as const),
+        count: fc.integer({ min: 1, max: 4 }),
+        priority: fc.constantFrom(-3, -1, 0, 1, 2),
+      }),
+    },
     { weight: 3, arbitrary: fc.record({ kind: fc.constant('release' as const), index: fc.nat() }) },
     { weight: 1, arbitrary: fc.record({ kind: fc.constant('signal' as const), value: fc.double({ min: 0, max: 1, noNaN: true }) }) },
   ),
@@ -56,17 +63,21 @@ describe('LoadShedder properties', () => {
 
   it('with CoDel shedding and LIFO: the gate invariants hold and every waiter settles once', async () => {
     await fc.assert(
-      fc.asyncProperty(gateOperations({ maxCount: 2, priorities: [-1, 0, 1], maxAdvanceMs: 40 }), fc.boolean(), async (operations, lifo) => {
-        const clock = new VirtualClock({ stallReportMs: false });
-        const shedder = new LoadShedder({ capacity: 4, queueLimit: 6, codel: { targetMs: 5, intervalMs: 20, lifo }, clock });
-        const report = await driveGate(shedder, clock, operations);
-        expect(report.violations).toEqual([]);
-        expect(shedder.inFlight).toBeLessThanOrEqual(4);
-        shedder.close();
-        expect(await settleAll(clock, report)).toEqual([]);
-        expect(report.waiters.every((w) => w.settlements === 1)).toBe(true);
-        expect(clock.pendingTimers).toBe(0);
-      }),
+      fc.asyncProperty(
+        gateOperations({ maxCount: 2, priorities: [-1, 0, 1], maxAdvanceMs: 40 }),
+        fc.boolean(),
+        async (operations, lifo) => {
+          const clock = new VirtualClock({ stallReportMs: false });
+          const shedder = new LoadShedder({ capacity: 4, queueLimit: 6, codel: { targetMs: 5, intervalMs: 20, lifo }, clock });
+          const report = await driveGate(shedder, clock, operations);
+          expect(report.violations).toEqual([]);
+          expect(shedder.inFlight).toBeLessThanOrEqual(4);
+          shedder.close();
+          expect(await settleAll(clock, report)).toEqual([]);
+          expect(report.waiters.every((w) => w.settlements === 1)).toBe(true);
+          expect(clock.pendingTimers).toBe(0);
+        },
+      ),
       { numRuns: 150 },
     );
   });

@@ -84,9 +84,18 @@ describe('tree-shaking', () => {
   it('the umbrella itself adds no code to any entry', async () => {
     const whole = await bundle("export * from 'sluice';");
     expect(Object.keys(whole.inputs).filter((file) => file.startsWith('packages/sluice/'))).toEqual([]);
-    expect([...new Set(Object.keys(whole.inputs).map((file) => file.split('/')[1]))].sort()).toEqual(
-      ['breaker', 'buffer', 'concurrency', 'core', 'llm', 'monitor', 'overload', 'rate-limit', 'shedder', 'web-streams'],
-    );
+    expect([...new Set(Object.keys(whole.inputs).map((file) => file.split('/')[1]))].sort()).toEqual([
+      'breaker',
+      'buffer',
+      'concurrency',
+      'core',
+      'llm',
+      'monitor',
+      'overload',
+      'rate-limit',
+      'shedder',
+      'web-streams',
+    ]);
   });
 });
 
@@ -117,13 +126,18 @@ describe('README bundle-size table', () => {
     const rows = new Map<string, number[]>();
     for (const line of table.split('\n')) {
       const label = /^\| `([^`]+)`/.exec(line)?.[1];
-      if (label !== undefined) rows.set(label, [...line.matchAll(/([\d,]+) B \(/g)].map((m) => Number((m[1] as string).replaceAll(',', ''))));
+      if (label !== undefined)
+        rows.set(
+          label,
+          [...line.matchAll(/([\d,]+) B \(/g)].map((m) => Number((m[1] as string).replaceAll(',', ''))),
+        );
     }
     expect([...rows.keys()].sort()).toEqual(measured.map((m) => m.label).sort());
     const stale: string[] = [];
     for (const { label, minified, gzip } of measured) {
       const [readmeMinified = NaN, readmeGzip = NaN] = rows.get(label) ?? [];
-      if (!(Math.abs(readmeMinified - minified) <= 0.05 * minified)) stale.push(`${label}: minified ${readmeMinified} in README, ${minified} now`);
+      if (!(Math.abs(readmeMinified - minified) <= 0.05 * minified))
+        stale.push(`${label}: minified ${readmeMinified} in README, ${minified} now`);
       if (!(Math.abs(readmeGzip - gzip) <= 0.05 * gzip)) stale.push(`${label}: gzip ${readmeGzip} in README, ${gzip} now`);
     }
     expect(stale, 'run `pnpm build && pnpm size`').toEqual([]);

@@ -79,11 +79,14 @@ describe('the root entry', () => {
     for (const [key, value] of expected) expect(ns(sluice)[key], key).toBe(value);
   });
 
-  it.each(['throttle', 'fromBuffer', 'toBuffer', 'conflate'])('has the Web Streams %s; the Node streams one is sluice/node-streams', (name) => {
-    expect(ns(sluice)[name]).toBe(ns(webStreams)[name]);
-    expect(ns(sluiceNodeStreams)[name]).toBe(ns(nodeStreams)[name]);
-    expect(ns(sluice)[name]).not.toBe(ns(sluiceNodeStreams)[name]);
-  });
+  it.each(['throttle', 'fromBuffer', 'toBuffer', 'conflate'])(
+    'has the Web Streams %s; the Node streams one is sluice/node-streams',
+    (name) => {
+      expect(ns(sluice)[name]).toBe(ns(webStreams)[name]);
+      expect(ns(sluiceNodeStreams)[name]).toBe(ns(nodeStreams)[name]);
+      expect(ns(sluice)[name]).not.toBe(ns(sluiceNodeStreams)[name]);
+    },
+  );
 });
 
 describe('the subpaths', () => {
@@ -126,7 +129,12 @@ describe('package.json', () => {
       const stub = JSON.parse(readFileSync(stubUrl, 'utf8')) as { main: string; module: string; types: string };
       const target = manifest.exports[subpath] as Target;
       const up = '../'.repeat(dir.split('/').length);
-      expect(stub).toEqual({ private: true, main: up + target.require.default.slice(2), module: up + target.import.default.slice(2), types: up + target.require.types.slice(2) });
+      expect(stub).toEqual({
+        private: true,
+        main: up + target.require.default.slice(2),
+        module: up + target.import.default.slice(2),
+        types: up + target.require.types.slice(2),
+      });
       expect(manifest.files).toContain(dir.split('/')[0]);
     }
   });

@@ -111,10 +111,17 @@ describe('sluice installed from its packed tarball with plain npm', () => {
 
   it('works from ESM and CommonJS, and a Node-only subpath names the package to install', { timeout: 120_000 }, () => {
     const dir = scratchProject('service', ['sluice']);
-    const esm = node(dir, "import { TokenBucket } from 'sluice'; const b = new TokenBucket({ ratePerSecond: 1, burst: 2 }); console.log(b.tryAcquire(2).granted, b.tryAcquire().granted);");
+    const esm = node(
+      dir,
+      "import { TokenBucket } from 'sluice'; const b = new TokenBucket({ ratePerSecond: 1, burst: 2 }); console.log(b.tryAcquire(2).granted, b.tryAcquire().granted);",
+    );
     expect(esm.stderr).toBe('');
     expect(esm.stdout.trim()).toBe('true false');
-    const cjs = node(dir, "const { pipeline, passThrough } = require('sluice'); console.log(pipeline(passThrough()).tryAcquire().granted);", 'commonjs');
+    const cjs = node(
+      dir,
+      "const { pipeline, passThrough } = require('sluice'); console.log(pipeline(passThrough()).tryAcquire().granted);",
+      'commonjs',
+    );
     expect(cjs.stderr).toBe('');
     expect(cjs.stdout.trim()).toBe('true');
     const redis = node(dir, "await import('sluice/redis');");
@@ -150,7 +157,8 @@ describe('packing a package that was not built', () => {
     const buffer = published.find((p) => p.manifest.name === '@sluice/buffer') as { dir: string; manifest: Manifest };
     mkdirSync(join(copy, 'packages', 'buffer'), { recursive: true });
     cpSync(join(root, 'scripts'), join(copy, 'scripts'), { recursive: true });
-    for (const file of ['package.json', 'README.md', 'src']) cpSync(join(buffer.dir, file), join(copy, 'packages', 'buffer', file), { recursive: true });
+    for (const file of ['package.json', 'README.md', 'src'])
+      cpSync(join(buffer.dir, file), join(copy, 'packages', 'buffer', file), { recursive: true });
     const dir = join(copy, 'packages', 'buffer');
 
     const unbuilt = npm(['pack', '--dry-run', '--json'], dir);

@@ -55,9 +55,7 @@ export function gateOperations(options: GateOperationsOptions): fc.Arbitrary<Gat
   const count = fc.integer({ min: minCount, max: maxCount });
   const priority = fc.constantFrom(...priorities);
   const maxWaitMs =
-    options.withDeadlines === false
-      ? fc.constant(undefined)
-      : fc.option(fc.integer({ min: 0, max: 2_000 }), { nil: undefined, freq: 2 });
+    options.withDeadlines === false ? fc.constant(undefined) : fc.option(fc.integer({ min: 0, max: 2_000 }), { nil: undefined, freq: 2 });
   const operation: fc.Arbitrary<GateOperation> = fc.oneof(
     { weight: 3, arbitrary: fc.record({ kind: fc.constant('try' as const), count, priority }) },
     {

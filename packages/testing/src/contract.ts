@@ -301,7 +301,7 @@ export function describeGateContract(name: string, options: GateContractOptions)
 
     it('refuses with queue-full once queueLimit units wait', async () => {
       const f = make();
-      const permits = exhaust(f);
+      exhaust(f);
       const waiters: TrackedPromise<Permit>[] = [];
       let queued = 0;
       while (queued < f.queueLimit) {

@@ -1,13 +1,4 @@
-import {
-  GateBase,
-  checkName,
-  checkNumber,
-  checkOptions,
-  optionKeys,
-  type Clock,
-  type Outcome,
-  type RefusalReason,
-} from '@sluice/core';
+import { GateBase, checkName, checkNumber, checkOptions, optionKeys, type Clock, type Outcome, type RefusalReason } from '@sluice/core';
 
 /** Options of {@link ControlledGate}. */
 export interface ControlledGateOptions {

@@ -27,7 +27,11 @@ export const INVALID_OUTCOMES: readonly { readonly label: string; readonly value
     { label: 'usage not an object', value: { ok: true, usage: 12 }, names: 'outcome.usage must be an object' },
     { label: 'negative input tokens', value: { ok: true, usage: { inputTokens: -5 } }, names: 'outcome.usage.inputTokens must be' },
     { label: 'NaN output tokens', value: { ok: true, usage: { outputTokens: Number.NaN } }, names: 'outcome.usage.outputTokens must be' },
-    { label: 'an unknown usage key', value: { ok: true, usage: { inputToken: 5 } }, names: 'unknown usage key "outcome.usage.inputToken"; did you mean "outcome.usage.inputTokens"?' },
+    {
+      label: 'an unknown usage key',
+      value: { ok: true, usage: { inputToken: 5 } },
+      names: 'unknown usage key "outcome.usage.inputToken"; did you mean "outcome.usage.inputTokens"?',
+    },
     { label: 'an unknown key', value: { ok: true, sucess: true }, names: 'unknown outcome key "sucess"' },
     { label: 'a misspelt key', value: { ok: true, durationMS: 5 }, names: 'unknown outcome key "durationMS"; did you mean "durationMs"?' },
   ].map((entry) => Object.freeze(entry)),

@@ -158,7 +158,11 @@ export class ProviderSimulator {
       const dimension = tokenWaitMs >= requestWaitMs ? 'tokens' : 'requests';
       return Promise.resolve({
         status: 429,
-        headers: { ...this.headers(), 'retry-after': String(Math.max(1, Math.ceil(waitMs / 1000))), 'retry-after-ms': String(Math.ceil(waitMs)) },
+        headers: {
+          ...this.headers(),
+          'retry-after': String(Math.max(1, Math.ceil(waitMs / 1000))),
+          'retry-after-ms': String(Math.ceil(waitMs)),
+        },
         body: this.errorBody(dimension, waitMs, reserved),
         usage: undefined,
       });
@@ -167,7 +171,10 @@ export class ProviderSimulator {
     this.tokenLevel -= reserved;
     const headers = this.headers();
     const inputTokens = Math.max(0, Math.round(request.inputTokens * this.random.uniform(0.9, 1.1)));
-    const outputTokens = Math.max(0, Math.min(request.maxOutputTokens, Math.round(request.maxOutputTokens * this.outputShare(this.random))));
+    const outputTokens = Math.max(
+      0,
+      Math.min(request.maxOutputTokens, Math.round(request.maxOutputTokens * this.outputShare(this.random))),
+    );
     const latency = Math.max(0, this.latency(this.random));
     return new Promise((resolve) => {
       this.clock.setTimer(() => {
@@ -219,7 +226,10 @@ export class ProviderSimulator {
 
   private errorBody(dimension: 'tokens' | 'requests', waitMs: number, requested: number): unknown {
     if (this.format === 'anthropic') {
-      return { type: 'error', error: { type: 'rate_limit_error', message: `Number of ${dimension} has exceeded your per-minute rate limit.` } };
+      return {
+        type: 'error',
+        error: { type: 'rate_limit_error', message: `Number of ${dimension} has exceeded your per-minute rate limit.` },
+      };
     }
     const unit = dimension === 'tokens' ? 'tokens per min (TPM)' : 'requests per min (RPM)';
     const limit = dimension === 'tokens' ? this.tpm : this.rpm;
@@ -235,7 +245,12 @@ export class ProviderSimulator {
 
   private completionBody(inputTokens: number, outputTokens: number): unknown {
     if (this.format === 'anthropic') {
-      return { type: 'message', role: 'assistant', content: [{ type: 'text', text: '…' }], usage: { input_tokens: inputTokens, output_tokens: outputTokens } };
+      return {
+        type: 'message',
+        role: 'assistant',
+        content: [{ type: 'text', text: '…' }],
+        usage: { input_tokens: inputTokens, output_tokens: outputTokens },
+      };
     }
     return {
       object: 'chat.completion',

@@ -67,8 +67,6 @@ async function until(done: () => boolean, ms: number): Promise<boolean> {
   return done();
 }
 
-
-
 async function exhaust(s: RemoteGateContractSubject): Promise<Permit[]> {
   const permits: Permit[] = [];
   for (let i = 0; i < s.initial; i++) {
@@ -156,7 +154,11 @@ export function describeRemoteGateContract(name: string, options: RemoteGateCont
       if (s.queueLimit < 3) return s.gate.close();
       const permits = await exhaust(s);
       const order: string[] = [];
-      const watch = (label: string, p: Promise<Permit>) => p.then(() => order.push(label), () => order.push(`${label}!`));
+      const watch = (label: string, p: Promise<Permit>) =>
+        p.then(
+          () => order.push(label),
+          () => order.push(`${label}!`),
+        );
       const first = watch('first', s.gate.acquire(1));
       const second = watch('second', s.gate.acquire(1));
       const urgent = watch('urgent', s.gate.acquire(1, { priority: 10 }));
@@ -313,7 +315,11 @@ export function describeRemoteGateContract(name: string, options: RemoteGateCont
             if (op.abortAfterMs !== undefined) systemClock.setTimer(() => controller.abort(new Error('gave up')), op.abortAfterMs);
             waits.push(
               s.gate
-                .acquire(Math.min(op.count, s.gate.capacity), { priority: op.priority, signal: controller.signal, ...(op.maxWaitMs === undefined ? {} : { maxWaitMs: op.maxWaitMs }) })
+                .acquire(Math.min(op.count, s.gate.capacity), {
+                  priority: op.priority,
+                  signal: controller.signal,
+                  ...(op.maxWaitMs === undefined ? {} : { maxWaitMs: op.maxWaitMs }),
+                })
                 .then(
                   () => (settled[index] = (settled[index] ?? 0) + 1),
                   () => (settled[index] = (settled[index] ?? 0) + 1),

@@ -25,7 +25,13 @@ export interface TrackedPromise<T> {
  * ```
  */
 export function track<T>(promise: Promise<T>): TrackedPromise<T> {
-  const tracked = { promise, done: false, state: 'pending' as TrackedPromise<T>['state'], value: undefined as T | undefined, error: undefined as unknown };
+  const tracked = {
+    promise,
+    done: false,
+    state: 'pending' as TrackedPromise<T>['state'],
+    value: undefined as T | undefined,
+    error: undefined as unknown,
+  };
   promise.then(
     (value) => {
       tracked.done = true;

@@ -54,7 +54,10 @@ function makeYielder(): Yielder {
   // declares no `onmessage`, the DOM's does): via `unknown`, as neither view overlaps the other.
   const g = globalThis as unknown as {
     setImmediate?: (callback: () => void) => unknown;
-    MessageChannel?: new () => { port1: { onmessage: (() => void) | null; close(): void }; port2: { postMessage(v: unknown): void; close(): void } };
+    MessageChannel?: new () => {
+      port1: { onmessage: (() => void) | null; close(): void };
+      port2: { postMessage(v: unknown): void; close(): void };
+    };
     setTimeout: (callback: () => void, ms: number) => unknown;
   };
   if (typeof g.setImmediate === 'function') {

@@ -4,7 +4,13 @@ import { ProviderSimulator, VirtualClock, goDuration } from '@sluice/testing';
 describe('ProviderSimulator', () => {
   it('charges input + max output up front, answers after the latency with usage, and refunds the unused part', async () => {
     const clock = new VirtualClock();
-    const provider = new ProviderSimulator({ clock, requestsPerMinute: 60, tokensPerMinute: 6_000, latencyMs: 200, outputShare: () => 0.5 });
+    const provider = new ProviderSimulator({
+      clock,
+      requestsPerMinute: 60,
+      tokensPerMinute: 6_000,
+      latencyMs: 200,
+      outputShare: () => 0.5,
+    });
     const pending = provider.call({ inputTokens: 1_000, maxOutputTokens: 2_000 });
     const response = await clock.settle(pending);
     expect(clock.now()).toBe(200);

@@ -13,7 +13,14 @@ describe('summarize', () => {
 describe('simulateLoad', () => {
   it('is reproducible: same seed, same result', async () => {
     const run = () =>
-      simulateLoad({ clock: new VirtualClock(), seed: 9, durationMs: 5_000, arrivalsPerSecond: 50, serviceTimeMs: (r) => r.exponential(15), servers: 2 });
+      simulateLoad({
+        clock: new VirtualClock(),
+        seed: 9,
+        durationMs: 5_000,
+        arrivalsPerSecond: 50,
+        serviceTimeMs: (r) => r.exponential(15),
+        servers: 2,
+      });
     expect(await run()).toEqual(await run());
   });
 
@@ -69,7 +76,9 @@ describe('simulateLoad', () => {
 
   it('rejects bad options', async () => {
     const clock = new VirtualClock();
-    await expect(simulateLoad({ clock, durationMs: 1, arrivalsPerSecond: 0, serviceTimeMs: 1 })).rejects.toThrow(/arrivalsPerSecond must be a finite number > 0/);
+    await expect(simulateLoad({ clock, durationMs: 1, arrivalsPerSecond: 0, serviceTimeMs: 1 })).rejects.toThrow(
+      /arrivalsPerSecond must be a finite number > 0/,
+    );
     await expect(simulateLoad({ clock, durationMs: 1, arrivalsPerSecond: 1, serviceTimeMs: 1, servers: 0 })).rejects.toThrow(/servers/);
   });
 });

@@ -79,10 +79,13 @@ export const scenarios = {
     const limiter = new ConcurrencyLimiter({ maxConcurrent: 1 });
     const held = await limiter.acquire();
     const pair = throttle<number>(limiter);
-    const read = pair.readable.getReader().read().then(
-      () => 'read',
-      (error: Error) => error.message,
-    );
+    const read = pair.readable
+      .getReader()
+      .read()
+      .then(
+        () => 'read',
+        (error: Error) => error.message,
+      );
     const writer = pair.writable.getWriter();
     const written = writer.write(1).then(
       () => 'written',
@@ -141,7 +144,9 @@ export const scenarios = {
     async function* tokens() {
       for (const token of ['a', 'b', 'c']) yield { token };
     }
-    const text = await new Response(sseStream(tokens(), { gate: new TokenBucket({ ratePerSecond: 100, burst: 1 }), heartbeatMs: 0 })).text();
+    const text = await new Response(
+      sseStream(tokens(), { gate: new TokenBucket({ ratePerSecond: 100, burst: 1 }), heartbeatMs: 0 }),
+    ).text();
     return { text };
   },
 };

@@ -12,7 +12,10 @@ let close: () => Promise<void>;
 beforeAll(async () => {
   const script = await bundleForBrowser(new URL('./page.ts', import.meta.url).href);
   const server = await servePages({
-    '/': ['text/html', '<!doctype html><meta charset="utf-8"><title>sluice web-streams</title><script type="module" src="/page.js"></script>'],
+    '/': [
+      'text/html',
+      '<!doctype html><meta charset="utf-8"><title>sluice web-streams</title><script type="module" src="/page.js"></script>',
+    ],
     '/page.js': ['text/javascript', script],
   });
   close = server.close;
@@ -66,7 +69,13 @@ describe('web-streams in headless Chromium', () => {
   });
 
   it('a dropping buffer reports its drops: in = out + dropped', async () => {
-    const { total, out, dropped, counted, last } = await run<{ total: number; out: number[]; dropped: number; counted: number; last: number }>('dropping');
+    const { total, out, dropped, counted, last } = await run<{
+      total: number;
+      out: number[];
+      dropped: number;
+      counted: number;
+      last: number;
+    }>('dropping');
     expect(out.length + dropped).toBe(total);
     expect(counted).toBe(dropped);
     expect(dropped).toBeGreaterThan(0);

@@ -197,7 +197,8 @@ const SSE_KEYS = optionKeys<SseOptions<never>>()({ gate: true, cost: true, heart
 export function sseStream<E>(events: AsyncIterable<E>, options: SseOptions<E> = {}): ReadableStream<Uint8Array> {
   checkOptions<SseOptions<never>>('sseStream', options, SSE_KEYS);
   const heartbeatMs = options.heartbeatMs ?? 15_000;
-  if (!(heartbeatMs >= 0) || heartbeatMs === Infinity) throw new InvalidArgumentError('sseStream', 'heartbeatMs', 'a number of ms ≥ 0', heartbeatMs);
+  if (!(heartbeatMs >= 0) || heartbeatMs === Infinity)
+    throw new InvalidArgumentError('sseStream', 'heartbeatMs', 'a number of ms ≥ 0', heartbeatMs);
   const clock = options.clock ?? systemClock;
   const gate = options.gate;
   if (gate !== undefined) checkGate('sseStream', gate);

@@ -38,7 +38,12 @@ export const DEFAULT_WRITABLE_STRATEGY: QueuingStrategy<unknown> = Object.freeze
 export const DEFAULT_READABLE_STRATEGY: QueuingStrategy<unknown> = Object.freeze({ highWaterMark: 0 });
 
 /** Checks a queuing strategy and returns a frozen copy (or `fallback` when absent). Does not mutate. */
-export function checkStrategy<T>(where: string, name: string, strategy: QueuingStrategy<T> | undefined, fallback: QueuingStrategy<unknown>): QueuingStrategy<T> {
+export function checkStrategy<T>(
+  where: string,
+  name: string,
+  strategy: QueuingStrategy<T> | undefined,
+  fallback: QueuingStrategy<unknown>,
+): QueuingStrategy<T> {
   if (strategy === undefined) return fallback as QueuingStrategy<T>;
   if (typeof strategy !== 'object' || strategy === null) throw new InvalidArgumentError(where, name, 'a QueuingStrategy object', strategy);
   const highWaterMark = checkNumber(where, `${name}.highWaterMark`, strategy.highWaterMark ?? fallback.highWaterMark, { min: 0 });
@@ -47,7 +52,10 @@ export function checkStrategy<T>(where: string, name: string, strategy: QueuingS
 }
 
 /** Checks the options every pair takes; returns validated strategies. */
-export function checkPairOptions<T>(where: string, options: PairOptions<T>): { writable: QueuingStrategy<T>; readable: QueuingStrategy<T>; signal: AbortSignal | undefined } {
+export function checkPairOptions<T>(
+  where: string,
+  options: PairOptions<T>,
+): { writable: QueuingStrategy<T>; readable: QueuingStrategy<T>; signal: AbortSignal | undefined } {
   return {
     writable: checkStrategy(where, 'writableStrategy', options.writableStrategy, DEFAULT_WRITABLE_STRATEGY),
     readable: checkStrategy(where, 'readableStrategy', options.readableStrategy, DEFAULT_READABLE_STRATEGY),
@@ -77,7 +85,13 @@ export function checkGate(where: string, gate: unknown): Gate {
 /** Checks that `buffer` looks like a sluice `ItemBuffer`. */
 export function checkBuffer<T>(where: string, buffer: unknown): ItemBuffer<T> {
   const b = buffer as Partial<ItemBuffer<T>>;
-  if (typeof buffer !== 'object' || buffer === null || typeof b.offer !== 'function' || typeof b.poll !== 'function' || typeof b.take !== 'function') {
+  if (
+    typeof buffer !== 'object' ||
+    buffer === null ||
+    typeof b.offer !== 'function' ||
+    typeof b.poll !== 'function' ||
+    typeof b.take !== 'function'
+  ) {
     throw new InvalidArgumentError(where, 'buffer', 'an ItemBuffer', buffer);
   }
   return buffer as ItemBuffer<T>;

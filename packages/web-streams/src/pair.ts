@@ -2,7 +2,7 @@
  * What one adapter writes to become a transform pair; {@link StreamPair} does the rest (the two
  * streams, and cancel/abort/error propagation both ways).
  */
-export interface Stage<I, O> {
+export interface Stage<I, _O> {
   /** A chunk written to the writable side. A throw or rejection errors both sides. */
   write(chunk: I): void | PromiseLike<void>;
   /** The readable side wants more (a reader is waiting, or its queue is below its high-water mark). */

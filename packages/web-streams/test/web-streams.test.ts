@@ -49,14 +49,16 @@ describe('throttle', () => {
     const bucket = new TokenBucket({ ratePerSecond: 10, burst: 2, clock });
     const times: number[] = [];
     const out = collect(
-      streamOf([0, 1, 2, 3, 4, 5]).pipeThrough(throttle<number>(bucket)).pipeThrough(
-        new TransformStream({
-          transform(chunk, c) {
-            times.push(clock.now());
-            c.enqueue(chunk);
-          },
-        }),
-      ),
+      streamOf([0, 1, 2, 3, 4, 5])
+        .pipeThrough(throttle<number>(bucket))
+        .pipeThrough(
+          new TransformStream({
+            transform(chunk, c) {
+              times.push(clock.now());
+              c.enqueue(chunk);
+            },
+          }),
+        ),
     );
     expect(await clock.settle(out)).toEqual([0, 1, 2, 3, 4, 5]);
     expect(times).toEqual([0, 0, 100, 200, 300, 400]);
@@ -103,7 +105,11 @@ describe('throttle', () => {
     expect(limiter.stats().waiting).toBe(0);
     expect(cancelledWith).toBe('client left');
     held.release();
-    const failing = new ReadableStream({ pull(c) { c.error(new Error('source broke')); } });
+    const failing = new ReadableStream({
+      pull(c) {
+        c.error(new Error('source broke'));
+      },
+    });
     await expect(collect(failing.pipeThrough(throttle(passThrough())))).rejects.toThrow('source broke');
     expect(() => throttle({} as never)).toThrow(/Gate/);
   });
@@ -122,7 +128,9 @@ describe('throttle: batches, aborts and bad input', () => {
     // once the bucket cannot grant a whole batch, chunks ask for their own cost: batching never adds waiting
     const tight = new TokenBucket({ ratePerSecond: 1_000, burst: 30, clock });
     const start = clock.now();
-    expect(await clock.settle(collect(streamOf(items.slice(0, 60)).pipeThrough(throttle<number>(tight, { batch: 25 }))))).toEqual(items.slice(0, 60));
+    expect(await clock.settle(collect(streamOf(items.slice(0, 60)).pipeThrough(throttle<number>(tight, { batch: 25 }))))).toEqual(
+      items.slice(0, 60),
+    );
     expect(clock.now() - start).toBe(30);
   });
 
@@ -133,7 +141,9 @@ describe('throttle: batches, aborts and bad input', () => {
         fc.integer({ min: 1, max: 12 }),
         async (costs, batch) => {
           const limiter = new ConcurrencyLimiter({ maxConcurrent: 4 });
-          const out = await collect(streamOf(costs.map((cost, index) => ({ cost, index }))).pipeThrough(throttle(limiter, { cost: (c) => c.cost, batch })));
+          const out = await collect(
+            streamOf(costs.map((cost, index) => ({ cost, index }))).pipeThrough(throttle(limiter, { cost: (c) => c.cost, batch })),
+          );
           expect(out.map((c) => c.index)).toEqual(costs.map((_, i) => i));
           expect(limiter.stats().available).toBe(4);
           expect(limiter.stats().waiting).toBe(0);
@@ -145,7 +155,9 @@ describe('throttle: batches, aborts and bad input', () => {
 
   it('a credit left when the reader cancels goes back to the gate', async () => {
     const limiter = new ConcurrencyLimiter({ maxConcurrent: 8 });
-    const reader = countingSource(100).stream.pipeThrough(throttle(limiter, { batch: 8 })).getReader();
+    const reader = countingSource(100)
+      .stream.pipeThrough(throttle(limiter, { batch: 8 }))
+      .getReader();
     expect((await reader.read()).value).toBe(0);
     expect(limiter.stats().available).toBe(0);
     await reader.cancel('done');
@@ -191,7 +203,12 @@ describe('throttle: batches, aborts and bad input', () => {
     const slow = new ConcurrencyLimiter({ maxConcurrent: 1, clock });
     const blocker = await slow.acquire();
     const timed = collect(streamOf([1, 2]).pipeThrough(throttle(slow, { maxWaitMs: 250 })));
-    const settled = clock.settle(timed.then(() => 'passed', (error: Error) => error.name));
+    const settled = clock.settle(
+      timed.then(
+        () => 'passed',
+        (error: Error) => error.name,
+      ),
+    );
     expect(await settled).toBe('WaitTimeoutError');
     expect(clock.now()).toBe(250);
     blocker.release();
@@ -207,7 +224,9 @@ describe('throttle: batches, aborts and bad input', () => {
     expect(() => throttle(gate, { writableStrategy: { highWaterMark: -1 } })).toThrow(/highWaterMark/);
     expect(() => throttle(gate, { signal: {} as never })).toThrow(/signal/);
     const bucket = new TokenBucket({ ratePerSecond: 10, burst: 5 });
-    await expect(collect(streamOf(['ok', 'much too long']).pipeThrough(throttle<string>(bucket, { cost: (s) => s.length })))).rejects.toThrow(/capacity|too large/i);
+    await expect(
+      collect(streamOf(['ok', 'much too long']).pipeThrough(throttle<string>(bucket, { cost: (s) => s.length }))),
+    ).rejects.toThrow(/capacity|too large/i);
     await expect(collect(streamOf(['x']).pipeThrough(throttle<string>(bucket, { cost: () => 0.5 })))).rejects.toThrow(/cost/);
   });
 

@@ -251,10 +251,16 @@ export class FakeProvider {
       chunk([{ index: 0, delta: { role: 'assistant', content: '', refusal: null }, logprobs: null, finish_reason: null }]),
       ...ANSWER_PIECES.map((piece) => chunk([{ index: 0, delta: { content: piece }, logprobs: null, finish_reason: null }])),
       chunk([{ index: 0, delta: {}, logprobs: null, finish_reason: 'stop' }]),
-      ...(includeUsage ? [chunk([], { ...OPENAI_USAGE, prompt_tokens_details: { cached_tokens: 0 }, completion_tokens_details: { reasoning_tokens: 0 } })] : []),
+      ...(includeUsage
+        ? [chunk([], { ...OPENAI_USAGE, prompt_tokens_details: { cached_tokens: 0 }, completion_tokens_details: { reasoning_tokens: 0 } })]
+        : []),
       'data: [DONE]\n\n',
     ];
-    response.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', ...this.openaiHeaders(OPENAI_USAGE.total_tokens) });
+    response.writeHead(200, {
+      'content-type': 'text/event-stream; charset=utf-8',
+      'cache-control': 'no-cache',
+      ...this.openaiHeaders(OPENAI_USAGE.total_tokens),
+    });
     await this.writeEvents(response, cutOff ? events.slice(0, 2) : events, cutOff);
   }
 
@@ -341,13 +347,23 @@ export class FakeProvider {
       }),
       event('content_block_start', { type: 'content_block_start', index: 0, content_block: { type: 'text', text: '' } }),
       event('ping', { type: 'ping' }),
-      ...ANSWER_PIECES.map((piece) => event('content_block_delta', { type: 'content_block_delta', index: 0, delta: { type: 'text_delta', text: piece } })),
+      ...ANSWER_PIECES.map((piece) =>
+        event('content_block_delta', { type: 'content_block_delta', index: 0, delta: { type: 'text_delta', text: piece } }),
+      ),
       event('content_block_stop', { type: 'content_block_stop', index: 0 }),
       // cumulative: the final output count, not an increment over message_start's
-      event('message_delta', { type: 'message_delta', delta: { stop_reason: 'end_turn', stop_sequence: null }, usage: { output_tokens: outputTokens } }),
+      event('message_delta', {
+        type: 'message_delta',
+        delta: { stop_reason: 'end_turn', stop_sequence: null },
+        usage: { output_tokens: outputTokens },
+      }),
       event('message_stop', { type: 'message_stop' }),
     ];
-    response.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', ...this.anthropicHeaders() });
+    response.writeHead(200, {
+      'content-type': 'text/event-stream; charset=utf-8',
+      'cache-control': 'no-cache',
+      ...this.anthropicHeaders(),
+    });
     await this.writeEvents(response, cutOff ? events.slice(0, 4) : events, cutOff);
   }
 
@@ -360,7 +376,12 @@ export class FakeProvider {
       },
       request_id: `req_01test${this.hits.length}`,
     };
-    response.writeHead(429, { 'content-type': 'application/json', 'retry-after': String(ANTHROPIC_RETRY_AFTER_S), 'x-should-retry': 'true', ...this.anthropicHeaders() });
+    response.writeHead(429, {
+      'content-type': 'application/json',
+      'retry-after': String(ANTHROPIC_RETRY_AFTER_S),
+      'x-should-retry': 'true',
+      ...this.anthropicHeaders(),
+    });
     response.end(JSON.stringify(payload));
   }
 
