@@ -5,7 +5,7 @@ export {
   type VirtualClockOptions,
 } from './virtual-clock.js';
 export { ControlledGate, type ControlledGateOptions, type ReleaseRecord } from './controlled-gate.js';
-export { INVALID_OUTCOMES } from './invalid-outcomes.js';
+export { INVALID_OUTCOMES, type InvalidOutcome } from './invalid-outcomes.js';
 export { createRandom, type Random } from './random.js';
 export {
   simulateLoad,

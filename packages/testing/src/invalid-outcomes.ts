@@ -1,3 +1,13 @@
+/** One entry of {@link INVALID_OUTCOMES}. */
+export interface InvalidOutcome {
+  /** What is wrong with it, for the test's name. */
+  readonly label: string;
+  /** The value a permit is released with. */
+  readonly value: unknown;
+  /** A part of the error message that names what is wrong. */
+  readonly names: string;
+}
+
 /**
  * Values that are not an outcome, each with a label and the part of the error message that names
  * what is wrong: `permit.release(value)` must throw an `InvalidArgumentError` for every one, and
@@ -11,7 +21,7 @@
  * }
  * ```
  */
-export const INVALID_OUTCOMES: readonly { readonly label: string; readonly value: unknown; readonly names: string }[] = Object.freeze(
+export const INVALID_OUTCOMES: readonly InvalidOutcome[] = Object.freeze(
   [
     { label: 'a string', value: 'yes', names: 'outcome must be an outcome object' },
     { label: 'a number', value: 42, names: 'outcome must be an outcome object' },
