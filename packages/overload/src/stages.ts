@@ -96,11 +96,15 @@ export function isReconcilable(gate: Gate): gate is ReconcilableLimiter {
 class ReconcilingPermit implements Permit {
   readonly granted = true as const;
   private released = false;
+  /** What the inner permit was granted: it is released as costing exactly that (settled here). */
+  private readonly grantedCount: number;
   constructor(
     private readonly limiter: ReconcilableLimiter,
     private readonly permit: Permit,
     private count: number,
-  ) {}
+  ) {
+    this.grantedCount = count;
+  }
 
   /** Checks the outcome first: a bad one throws before anything is refunded or released. */
   release(outcome?: Outcome): void {
@@ -112,7 +116,9 @@ class ReconcilingPermit implements Permit {
       if (actual < this.count) this.limiter.refund(this.count - actual);
       else this.limiter.debit(actual - this.count);
     }
-    this.permit.release(outcome);
+    // the difference is settled above (and by `adjust`): a limiter that reconciles its own
+    // permits must not settle it again
+    this.permit.release(actual === undefined && this.count === this.grantedCount ? outcome : { ...outcome, cost: this.grantedCount });
   }
 
   adjust(count: number): void {

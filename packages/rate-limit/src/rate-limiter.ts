@@ -1,4 +1,4 @@
-import { EMPTY_PERMIT, GateBase, checkNumber, type Clock, type Permit } from '@sluice/core';
+import { GateBase, checkNumber, type Clock, type Outcome } from '@sluice/core';
 
 /** Internal: what every limiter's constructor passes up. */
 export interface RateLimiterInit {
@@ -18,9 +18,9 @@ export interface RateLimiterInit {
  * The base of the limiters in this package: a `GateBase` whose budget refills with time. A
  * subclass writes its arithmetic for a given instant (`canTakeAt`, `takeAt`, `waitMsAt`,
  * `availableAt`); this class reads the clock once per call, keeps time monotonic (a clock that
- * jumps backwards is treated as standing still), hands out one shared permit (releasing a rate
- * limiter's permit gives nothing back: the units are spent when granted, as providers count
- * them; use `refund` for units that were not used), and exposes the member protocol `allOf`
+ * jumps backwards is treated as standing still), gives back the units of a permit released as
+ * not run (`NOT_RUN`, `cost: 0`) or reconciles them to a released `cost` (units are otherwise
+ * spent when granted, as providers count them), and exposes the member protocol `allOf`
  * composes.
  */
 export abstract class RateLimiter extends GateBase {
@@ -111,9 +111,24 @@ export abstract class RateLimiter extends GateBase {
     return unitsAhead === 0 ? this.refusedWaitMs : this.waitMsAt(count + unitsAhead, this.lastNow);
   }
 
-  /** One shared permit: a rate limiter's release has nothing to give back. */
-  protected override permitFor(): Permit {
-    return EMPTY_PERMIT;
+  /**
+   * A permit released as not run (`NOT_RUN`, or any outcome with `cost: 0`: a later pipeline
+   * stage refused, the caller gave up before the work started) gives its units back, once,
+   * never above capacity, and serves the waiters that now fit. An outcome with a smaller `cost`
+   * gives back the difference; a larger one takes the extra (a debt later requests wait out).
+   * Any other outcome keeps the units spent, as providers count them.
+   */
+  protected override onRelease(count: number, outcome: Outcome | undefined): void {
+    const cost = outcome?.cost;
+    if (cost === undefined || cost === count || this.isClosed) return;
+    const used = Math.ceil(cost);
+    const now = this.monotonic(this.clock.now());
+    if (used < count) {
+      this.refundAt(count - used, now);
+      this.serve();
+    } else if (used > count) {
+      this.debitAt(used - count, now);
+    }
   }
 
   // ---- public ----

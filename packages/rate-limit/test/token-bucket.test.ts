@@ -39,9 +39,10 @@ describe('TokenBucket', () => {
     }
   });
 
-  it('hands out one shared permit, and frozen refusals reused while nothing changed', async () => {
+  it('hands out a permit per grant (a probe gets the shared one), and frozen refusals reused while nothing changed', async () => {
     const { clock, gate } = bucket({ burst: 1 });
-    expect(gate.tryAcquire()).toBe(EMPTY_PERMIT);
+    expect(gate.tryAcquire(0)).toBe(EMPTY_PERMIT);
+    expect(gate.tryAcquire().granted).toBe(true);
     const a = gate.tryAcquire() as Refusal;
     const b = gate.tryAcquire() as Refusal;
     expect(b).toBe(a); // same answer in the same instant: no allocation
@@ -90,7 +91,7 @@ describe('TokenBucket', () => {
   it('acquire with tokens available resolves without arming a timer', async () => {
     const { clock, gate } = bucket();
     const permit = await gate.acquire(2);
-    expect(permit).toBe(EMPTY_PERMIT);
+    expect(permit.granted).toBe(true);
     expect(clock.pendingTimers).toBe(0);
   });
 
@@ -132,7 +133,7 @@ describe('TokenBucket', () => {
     gate.tryAcquire(5);
     const waiting = gate.acquire(2);
     gate.refund(3);
-    await expect(waiting).resolves.toBe(EMPTY_PERMIT);
+    await expect(waiting).resolves.toMatchObject({ granted: true });
     expect(gate.tokens).toBeCloseTo(1, 9);
     gate.refund(100);
     expect(gate.tokens).toBe(5);
