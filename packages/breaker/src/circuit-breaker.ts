@@ -16,6 +16,7 @@ import {
   type RefusalReason,
   type RunContext,
   type RunOptions,
+  checkClock,
 } from '@sluice/core';
 import type { BreakerStats } from './breaker-stats.js';
 import { DEFAULT_BREAKER_NAME, DEFAULT_HALF_OPEN_MAX_CALLS, type CircuitBreakerOptions } from './options.js';
@@ -196,10 +197,7 @@ export class CircuitBreaker extends GateBase {
         ? undefined
         : checkNumber(name, 'slowCallMs', o.slowCallMs, { min: 0, exclusiveMin: true, allowInfinity: true });
     checkFunction(name, 'isFailure', o.isFailure, true);
-    const clock = o.clock;
-    if (clock !== undefined && (typeof clock !== 'object' || clock === null || typeof clock.now !== 'function')) {
-      throw new InvalidArgumentError(name, 'clock', 'a Clock (an object with now())', clock);
-    }
+    const clock = checkClock(name, o.clock);
     const counter = trip.create();
     if (
       typeof counter !== 'object' ||

@@ -14,6 +14,7 @@ import {
   type OfferResult,
   type WaitOptions,
   WaiterQueue,
+  checkClock,
 } from '@sluice/core';
 import type { ResolvedBufferOptions } from './options.js';
 
@@ -102,7 +103,7 @@ export abstract class BufferBase<T> implements ItemBuffer<T> {
     this.lowWaterMark = options.lowWaterMark;
     this.maxPendingPuts = options.maxPendingPuts;
     this.maxPendingTakes = options.maxPendingTakes;
-    this.clock = options.clock ?? systemClock;
+    this.clock = checkClock(this.name, options.clock) ?? systemClock;
     this.limit = options.capacity;
     this.putters = new WaiterQueue<void, T>({
       clock: this.clock,

@@ -21,6 +21,7 @@ import {
 import { runWithGate } from './run.js';
 import {
   checkAcquireOptions,
+  checkClock,
   checkCount,
   checkFunction,
   checkKey,
@@ -227,7 +228,7 @@ export abstract class GateBase implements Gate, AcquireNow {
     (this as { [ACQUIRE_NOW]: AcquireNowMethod })[ACQUIRE_NOW] = acquireNowOf;
     checkOptions(typeof options?.name === 'string' ? options.name : 'GateBase', options, GATE_BASE_KEYS);
     this.name = options.name;
-    this.clock = options.clock ?? systemClock;
+    this.clock = checkClock(options.name, options.clock) ?? systemClock;
     this.queueLimit = checkNumber(options.name, 'queueLimit', options.queueLimit, { min: 0, integer: true });
     this.maxStarvationMs = options.maxStarvationMs;
     if (options.maxStarvationMs !== undefined) {

@@ -19,7 +19,18 @@ import {
 } from './gate.js';
 import { EMPTY_PERMIT } from './gate-base.js';
 import { runHolding } from './run.js';
-import { checkAcquireOptions, checkCount, checkName, checkOptions, checkOutcome, checkTryAcquireOptions, optionKeys } from './validate.js';
+import {
+  checkAcquireOptions,
+  checkClock,
+  checkCount,
+  checkGate,
+  checkName,
+  checkOptions,
+  checkOutcome,
+  checkTryAcquireOptions,
+  isGate,
+  optionKeys,
+} from './validate.js';
 
 /** Options of {@link Pipeline}. */
 export interface PipelineOptions {
@@ -75,16 +86,6 @@ function combine(first: Permit | undefined, rest: Permit[] | undefined, gate: st
   return new PipelinePermit(rest, gate);
 }
 
-function isGate(value: unknown): value is Gate {
-  return (
-    typeof value === 'object' &&
-    value !== null &&
-    typeof (value as Gate).tryAcquire === 'function' &&
-    typeof (value as Gate).acquire === 'function' &&
-    typeof (value as Gate).name === 'string'
-  );
-}
-
 /**
  * An ordered chain of gates that is itself a {@link Gate}, so pipelines nest. The usual front
  * door for overload protection is breaker → shedder → rate limiter → concurrency limit.
@@ -133,13 +134,13 @@ export class Pipeline implements Gate {
     if (!Array.isArray(stages)) throw new InvalidArgumentError(this.name, 'stages', 'an array of gates', stages);
     if (stages.length === 0) throw new InvalidArgumentError(this.name, 'stages', 'at least one gate', stages);
     stages.forEach((stage, index) => {
-      if (!isGate(stage)) throw new InvalidArgumentError(this.name, `stages[${index}]`, 'a Gate', stage);
+      checkGate(this.name, stage, `stages[${index}]`);
       if (stages.indexOf(stage) !== index) {
         throw new InvalidArgumentError(this.name, `stages[${index}]`, 'a gate not already in the pipeline', stage);
       }
     });
     this.stages = Object.freeze(stages.slice());
-    this.clock = o.clock ?? systemClock;
+    this.clock = checkClock(this.name, o.clock) ?? systemClock;
     this.capacity = stages.reduce((min, stage) => Math.min(min, stage.capacity), Infinity);
   }
 

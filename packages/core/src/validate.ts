@@ -1,5 +1,15 @@
 import { InvalidArgumentError, TooLargeError } from './errors.js';
-import { NOT_RUN, type AcquireOptions, type FairnessKey, type Outcome, type TokenUsage, type TryAcquireOptions } from './gate.js';
+import type { ItemBuffer } from './buffer.js';
+import type { Clock } from './clock.js';
+import {
+  NOT_RUN,
+  type AcquireOptions,
+  type FairnessKey,
+  type Gate,
+  type Outcome,
+  type TokenUsage,
+  type TryAcquireOptions,
+} from './gate.js';
 
 /** The accepted range of a numeric option, for {@link checkNumber}. */
 export interface NumberRange {
@@ -347,6 +357,86 @@ export function checkOutcome(gate: string, outcome: unknown): void {
     }
   }
   checkOutcomeFields(gate, outcome);
+}
+
+/**
+ * Checks an optional clock option: `undefined` (the component uses the system clock) or an
+ * object with `now()`, `setTimer()` and `clearTimer()`. Every component that takes a `clock`
+ * checks it with this at construction, so a wrong value fails there with one message rather
+ * than at the first timer.
+ *
+ * @param where - the component, e.g. `TokenBucket("api")`.
+ * @param name - the option's name. Default `clock`.
+ * @throws InvalidArgumentError naming the option and the value received.
+ */
+export function checkClock(where: string, clock: unknown, name = 'clock'): Clock | undefined {
+  if (clock === undefined) return undefined;
+  const c = clock as Partial<Clock> | null;
+  if (
+    typeof c !== 'object' ||
+    c === null ||
+    typeof c.now !== 'function' ||
+    typeof c.setTimer !== 'function' ||
+    typeof c.clearTimer !== 'function'
+  ) {
+    throw new InvalidArgumentError(where, name, 'a Clock (an object with now, setTimer and clearTimer)', clock);
+  }
+  return clock as Clock;
+}
+
+/**
+ * Whether `value` is a sluice {@link Gate}: an object with a string `name` and the methods
+ * `tryAcquire` and `acquire` (what {@link checkGate} requires).
+ */
+export function isGate(value: unknown): value is Gate {
+  const g = value as Partial<Gate> | null;
+  return (
+    typeof g === 'object' &&
+    g !== null &&
+    typeof g.tryAcquire === 'function' &&
+    typeof g.acquire === 'function' &&
+    typeof g.name === 'string'
+  );
+}
+
+/**
+ * Checks that `gate` is a sluice {@link Gate}: an object with a string `name` and the methods
+ * `tryAcquire` and `acquire`. The one check of every place that takes a gate (pipeline stages,
+ * stream adapters, keyed limiters' factories, overload layers).
+ *
+ * @param where - the component or function, e.g. `throttle`.
+ * @param name - the argument's name, e.g. `gate` or `stages[2]`. Default `gate`.
+ * @throws InvalidArgumentError naming the argument and the value received.
+ */
+export function checkGate(where: string, gate: unknown, name = 'gate'): Gate {
+  if (!isGate(gate)) {
+    throw new InvalidArgumentError(where, name, 'a Gate (an object with name, tryAcquire and acquire)', gate);
+  }
+  return gate as Gate;
+}
+
+/**
+ * Checks that `buffer` is a sluice {@link ItemBuffer}: an object with `offer`, `poll`, `put`,
+ * `take` and `close`.
+ *
+ * @param where - the component or function, e.g. `fromBuffer`.
+ * @param name - the argument's name. Default `buffer`.
+ * @throws InvalidArgumentError naming the argument and the value received.
+ */
+export function checkBuffer<T>(where: string, buffer: unknown, name = 'buffer'): ItemBuffer<T> {
+  const b = buffer as Partial<ItemBuffer<T>> | null;
+  if (
+    typeof b !== 'object' ||
+    b === null ||
+    typeof b.offer !== 'function' ||
+    typeof b.poll !== 'function' ||
+    typeof b.put !== 'function' ||
+    typeof b.take !== 'function' ||
+    typeof b.close !== 'function'
+  ) {
+    throw new InvalidArgumentError(where, name, 'an ItemBuffer (an object with offer, poll, put, take and close)', buffer);
+  }
+  return buffer as ItemBuffer<T>;
 }
 
 /** Checks a component name option and returns it (or `fallback` when absent). */

@@ -159,8 +159,12 @@ describe('pipeline', () => {
     expect(() => pipeline({ name: 'api' })).toThrow('api: stages must be at least one gate; received an array of 0');
     expect(() => new Pipeline([])).toThrow('pipeline: stages must be at least one gate; received an array of 0');
     const gate = passThrough();
-    expect(() => pipeline(gate, 42 as unknown as Gate)).toThrow('pipeline: stages[1] must be a Gate; received 42 (number)');
-    expect(() => pipeline({ name: 'api' }, gate, {} as Gate)).toThrow('api: stages[1] must be a Gate; received an object');
+    expect(() => pipeline(gate, 42 as unknown as Gate)).toThrow(
+      'pipeline: stages[1] must be a Gate (an object with name, tryAcquire and acquire); received 42 (number)',
+    );
+    expect(() => pipeline({ name: 'api' }, gate, {} as Gate)).toThrow(
+      'api: stages[1] must be a Gate (an object with name, tryAcquire and acquire); received an object',
+    );
   });
 
   it('grants without a promise hop per stage when every stage can, and counts a wait once where it happens', async () => {

@@ -10,6 +10,7 @@ import {
   type Clock,
   type Outcome,
   type TokenUsage,
+  checkClock,
 } from '@sluice/core';
 import type { FetchLimiter } from './types.js';
 import { SseUsageTracker, usageFromResponseBody } from './usage.js';
@@ -188,10 +189,7 @@ export function wrapFetch(fetchImpl: FetchFunction, limiter: FetchLimiter, optio
   });
   const maxWaitMs =
     o.maxWaitMs === undefined ? undefined : checkNumber('wrapFetch', 'maxWaitMs', o.maxWaitMs, { min: 0, allowInfinity: true });
-  if (o.clock !== undefined && (typeof o.clock !== 'object' || o.clock === null || typeof o.clock.now !== 'function')) {
-    throw new InvalidArgumentError('wrapFetch', 'clock', 'a Clock', o.clock);
-  }
-  const clock = o.clock ?? systemClock;
+  const clock = checkClock('wrapFetch', o.clock) ?? systemClock;
 
   return async function limitedFetch(input: FetchInput, callInit?: RequestInit): Promise<Response> {
     let init = callInit;

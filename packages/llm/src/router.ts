@@ -17,6 +17,7 @@ import {
   type Refusal,
   type TooLargeError,
   type TryAcquireOptions,
+  checkClock,
 } from '@sluice/core';
 import {
   LLM_REQUEST_KEYS,
@@ -718,20 +719,4 @@ function isLlmLimiter(value: unknown): value is LlmLimiter {
     typeof v.remaining === 'function' &&
     typeof v.capacityOf === 'function'
   );
-}
-
-/** Checks an optional `clock` option: an object with `now`, `setTimer` and `clearTimer`. */
-function checkClock(where: string, clock: unknown): Clock | undefined {
-  if (clock === undefined) return undefined;
-  const c = clock as Partial<Clock> | null;
-  if (
-    typeof c !== 'object' ||
-    c === null ||
-    typeof c.now !== 'function' ||
-    typeof c.setTimer !== 'function' ||
-    typeof c.clearTimer !== 'function'
-  ) {
-    throw new InvalidArgumentError(where, 'clock', 'a Clock { now, setTimer, clearTimer }', clock);
-  }
-  return clock as Clock;
 }

@@ -10,6 +10,7 @@ import {
   type Disposer,
   type GateStats,
   type TimerHandle,
+  checkClock,
 } from '@sluice/core';
 import { LogLinearHistogram } from './histogram.js';
 import { EwmaRate } from './rate.js';
@@ -264,7 +265,7 @@ export class QueueMonitor {
       throw new InvalidArgumentError('QueueMonitor', 'waitBucketsMs', 'ascending finite numbers ≥ 0', bounds);
     }
     this.waitBucketsMs = Object.freeze(bounds.slice());
-    this.clock = o.clock ?? systemClock;
+    this.clock = checkClock('QueueMonitor', o.clock) ?? systemClock;
   }
 
   /** Names of the watched components, in the order they were watched. */

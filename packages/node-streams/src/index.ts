@@ -8,6 +8,8 @@ import {
   type Gate,
   type GateMeterOptions,
   type ItemBuffer,
+  checkGate,
+  checkBuffer,
 } from '@sluice/core';
 
 /**
@@ -47,7 +49,7 @@ const THROTTLE_KEYS = optionKeys<ThrottleOptions<never>>()({
  */
 export function throttle<T = unknown>(gate: Gate, options: ThrottleOptions<T> = {}): Transform {
   checkOptions<ThrottleOptions<never>>('throttle', options, THROTTLE_KEYS);
-  checkGate(gate);
+  checkGate('throttle', gate);
   const meter = new GateMeter<T>('throttle', gate, {
     cost: options.cost,
     batch: options.batch,
@@ -97,7 +99,7 @@ const BUFFER_STREAM_KEYS = optionKeys<BufferStreamOptions>()({ highWaterMark: tr
  */
 export function fromBuffer<T>(buffer: ItemBuffer<T>, options: BufferStreamOptions = {}): Readable {
   checkOptions('fromBuffer', options, BUFFER_STREAM_KEYS);
-  checkBuffer(buffer);
+  checkBuffer('fromBuffer', buffer);
   const controller = new AbortController();
   const readable: Readable = new Readable({
     objectMode: true,
@@ -122,7 +124,7 @@ const TO_BUFFER_KEYS = optionKeys<{ readonly end?: boolean; readonly highWaterMa
  */
 export function toBuffer<T>(buffer: ItemBuffer<T>, options: { readonly end?: boolean; readonly highWaterMark?: number } = {}): Writable {
   checkOptions('toBuffer', options, TO_BUFFER_KEYS);
-  checkBuffer(buffer);
+  checkBuffer('toBuffer', buffer);
   const controller = new AbortController();
   const write = bufferWriter(buffer, controller.signal);
   return new Writable({
@@ -149,7 +151,7 @@ export function toBuffer<T>(buffer: ItemBuffer<T>, options: { readonly end?: boo
  */
 export function bufferStream<T>(buffer: ItemBuffer<T>, options: BufferStreamOptions = {}): Duplex {
   checkOptions('bufferStream', options, BUFFER_STREAM_KEYS);
-  checkBuffer(buffer);
+  checkBuffer('bufferStream', buffer);
   const controller = new AbortController();
   const write = bufferWriter(buffer, controller.signal);
   const highWaterMark = options.highWaterMark ?? 16;
@@ -260,23 +262,4 @@ function bufferWriter<T>(buffer: ItemBuffer<T>, signal: AbortSignal): (chunk: T,
       },
     );
   };
-}
-
-function checkGate(gate: Gate): void {
-  if (typeof gate !== 'object' || gate === null || typeof gate.tryAcquire !== 'function' || typeof gate.acquire !== 'function') {
-    throw new InvalidArgumentError('throttle', 'gate', 'a Gate', gate);
-  }
-}
-
-function checkBuffer(buffer: unknown): void {
-  const b = buffer as Partial<ItemBuffer<unknown>>;
-  if (
-    typeof buffer !== 'object' ||
-    buffer === null ||
-    typeof b.offer !== 'function' ||
-    typeof b.poll !== 'function' ||
-    typeof b.take !== 'function'
-  ) {
-    throw new InvalidArgumentError('node-streams', 'buffer', 'an ItemBuffer', buffer);
-  }
 }

@@ -19,6 +19,8 @@ import {
   type RefuseListener,
   type RunContext,
   type TryAcquireOptions,
+  checkClock,
+  isGate,
 } from '@sluice/core';
 import { TokenBucket, type TokenBucketOptions } from '@sluice/rate-limit';
 import { LoadShedder, type LoadShedderOptions } from '@sluice/shedder';
@@ -114,7 +116,7 @@ export class OverloadProtection implements Gate {
   constructor(options: OverloadProtectionOptions) {
     const o = checkOptions('OverloadProtection', options, OVERLOAD_PROTECTION_KEYS);
     const name = checkName('OverloadProtection', o.name, 'overload-protection');
-    const clock = o.clock ?? systemClock;
+    const clock = checkClock(name, o.clock) ?? systemClock;
     this.name = name;
     this.clock = clock;
     const withClock = <T extends { readonly clock?: Clock | undefined }>(layerOptions: T): T =>
@@ -136,7 +138,7 @@ export class OverloadProtection implements Gate {
     this.limiter =
       o.limiter === undefined
         ? undefined
-        : isGateLike(o.limiter)
+        : isGate(o.limiter)
           ? o.limiter
           : layerFromOptions(name, 'limiter', o.limiter, (opts) => new TokenBucket(withClock(opts)));
     this.concurrency = layer<ConcurrencyLimiter, ConcurrencyLimiterOptions>(
@@ -235,15 +237,6 @@ export class OverloadProtection implements Gate {
   }
 }
 
-function isGateLike(value: unknown): value is Gate {
-  return (
-    typeof value === 'object' &&
-    value !== null &&
-    typeof (value as Gate).tryAcquire === 'function' &&
-    typeof (value as Gate).acquire === 'function'
-  );
-}
-
 function layerFromOptions<O extends object, G>(name: string, option: string, value: O, build: (options: O) => G): G {
   if (typeof value !== 'object' || value === null) throw new InvalidArgumentError(name, option, 'a gate or its options', value);
   return build(value);
@@ -258,7 +251,7 @@ function layer<G extends Gate, O extends object>(
 ): G | undefined {
   if (value === undefined) return undefined;
   if (value instanceof type) return value;
-  if (isGateLike(value)) throw new InvalidArgumentError(name, option, `a ${type.name} or its options`, value);
+  if (isGate(value)) throw new InvalidArgumentError(name, option, `a ${type.name} or its options`, value);
   return layerFromOptions(name, option, value as O, build);
 }
 

@@ -1,4 +1,5 @@
 import {
+  checkGate,
   ClosedError,
   InvalidArgumentError,
   LimitExceededError,
@@ -21,6 +22,7 @@ import {
   type RunContext,
   type RunOptions,
   type TryAcquireOptions,
+  checkClock,
 } from '@sluice/core';
 
 /** Options of {@link KeyedLimiter}. */
@@ -104,7 +106,7 @@ export class KeyedLimiter<G extends Gate = Gate> {
     checkFunction(this.name, 'create', o.create);
     this.create = o.create as (key: string) => G;
     this.maxKeys = checkNumber(this.name, 'maxKeys', o.maxKeys ?? 10_000, { min: 1, integer: true });
-    this.clock = o.clock ?? systemClock;
+    this.clock = checkClock(this.name, o.clock) ?? systemClock;
   }
 
   /** Keys held now. */
@@ -209,9 +211,7 @@ export class KeyedLimiter<G extends Gate = Gate> {
       return undefined;
     }
     const gate = this.create(key);
-    if (typeof gate !== 'object' || gate === null || typeof gate.tryAcquire !== 'function') {
-      throw new InvalidArgumentError(this.name, 'create(key)', 'a function returning a Gate', gate);
-    }
+    checkGate(this.name, gate, 'create(key)');
     this.entries.set(key, { gate, recent: false });
     this.createdCount++;
     return gate;

@@ -93,7 +93,7 @@ describe('KeyedLimiter', () => {
     const { limiter } = keyed(5);
     expect(() => limiter.tryAcquire(5 as never)).toThrow(/key must be a string; received 5 \(number\)/);
     const broken = new KeyedLimiter({ create: () => ({}) as never });
-    expect(() => broken.tryAcquire('x')).toThrow(/create\(key\) must be a function returning a Gate/);
+    expect(() => broken.tryAcquire('x')).toThrow(/create\(key\) must be a Gate \(an object with name, tryAcquire and acquire\)/);
   });
 
   it('refuses everything once closed', async () => {

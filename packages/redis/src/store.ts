@@ -1,4 +1,14 @@
-import { Emitter, InvalidArgumentError, checkNumber, systemClock, optionKeys, checkOptions, type Clock, type Disposer } from '@sluice/core';
+import {
+  Emitter,
+  InvalidArgumentError,
+  checkNumber,
+  systemClock,
+  optionKeys,
+  checkOptions,
+  type Clock,
+  type Disposer,
+  checkClock,
+} from '@sluice/core';
 import type { RedisScriptClient } from './client.js';
 import type { LuaScript } from './scripts.js';
 
@@ -113,7 +123,7 @@ export class RedisStore {
     this.client = client;
     this.prefix = prefix;
     this.timeoutMs = checkNumber('RedisStore', 'timeoutMs', options.timeoutMs ?? 250, { min: 0, exclusiveMin: true, allowInfinity: true });
-    this.clock = options.clock ?? systemClock;
+    this.clock = checkClock('RedisStore', options.clock) ?? systemClock;
     this.cluster = (client as { readonly isCluster?: unknown }).isCluster !== false;
   }
 

@@ -1,5 +1,14 @@
 import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
-import { InvalidArgumentError, checkNumber, checkOptions, systemClock, optionKeys, type Clock, type TimerHandle } from '@sluice/core';
+import {
+  InvalidArgumentError,
+  checkNumber,
+  checkOptions,
+  systemClock,
+  optionKeys,
+  type Clock,
+  type TimerHandle,
+  checkClock,
+} from '@sluice/core';
 import type { LoadSignal } from './options.js';
 
 /** Options of {@link eventLoopLag}. */
@@ -63,7 +72,7 @@ export function eventLoopLag(options: EventLoopLagOptions = {}): EventLoopLagSig
   if (windowMs < 2 * resolutionMs) {
     throw new InvalidArgumentError('eventLoopLag', 'windowMs', `at least 2 × resolutionMs (${2 * resolutionMs})`, windowMs);
   }
-  return new LagSignal(o.clock ?? systemClock, saturatedMs, percentile, windowMs, resolutionMs);
+  return new LagSignal(checkClock('eventLoopLag', o.clock) ?? systemClock, saturatedMs, percentile, windowMs, resolutionMs);
 }
 
 class LagSignal implements EventLoopLagSignal {

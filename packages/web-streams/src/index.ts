@@ -1,4 +1,3 @@
-import { checkBuffer, checkGate } from './options.js';
 import {
   checkOptions,
   InvalidArgumentError,
@@ -9,6 +8,9 @@ import {
   type Gate,
   type ItemBuffer,
   type TimerHandle,
+  checkClock,
+  checkGate,
+  checkBuffer,
 } from '@sluice/core';
 
 export { throttle } from './throttle.js';
@@ -199,7 +201,7 @@ export function sseStream<E>(events: AsyncIterable<E>, options: SseOptions<E> = 
   const heartbeatMs = options.heartbeatMs ?? 15_000;
   if (!(heartbeatMs >= 0) || heartbeatMs === Infinity)
     throw new InvalidArgumentError('sseStream', 'heartbeatMs', 'a number of ms ≥ 0', heartbeatMs);
-  const clock = options.clock ?? systemClock;
+  const clock = checkClock('sseStream', options.clock) ?? systemClock;
   const gate = options.gate;
   if (gate !== undefined) checkGate('sseStream', gate);
   const encode: (event: E) => SseFields = options.encode ?? ((event: E) => ({ data: JSON.stringify(event) }));

@@ -1,4 +1,4 @@
-import { InvalidArgumentError, checkFunction, checkNumber, type Gate, type GateMeterOptions, type ItemBuffer } from '@sluice/core';
+import { InvalidArgumentError, checkFunction, checkNumber, type GateMeterOptions } from '@sluice/core';
 
 /** Options of a transform pair ({@link throttle}). */
 export interface PairOptions<T> {
@@ -71,28 +71,4 @@ export function checkSignal(where: string, signal: unknown): AbortSignal | undef
     throw new InvalidArgumentError(where, 'signal', 'an AbortSignal', signal);
   }
   return signal as AbortSignal;
-}
-
-/** Checks that `gate` looks like a sluice gate. */
-export function checkGate(where: string, gate: unknown): Gate {
-  const g = gate as Partial<Gate>;
-  if (typeof gate !== 'object' || gate === null || typeof g.tryAcquire !== 'function' || typeof g.acquire !== 'function') {
-    throw new InvalidArgumentError(where, 'gate', 'a Gate', gate);
-  }
-  return gate as Gate;
-}
-
-/** Checks that `buffer` looks like a sluice `ItemBuffer`. */
-export function checkBuffer<T>(where: string, buffer: unknown): ItemBuffer<T> {
-  const b = buffer as Partial<ItemBuffer<T>>;
-  if (
-    typeof buffer !== 'object' ||
-    buffer === null ||
-    typeof b.offer !== 'function' ||
-    typeof b.poll !== 'function' ||
-    typeof b.take !== 'function'
-  ) {
-    throw new InvalidArgumentError(where, 'buffer', 'an ItemBuffer', buffer);
-  }
-  return buffer as ItemBuffer<T>;
 }

@@ -1,5 +1,5 @@
-import { GateMeter, optionKeys, checkOptions, type Gate } from '@sluice/core';
-import { checkGate, checkPairOptions, type ThrottleOptions } from './options.js';
+import { GateMeter, optionKeys, checkOptions, type Gate, checkGate } from '@sluice/core';
+import { checkPairOptions, type ThrottleOptions } from './options.js';
 import { StreamPair, type Stage } from './pair.js';
 import type { TransformPair } from './transform-pair.js';
 
