@@ -229,22 +229,32 @@ export class KeyedLimiter<G extends Gate = Gate> {
    */
   private evictOne(): boolean {
     let scanned = 0;
+    // the first idle key that was spared for its recent use, evicted when the bounded scan finds
+    // no idle key without one (a map of keys all used since the last scan must still make room)
+    let spared: string | undefined;
     let fallback: string | undefined;
     for (const [key, entry] of this.entries) {
       if (++scanned > EVICTION_SCAN) break;
+      const gate = entry.gate;
+      const waiting = gate.stats().waiting;
+      const idle = waiting === 0 && gate.pressure === 0;
       if (entry.recent) {
         entry.recent = false;
         this.entries.delete(key);
         this.entries.set(key, entry);
+        if (idle && spared === undefined) spared = key;
+        else if (waiting === 0 && fallback === undefined) fallback = key;
         continue;
       }
-      const gate = entry.gate;
-      const waiting = gate.stats().waiting;
-      if (waiting === 0 && gate.pressure === 0) {
+      if (idle) {
         this.remove(key, entry, false);
         return true;
       }
       if (waiting === 0 && fallback === undefined) fallback = key;
+    }
+    if (spared !== undefined) {
+      this.remove(spared, this.entries.get(spared) as Entry<G>, false);
+      return true;
     }
     if (fallback === undefined) return false;
     this.remove(fallback, this.entries.get(fallback) as Entry<G>, true);
