@@ -7,12 +7,16 @@ describe('KeyedLimiter: a full map of idle keys makes room for a new key', () =>
     const clock = new VirtualClock();
     const keyed = new KeyedLimiter({ maxKeys, clock, create: () => new TokenBucket({ ratePerSecond: 1, burst: 10, clock }) });
     for (let round = 0; round < 2; round++) {
-      for (let i = 0; i < maxKeys; i++) keyed.tryAcquire(`k${i}`)?.release();
+      for (let i = 0; i < maxKeys; i++) {
+        const taken = keyed.tryAcquire(`k${i}`);
+        expect(taken.granted).toBe(true);
+        if (taken.granted) taken.release();
+      }
     }
     clock.advance(60_000); // every bucket refilled: nothing is in use
     expect(keyed.size).toBe(maxKeys);
-    const permit = keyed.tryAcquire('new-key');
-    expect(permit).toBeDefined();
+    expect(keyed.tryAcquire('new-key').granted).toBe(true);
+    expect(keyed.stats().refusedNoRoom).toBe(0);
     expect(keyed.size).toBe(maxKeys);
     expect(keyed.has('new-key')).toBe(true);
   });
