@@ -1,14 +1,4 @@
-import {
-  checkOptions,
-  EMPTY_PERMIT,
-  GateBase,
-  InvalidArgumentError,
-  checkName,
-  checkNumber,
-  optionKeys,
-  type Clock,
-  type Permit,
-} from '@sluice/core';
+import { checkOptions, GateBase, InvalidArgumentError, checkName, checkNumber, optionKeys, type Clock, type Outcome } from '@sluice/core';
 import { RateLimiter } from './rate-limiter.js';
 
 /** Options of {@link AllOf}. */
@@ -116,8 +106,17 @@ export class AllOf extends GateBase {
     return wait;
   }
 
-  protected override permitFor(): Permit {
-    return EMPTY_PERMIT;
+  /**
+   * As each member's own permit: released as not run (`NOT_RUN`, `cost: 0`) it gives its units
+   * back to every member, once, never above capacity, and serves the waiters that now fit; a
+   * smaller `cost` gives back the difference, a larger one takes the extra from every member.
+   */
+  protected override onRelease(count: number, outcome: Outcome | undefined): void {
+    const cost = outcome?.cost;
+    if (cost === undefined || cost === count || this.isClosed) return;
+    const used = Math.ceil(cost);
+    if (used < count) this.refund(count - used);
+    else if (used > count) this.debit(used - count);
   }
 
   protected override closeCore(): void {

@@ -1,6 +1,6 @@
 import { NOT_RUN, pipeline } from '@sluice/core';
 import { ConcurrencyLimiter } from '@sluice/concurrency';
-import { Gcra, SlidingWindow, TokenBucket } from '@sluice/rate-limit';
+import { Gcra, SlidingWindow, TokenBucket, allOf } from '@sluice/rate-limit';
 import { VirtualClock } from '@sluice/testing';
 import { describe, expect, it } from 'vitest';
 
@@ -56,5 +56,28 @@ describe('a refused or unused request spends nothing', () => {
     const b = bucket.tryAcquire(2);
     if (b.granted) b.release({ ok: true, cost: 5 });
     expect(bucket.available).toBe(4);
+  });
+});
+
+describe('allOf: a refused or unused request spends nothing in any member', () => {
+  it('pipeline(allOf(a, b), pool): refusals by the pool leave every member whole; NOT_RUN refunds both once', () => {
+    const clock = new VirtualClock();
+    const a = new TokenBucket({ ratePerSecond: 1, burst: 5, clock });
+    const b = new Gcra({ ratePerSecond: 1, burst: 3, clock });
+    const both = allOf(a, b);
+    const pool = new ConcurrencyLimiter({ maxConcurrent: 1, queueLimit: 0, clock });
+    const door = pipeline(both, pool);
+    const first = door.tryAcquire();
+    expect(first.granted).toBe(true);
+    for (let i = 0; i < 2; i++) expect(door.tryAcquire()).toMatchObject({ granted: false, gate: pool.name });
+    expect([a.available, b.available]).toEqual([4, 2]);
+    if (first.granted) {
+      first.release(NOT_RUN);
+      first.release(NOT_RUN);
+    }
+    expect([a.available, b.available]).toEqual([5, 3]);
+    const c = both.tryAcquire(2);
+    if (c.granted) c.release({ ok: true, cost: 1 });
+    expect([a.available, b.available]).toEqual([4, 2]);
   });
 });
