@@ -82,13 +82,13 @@ export interface Permit {
   /**
    * Hands the permit back with what happened. Without an outcome the gate learns nothing (the
    * work's result is ignored) and a reservation is kept as taken.
+   *
+   * The outcome also settles what the work really cost: a budgeting gate reconciles the units it
+   * took to `outcome.cost` (refunding the difference, or debiting the extra), an LLM limiter to
+   * `outcome.usage`, and {@link NOT_RUN} (cost 0) gives everything back, once. There is no
+   * separate "adjust" step: the actual cost is known when the work ends, and it travels here.
    */
   release(outcome?: Outcome): void;
-  /**
-   * Present on reservations whose cost is only estimated (LLM tokens): changes the reserved
-   * count before release, debiting or refunding the difference.
-   */
-  adjust?(count: number): void;
 }
 
 /** Options of {@link Gate.tryAcquire}. */

@@ -70,12 +70,6 @@ class PipelinePermit implements Permit {
     this.released = true;
     releaseInReverse(this.permits, outcome);
   }
-
-  /** Adjusts every stage permit that is a reservation. */
-  adjust(count: number): void {
-    if (this.released) return;
-    for (const permit of this.permits) permit.adjust?.(count);
-  }
 }
 
 /** The permit for what a pipeline took: nothing, one stage's permit as it is, or a chain. */

@@ -138,19 +138,13 @@ describe('pipeline', () => {
     expect(log).toEqual(['c:{"ok":true,"durationMs":40}', 'b:{"ok":true,"durationMs":40}', 'a:{"ok":true,"durationMs":40}']);
   });
 
-  it('adjust() reaches every stage permit that supports it', () => {
+  it('a released cost reaches every stage permit, in reverse order', () => {
     const { gate } = setup();
-    const adjusted: number[] = [];
-    const fake = {
-      name: 'reserving',
-      capacity: 100,
-      pressure: 0,
-      tryAcquire: () => ({ granted: true as const, release: () => {}, adjust: (n: number) => adjusted.push(n) }),
-      acquire: () => Promise.reject(new Error('unused')),
-    };
-    const withReservation = pipeline(gate.stages[0] as ControlledGate, fake as never);
-    (withReservation.tryAcquire(1) as Permit).adjust?.(7);
-    expect(adjusted).toEqual([7]);
+    const stages = gate.stages as readonly ControlledGate[];
+    const permit = gate.tryAcquire(2) as Permit;
+    permit.release({ ok: true, cost: 7 });
+    permit.release({ ok: true, cost: 9 });
+    for (const stage of stages) expect(stage.releases.map((r) => r.outcome?.cost)).toEqual([7]);
   });
 
   it('refuses to be built without a stage, and names a stage that is not a gate by its index', () => {

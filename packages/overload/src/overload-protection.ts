@@ -24,7 +24,7 @@ import {
 } from '@sluice/core';
 import { TokenBucket, type TokenBucketOptions } from '@sluice/rate-limit';
 import { LoadShedder, type LoadShedderOptions } from '@sluice/shedder';
-import { PerRequestStage, ReconcilingStage, isReconcilable } from './stages.js';
+import { PerRequestStage } from './stages.js';
 
 /** Options of {@link overloadProtection}: each layer is optional, given as a gate or as its options. */
 export interface OverloadProtectionOptions {
@@ -34,8 +34,9 @@ export interface OverloadProtectionOptions {
   readonly shedder?: LoadShedder | LoadShedderOptions;
   /**
    * Third layer: a rate in the request's cost unit (requests, tokens, bytes). Any gate — a
-   * `TokenBucket`, `Gcra`, `SlidingWindow`, `AllOf`… — or `TokenBucket` options. Limiters with
-   * `refund`/`debit` are reconciled to the actual cost.
+   * `TokenBucket`, `Gcra`, `SlidingWindow`, `AllOf`… — or `TokenBucket` options. A request's
+   * permit is reconciled to the actual cost released with it (`outcome.cost`), and a request a
+   * later layer refused costs nothing.
    */
   readonly limiter?: Gate | TokenBucketOptions;
   /** Last layer: at most this many at once, the rest queued. A `ConcurrencyLimiter` or its options. */
@@ -154,7 +155,9 @@ export class OverloadProtection implements Gate {
     const stages: Gate[] = [];
     if (this.breaker !== undefined) stages.push(perRequest(this.breaker));
     if (this.shedder !== undefined) stages.push(perRequest(this.shedder));
-    if (this.limiter !== undefined) stages.push(isReconcilable(this.limiter) ? new ReconcilingStage(this.limiter) : this.limiter);
+    // a budgeting gate reconciles its own permit to `outcome.cost` (a refusal by the
+    // concurrency layer releases it as NOT_RUN: the request costs nothing)
+    if (this.limiter !== undefined) stages.push(this.limiter);
     if (this.concurrency !== undefined) stages.push(perRequest(this.concurrency));
     if (stages.length === 0) {
       throw new InvalidArgumentError(name, 'options', 'at least one of breaker, shedder, limiter, concurrency', options);

@@ -77,7 +77,11 @@ export class PerRequestStage<G extends Gate> extends StageWrapper<G> {
   }
 }
 
-/** A rate limiter that can give back and take more after the fact (`RateLimiter`, `AllOf`). */
+/**
+ * A rate limiter that can give back and take more after the fact (`RateLimiter`, `AllOf`).
+ *
+ * @deprecated See {@link ReconcilingStage}. Kept for one release.
+ */
 export interface ReconcilableLimiter extends Gate {
   /** Gives back units granted but not used. */
   refund(count: number): void;
@@ -85,7 +89,12 @@ export interface ReconcilableLimiter extends Gate {
   debit(count: number): void;
 }
 
-/** True when `gate` can be reconciled after the fact. */
+/**
+ * True when `gate` can be reconciled after the fact.
+ *
+ * @deprecated Reconciliation travels with `permit.release({ cost })` on every budgeting gate;
+ * no caller needs to test for `refund`/`debit`. Kept for one release.
+ */
 export function isReconcilable(gate: Gate): gate is ReconcilableLimiter {
   return (
     typeof (gate as Partial<ReconcilableLimiter>).refund === 'function' &&
@@ -96,15 +105,11 @@ export function isReconcilable(gate: Gate): gate is ReconcilableLimiter {
 class ReconcilingPermit implements Permit {
   readonly granted = true as const;
   private released = false;
-  /** What the inner permit was granted: it is released as costing exactly that (settled here). */
-  private readonly grantedCount: number;
   constructor(
     private readonly limiter: ReconcilableLimiter,
     private readonly permit: Permit,
-    private count: number,
-  ) {
-    this.grantedCount = count;
-  }
+    private readonly count: number,
+  ) {}
 
   /** Checks the outcome first: a bad one throws before anything is refunded or released. */
   release(outcome?: Outcome): void {
@@ -116,16 +121,9 @@ class ReconcilingPermit implements Permit {
       if (actual < this.count) this.limiter.refund(this.count - actual);
       else this.limiter.debit(actual - this.count);
     }
-    // the difference is settled above (and by `adjust`): a limiter that reconciles its own
-    // permits must not settle it again
-    this.permit.release(actual === undefined && this.count === this.grantedCount ? outcome : { ...outcome, cost: this.grantedCount });
-  }
-
-  adjust(count: number): void {
-    if (this.released || count === this.count) return;
-    if (count < this.count) this.limiter.refund(this.count - count);
-    else this.limiter.debit(count - this.count);
-    this.count = count;
+    // the difference is settled above: a limiter that reconciles its own permits must not
+    // settle it again, so the inner permit is released as costing what it was granted
+    this.permit.release(actual === undefined ? outcome : { ...outcome, cost: this.count });
   }
 }
 
@@ -133,6 +131,10 @@ class ReconcilingPermit implements Permit {
  * A rate-limit stage whose permit settles the actual cost: released with `outcome.cost` below
  * what was taken it refunds the difference (`NOT_RUN`, cost 0, refunds everything: a request a
  * later stage refused costs nothing), above it debits the extra.
+ *
+ * @deprecated Every budgeting gate now reconciles its own permits on release (the `Permit`
+ * contract), so this wrapper adds nothing; `overloadProtection` no longer uses it. Pass the
+ * limiter itself. Kept for one release.
  */
 export class ReconcilingStage<G extends ReconcilableLimiter> extends StageWrapper<G> {
   /** The wrapped limiter's capacity. */
