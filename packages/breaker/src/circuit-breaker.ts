@@ -1,5 +1,5 @@
 import {
-  checkOutcome,
+  ReleaseOncePermit,
   EMPTY_PERMIT,
   Emitter,
   GateBase,
@@ -66,25 +66,22 @@ type Settle = (permit: BreakerPermit, outcome: Outcome | undefined) => void;
  * A permit of the breaker: remembers the state it was granted in; releases once. A bad outcome
  * throws before the once-guard and counts nothing.
  */
-class BreakerPermit implements Permit {
-  readonly granted = true as const;
-  private released = false;
+class BreakerPermit extends ReleaseOncePermit {
   constructor(
-    private readonly settle: Settle,
+    private readonly onSettle: Settle,
     /** The breaker's name, for a bad outcome's message. */
-    private readonly gate: string,
+    gate: string,
     /** The breaker's epoch at the grant: an outcome from an earlier state is ignored. */
     readonly epoch: number,
     /** Granted as a half-open trial. */
     readonly trial: boolean,
     /** Clock reading at the grant, when `slowCallMs` needs it (else NaN). */
     readonly startedAt: number,
-  ) {}
-  release(outcome?: Outcome): void {
-    checkOutcome(this.gate, outcome);
-    if (this.released) return;
-    this.released = true;
-    this.settle(this, outcome);
+  ) {
+    super(gate);
+  }
+  protected settle(outcome: Outcome | undefined): void {
+    this.onSettle(this, outcome);
   }
 }
 

@@ -18,6 +18,7 @@ import {
   type RunOptions,
   type TryAcquireOptions,
 } from './gate.js';
+import { ReleaseOncePermit } from './permit.js';
 import { runWithGate } from './run.js';
 import {
   checkAcquireOptions,
@@ -110,22 +111,16 @@ class GateRefusal implements Refusal {
   ) {}
 }
 
-/**
- * The permit of a gate that tracks what it handed out; releases once. A bad outcome throws
- * before the once-guard, so it always throws and leaves the permit releasable.
- */
-class GatePermit implements Permit {
-  readonly granted = true as const;
-  private released = false;
+/** The permit of a gate that tracks what it handed out: settles once, through the gate's `onRelease`. */
+class GatePermit extends ReleaseOncePermit {
   constructor(
     private readonly onRelease: (count: number, outcome: Outcome | undefined) => void,
     readonly count: number,
-    private readonly gate: string,
-  ) {}
-  release(outcome?: Outcome): void {
-    checkOutcome(this.gate, outcome);
-    if (this.released) return;
-    this.released = true;
+    gate: string,
+  ) {
+    super(gate);
+  }
+  protected settle(outcome: Outcome | undefined): void {
     this.onRelease(this.count, outcome);
   }
 }
@@ -150,7 +145,7 @@ function ceilMs(ms: number | undefined): number | undefined {
 /** The `ACQUIRE_NOW` method of every {@link GateBase}: its `grantNow`, called on the gate. */
 type AcquireNowMethod = (count: number, priority: number) => Permit | undefined;
 
-function acquireNowOf(this: GateBase, count: number, priority: number): Permit | undefined {
+function acquireNowOf(this: GateBase<unknown>, count: number, priority: number): Permit | undefined {
   return (this as unknown as { grantNow: AcquireNowMethod }).grantNow(count, priority);
 }
 
@@ -167,6 +162,14 @@ function acquireNowOf(this: GateBase, count: number, priority: number): Permit |
  *   refusal and the wake timer), {@link GateBase.permitFor}, {@link GateBase.onRelease},
  *   {@link GateBase.refusalReason} and {@link GateBase.closeCore};
  * - and calls {@link GateBase.serve} whenever budget frees up outside a timer (a release).
+ *
+ * A request may carry a value of type `R` beside its count — what a richer gate needs to decide
+ * (an LLM limiter's cost vector: requests, input and output tokens) or what it does on
+ * admission (a concurrency limiter's queued task). The value travels with the request, and with
+ * its waiter while it waits, and every hook that decides about the request receives it
+ * (`tryTake`, `estimateWaitMs`, `permitFor`, `admit`); `undefined` for a plain count (the
+ * public `tryAcquire(count)`/`acquire(count)`, a pipeline's fast path). A subclass sends one
+ * through {@link GateBase.decide} and {@link GateBase.request}.
  *
  * @example
  * ```ts
@@ -188,7 +191,7 @@ function acquireNowOf(this: GateBase, count: number, priority: number): Permit |
  * }
  * ```
  */
-export abstract class GateBase implements Gate, AcquireNow {
+export abstract class GateBase<R = unknown> implements Gate, AcquireNow {
   /** Name used in refusals, errors and metrics. */
   readonly name: string;
   /** Largest count one request can ask for, in the gate's unit. */
@@ -285,9 +288,10 @@ export abstract class GateBase implements Gate, AcquireNow {
   /**
    * Takes `count` units now if they are available and returns true; otherwise takes nothing and
    * returns false. With `count` 0 (a probe) it reports whether one unit is available and takes
-   * nothing. Called only when no waiter is queued ahead, or for the head waiter.
+   * nothing. Called only when no waiter is queued ahead, or for the head waiter. `request` is
+   * the value the request carries (`undefined` for a plain count).
    */
-  protected abstract tryTake(count: number, priority: number): boolean;
+  protected abstract tryTake(count: number, priority: number, request: R | undefined): boolean;
 
   /** Units that could be granted right now, ignoring the queue. */
   protected abstract availableUnits(): number;
@@ -297,12 +301,13 @@ export abstract class GateBase implements Gate, AcquireNow {
    * queued before it, if nothing else happens; `undefined` when it depends on a release (a slot
    * frees only when a holder is done) or cannot be known. For gates that refuse for another
    * reason (an open breaker), the time until that reason passes. `priority` is the request's
-   * (a shedder's thresholds depend on it). Default: `undefined`.
+   * (a shedder's thresholds depend on it), `request` the value it carries. Default: `undefined`.
    */
-  protected estimateWaitMs(count: number, unitsAhead: number, priority: number): number | undefined {
+  protected estimateWaitMs(count: number, unitsAhead: number, priority: number, request?: R): number | undefined {
     void count;
     void unitsAhead;
     void priority;
+    void request;
     return undefined;
   }
 
@@ -311,16 +316,19 @@ export abstract class GateBase implements Gate, AcquireNow {
    * {@link GateBase.estimateWaitMs}. A gate that read the clock in `tryTake` may override it to
    * reuse that reading instead of reading the clock again.
    */
-  protected retryAfterRefusalMs(count: number, unitsAhead: number, priority: number): number | undefined {
-    return this.estimateWaitMs(count, unitsAhead, priority);
+  protected retryAfterRefusalMs(count: number, unitsAhead: number, priority: number, request?: R): number | undefined {
+    return this.estimateWaitMs(count, unitsAhead, priority, request);
   }
 
   /**
-   * The permit for `count` units just taken. Default: a permit that calls
-   * {@link GateBase.onRelease} once. Gates with nothing to give back may return one shared
-   * frozen permit (the resolved promise is then shared too).
+   * The permit for `count` units just taken for a request carrying `request`. Default: a permit
+   * that calls {@link GateBase.onRelease} once. Gates with nothing to give back may return one
+   * shared frozen permit (the resolved promise is then shared too); a gate whose release needs
+   * the request's value (an LLM reservation reconciling its cost) returns its own
+   * {@link ReleaseOncePermit}.
    */
-  protected permitFor(count: number): Permit {
+  protected permitFor(count: number, request?: R): Permit {
+    void request;
     return new GatePermit((this.releaseHook ??= (n, outcome) => this.onRelease(n, outcome)), count, this.name);
   }
 
@@ -394,21 +402,31 @@ export abstract class GateBase implements Gate, AcquireNow {
   }
 
   tryAcquire(count = 1, options?: TryAcquireOptions): Permit | Refusal {
+    return this.decide(count, options, undefined);
+  }
+
+  /**
+   * The body of `tryAcquire`, for a request carrying `request`: validation, the arrival
+   * refusal, then {@link GateBase.tryTake} unless someone waits. Grants or refuses now.
+   */
+  protected decide(count: number, options: TryAcquireOptions | undefined, request: R | undefined): Permit | Refusal {
     checkCount(count, this.capacity, this.name);
     if (options !== undefined) checkTryAcquireOptions(this.name, options);
     const priority = options?.priority ?? 0;
     if (this.closed) return this.refuse('closed', undefined, count !== 0);
     const early = this.arrivalRefusal(count, priority);
-    if (early !== undefined) return this.refuse(early, ceilMs(this.estimateWaitMs(Math.max(count, 1), 0, priority)), count !== 0);
+    if (early !== undefined) {
+      return this.refuse(early, ceilMs(this.estimateWaitMs(Math.max(count, 1), 0, priority, request)), count !== 0);
+    }
     const waiting = this.waiterCount;
-    if (waiting === 0 && this.tryTake(count, priority)) {
+    if (waiting === 0 && this.tryTake(count, priority, request)) {
       if (count === 0) return EMPTY_PERMIT;
       this.admittedCount++;
       if (this.admitEvents?.listening === true) this.admitEvents.emit(count, 0);
-      return this.permitFor(count);
+      return this.permitFor(count, request);
     }
     const reason = waiting === 0 ? this.refusalReason(count, priority) : 'exhausted';
-    const retryAfterMs = ceilMs(this.retryAfterRefusalMs(Math.max(count, 1), this.unitsAhead(priority), priority));
+    const retryAfterMs = ceilMs(this.retryAfterRefusalMs(Math.max(count, 1), this.unitsAhead(priority), priority, request));
     return this.refuse(reason, retryAfterMs, count !== 0);
   }
 
@@ -417,13 +435,15 @@ export abstract class GateBase implements Gate, AcquireNow {
   }
 
   /**
-   * The body of `acquire`, for a request carrying `payload`: validation, the sync fast path,
-   * the early refusals (queue full, `maxWaitMs`), then the queue. What the request resolves with
-   * when admitted is {@link GateBase.admit}'s: a permit, unless a subclass queues work itself
-   * (a concurrency limiter's `run` queues the function and starts it on admission, so a queued
-   * task holds no suspended async frame).
+   * The body of `acquire`, for a request carrying `request`: validation, the sync fast path,
+   * the early refusals (queue full, `maxWaitMs`), then the queue, where the waiter keeps the
+   * value. What the request resolves with when admitted is {@link GateBase.admit}'s: a permit,
+   * unless a subclass queues work itself (a concurrency limiter's `run` queues the function as
+   * the request's value and starts it on admission, so a queued task holds no suspended async
+   * frame).
    */
-  protected request(count: number, options: AcquireOptions | undefined, payload: unknown): Promise<unknown> {
+  protected request(count: number, options: AcquireOptions | undefined, request: R | undefined): Promise<unknown> {
+    const payload = request;
     try {
       checkCount(count, this.capacity, this.name);
       checkAcquireOptions(this.name, options);
@@ -439,24 +459,24 @@ export abstract class GateBase implements Gate, AcquireNow {
     const priority = options?.priority ?? 0;
     const early = this.arrivalRefusal(count, priority);
     if (early !== undefined) {
-      return Promise.reject(refusalError(this.refuse(early, ceilMs(this.estimateWaitMs(count, 0, priority)), true)));
+      return Promise.reject(refusalError(this.refuse(early, ceilMs(this.estimateWaitMs(count, 0, priority, payload)), true)));
     }
     if (this.waiterCount === 0) {
-      if (this.tryTake(count, priority)) {
+      if (this.tryTake(count, priority, payload)) {
         this.admittedCount++;
         if (this.admitEvents?.listening === true) this.admitEvents.emit(count, 0);
         return this.resolved(this.admit(count, payload));
       }
       const reason = this.refusalReason(count, priority);
       if (reason !== 'exhausted') {
-        const refusal = this.refuse(reason, ceilMs(this.estimateWaitMs(count, 0, priority)), true);
+        const refusal = this.refuse(reason, ceilMs(this.estimateWaitMs(count, 0, priority, payload)), true);
         return Promise.reject(refusalError(refusal));
       }
     }
     const unitsAhead = this.unitsAhead(priority);
     const maxWaitMs = options?.maxWaitMs ?? Infinity;
     if (maxWaitMs !== Infinity) {
-      const estimate = this.estimateWaitMs(count, unitsAhead, priority);
+      const estimate = this.estimateWaitMs(count, unitsAhead, priority, payload);
       if (maxWaitMs === 0 || (estimate !== undefined && estimate > maxWaitMs)) {
         const retryAfterMs = ceilMs(estimate);
         return this.reject(new WaitTimeoutError(this.name, maxWaitMs, retryAfterMs), 'timeout', retryAfterMs);
@@ -465,10 +485,10 @@ export abstract class GateBase implements Gate, AcquireNow {
     if (this.waitingUnits + count > this.queueLimit) {
       if (this.queueLimit === 0) {
         // A gate without a queue: the request was simply over the limit.
-        const retryAfterMs = ceilMs(this.estimateWaitMs(count, unitsAhead, priority));
+        const retryAfterMs = ceilMs(this.estimateWaitMs(count, unitsAhead, priority, payload));
         return this.reject(new LimitExceededError(this.name, retryAfterMs), 'exhausted', retryAfterMs);
       }
-      return this.queueFull(count, unitsAhead, priority, this.queueLimit, undefined);
+      return this.queueFull(count, unitsAhead, priority, this.queueLimit, undefined, payload);
     }
     // Fairness is decided once, at construction; this is its only test on the waiting path.
     if (this.keyOf !== undefined) return this.enqueueByKey(count, priority, signal, maxWaitMs, payload, options, unitsAhead);
@@ -483,7 +503,7 @@ export abstract class GateBase implements Gate, AcquireNow {
     priority: number,
     signal: AbortSignal | undefined,
     maxWaitMs: number,
-    payload: unknown,
+    payload: R | undefined,
     options: AcquireOptions | undefined,
     unitsAhead: number,
   ): Promise<unknown> {
@@ -496,7 +516,7 @@ export abstract class GateBase implements Gate, AcquireNow {
     }
     const queue = this.queue;
     if (queue.keyUnits(key) + count > this.perKeyQueueLimit) {
-      return this.queueFull(count, unitsAhead, priority, this.perKeyQueueLimit, { key });
+      return this.queueFull(count, unitsAhead, priority, this.perKeyQueueLimit, { key }, payload);
     }
     const promise = queue.enqueue(count, priority, signal, maxWaitMs, payload, key);
     this.serve();
@@ -510,18 +530,18 @@ export abstract class GateBase implements Gate, AcquireNow {
     priority: number,
     limit: number,
     perKey: { readonly key: FairnessKey | undefined } | undefined,
+    request: R | undefined,
   ): Promise<never> {
-    const retryAfterMs = ceilMs(this.estimateWaitMs(count, unitsAhead, priority));
+    const retryAfterMs = ceilMs(this.estimateWaitMs(count, unitsAhead, priority, request));
     return this.reject(new QueueFullError(this.name, limit, retryAfterMs, perKey), 'queue-full', retryAfterMs);
   }
 
   /**
-   * What an admitted request of `count` carrying `payload` resolves with (a promise adopts).
+   * What an admitted request of `count` carrying `request` resolves with (a promise adopts).
    * Default: the permit — `EMPTY_PERMIT` for a count of 0, else {@link GateBase.permitFor}.
    */
-  protected admit(count: number, payload: unknown): unknown {
-    void payload;
-    return count === 0 ? EMPTY_PERMIT : this.permitFor(count);
+  protected admit(count: number, request: R | undefined): unknown {
+    return count === 0 ? EMPTY_PERMIT : this.permitFor(count, request);
   }
 
   run<T>(fn: (context: RunContext) => T | PromiseLike<T>, options?: RunOptions): Promise<T> {
@@ -537,7 +557,12 @@ export abstract class GateBase implements Gate, AcquireNow {
 
   /** The body of {@link ACQUIRE_NOW}: grants now, counted, or `undefined` without counting anything. */
   protected grantNow(count: number, priority: number): Permit | undefined {
-    if (this.closed || this.waiterCount !== 0 || this.arrivalRefusal(count, priority) !== undefined || !this.tryTake(count, priority)) {
+    if (
+      this.closed ||
+      this.waiterCount !== 0 ||
+      this.arrivalRefusal(count, priority) !== undefined ||
+      !this.tryTake(count, priority, undefined)
+    ) {
       return undefined;
     }
     this.admittedCount++;
@@ -605,8 +630,9 @@ export abstract class GateBase implements Gate, AcquireNow {
           this.cancelWake();
           return;
         }
-        if (!this.tryTake(head.count, head.priority)) {
-          this.armWake(head.count, head.priority);
+        const request = head.payload as R | undefined;
+        if (!this.tryTake(head.count, head.priority, request)) {
+          this.armWake(head.count, head.priority, request);
           return;
         }
         this.admittedCount++;
@@ -615,7 +641,7 @@ export abstract class GateBase implements Gate, AcquireNow {
           if (this.admitEvents?.listening === true) this.admitEvents.emit(head.count, waitedMs);
           if (this.waitEvents?.listening === true) this.waitEvents.emit(head.count, waitedMs);
         }
-        queue.grant(head, this.admit(head.count, head.payload));
+        queue.grant(head, this.admit(head.count, request));
       }
     } finally {
       this.serving = false;
@@ -656,7 +682,9 @@ export abstract class GateBase implements Gate, AcquireNow {
   }
 
   private timeoutReason(waiter: QueuedWaiter<unknown>): unknown {
-    const retryAfterMs = ceilMs(this.estimateWaitMs(waiter.count, this.unitsAhead(waiter.priority), waiter.priority));
+    const retryAfterMs = ceilMs(
+      this.estimateWaitMs(waiter.count, this.unitsAhead(waiter.priority), waiter.priority, waiter.payload as R | undefined),
+    );
     if (this.refuseEvents?.listening === true) this.refuseEvents.emit(new GateRefusal('timeout', this.name, retryAfterMs));
     return new WaitTimeoutError(this.name, waiter.deadline - waiter.enqueuedAt, retryAfterMs);
   }
@@ -666,8 +694,8 @@ export abstract class GateBase implements Gate, AcquireNow {
     this.serve();
   }
 
-  private armWake(count: number, priority: number): void {
-    const estimate = this.estimateWaitMs(count, 0, priority);
+  private armWake(count: number, priority: number, request: R | undefined): void {
+    const estimate = this.estimateWaitMs(count, 0, priority, request);
     if (estimate === undefined || estimate === Infinity) {
       this.cancelWake();
       return;

@@ -84,6 +84,7 @@ export {
   type WaiterQueueOptions,
 } from './waiter-queue.js';
 export { EMPTY_PERMIT, GateBase, type FairnessOptions, type GateBaseOptions } from './gate-base.js';
+export { ReleaseOncePermit } from './permit.js';
 export { runWithGate } from './run.js';
 export { Pipeline, pipeline, type PipelineOptions } from './pipeline.js';
 export { PassThroughGate, passThrough, type PassThroughOptions } from './pass-through.js';

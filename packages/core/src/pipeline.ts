@@ -18,6 +18,7 @@ import {
   type TryAcquireOptions,
 } from './gate.js';
 import { EMPTY_PERMIT } from './gate-base.js';
+import { ReleaseOncePermit } from './permit.js';
 import { runHolding } from './run.js';
 import {
   checkAcquireOptions,
@@ -26,7 +27,6 @@ import {
   checkGate,
   checkName,
   checkOptions,
-  checkOutcome,
   checkTryAcquireOptions,
   isGate,
   optionKeys,
@@ -55,19 +55,16 @@ function releaseInReverse(permits: readonly Permit[], outcome: Outcome | undefin
   if (failure !== undefined) throw failure.error;
 }
 
-class PipelinePermit implements Permit {
-  readonly granted = true as const;
-  private released = false;
+/** A chain of stage permits; the outcome is checked before any stage is released. */
+class PipelinePermit extends ReleaseOncePermit {
   constructor(
     private readonly permits: readonly Permit[],
-    private readonly gate: string,
-  ) {}
+    gate: string,
+  ) {
+    super(gate);
+  }
 
-  /** Checks the outcome first: a bad one throws before any stage is released. */
-  release(outcome?: Outcome): void {
-    checkOutcome(this.gate, outcome);
-    if (this.released) return;
-    this.released = true;
+  protected settle(outcome: Outcome | undefined): void {
     releaseInReverse(this.permits, outcome);
   }
 }

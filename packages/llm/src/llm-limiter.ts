@@ -1,9 +1,8 @@
 import {
-  checkOutcome,
-  EMPTY_PERMIT,
   Emitter,
   GateBase,
   InvalidArgumentError,
+  ReleaseOncePermit,
   optionKeys,
   TooLargeError,
   checkName,
@@ -14,11 +13,9 @@ import {
   type Disposer,
   type Outcome,
   type Permit,
-  type QueuedWaiter,
   type Refusal,
   type TimerHandle,
   type TryAcquireOptions,
-  type WaiterQueue,
 } from '@sluice/core';
 import { Buckets, DIMENSIONS, Dim, WINDOW_MS, costVector } from './buckets.js';
 import { classify } from './classify.js';
@@ -164,7 +161,7 @@ const LLM_LIMITER_KEYS = optionKeys<LlmLimiterOptions>()({
  * permit.release({ ok: true, usage: { inputTokens: 1_180, outputTokens: 312 } });
  * ```
  */
-export class LlmLimiter extends GateBase {
+export class LlmLimiter extends GateBase<Float64Array> {
   /**
    * Largest count one request may ask for, in the limiter's unit: tokens (input + output) when
    * it has a token limit, else requests.
@@ -177,8 +174,6 @@ export class LlmLimiter extends GateBase {
 
   private readonly buckets: Buckets;
   private readonly wallClock: () => number;
-  /** Cost of the request being decided (set around every entry into the base machinery). */
-  private current: Float64Array | undefined;
   private pausedUntilMs = Number.NEGATIVE_INFINITY;
   private pauseTimer: TimerHandle | undefined;
   private pauseEvents: Emitter<PauseEvent> | undefined;
@@ -266,12 +261,7 @@ export class LlmLimiter extends GateBase {
    */
   waitEstimateMs(request: LlmRequest): number {
     const { count, cost } = this.costOf(request);
-    this.current = cost;
-    try {
-      return this.estimateWaitMs(count, this.waitingUnits, 0);
-    } finally {
-      this.current = undefined;
-    }
+    return this.estimateWaitMs(count, this.waitingUnits, 0, cost);
   }
 
   /** True while intake is paused after a retryable 429/529/503 (or a `pause()` call). */
@@ -289,12 +279,7 @@ export class LlmLimiter extends GateBase {
    */
   override tryAcquire(request: number | LlmRequest = 1, options?: TryAcquireOptions): LlmPermit | Refusal {
     const { count, cost } = this.costOf(request);
-    this.current = cost;
-    try {
-      return super.tryAcquire(count, options) as LlmPermit | Refusal;
-    } finally {
-      this.current = undefined;
-    }
+    return this.decide(count, options, cost) as LlmPermit | Refusal;
   }
 
   /**
@@ -309,12 +294,7 @@ export class LlmLimiter extends GateBase {
     } catch (error) {
       return Promise.reject(error);
     }
-    this.current = cost;
-    try {
-      return this.request(count, options, cost) as Promise<LlmPermit>;
-    } finally {
-      this.current = undefined;
-    }
+    return this.request(count, options, cost) as Promise<LlmPermit>;
   }
 
   // ---- provider feedback ----
@@ -363,14 +343,14 @@ export class LlmLimiter extends GateBase {
 
   // ---- GateBase ----
 
-  protected tryTake(count: number, priority: number): boolean {
+  protected tryTake(count: number, priority: number, request: Float64Array | undefined): boolean {
     void priority;
     const now = this.clock.now();
     if (now < this.pausedUntilMs) return false;
     const buckets = this.buckets;
     buckets.refill(now);
     if (count === 0) return buckets.fits(PROBE);
-    const cost = this.current ?? this.plainCost(count);
+    const cost = request ?? this.plainCost(count);
     if (!buckets.fits(cost)) return false;
     buckets.take(cost);
     return true;
@@ -387,11 +367,11 @@ export class LlmLimiter extends GateBase {
     return available === Infinity ? (buckets.active.length > 0 ? Number.MAX_SAFE_INTEGER : 0) : Math.max(0, Math.floor(available + 1e-9));
   }
 
-  protected override estimateWaitMs(count: number, unitsAhead: number, priority: number): number {
+  protected override estimateWaitMs(count: number, unitsAhead: number, priority: number, request?: Float64Array): number {
     void priority;
     const now = this.clock.now();
     this.buckets.refill(now);
-    const cost = this.current ?? this.plainCost(Math.max(count, 1));
+    const cost = request ?? this.plainCost(Math.max(count, 1));
     const ahead =
       unitsAhead > 0 ? (this.countsTokens ? costVector(this.waiterCount, unitsAhead, 0) : costVector(unitsAhead, 0, 0)) : undefined;
     const wait = this.buckets.waitMs(cost, ahead);
@@ -399,27 +379,8 @@ export class LlmLimiter extends GateBase {
     return paused > wait ? paused : wait;
   }
 
-  protected override permitFor(count: number): Permit {
-    return new ReservationPermit(this, this.current ?? this.plainCost(count));
-  }
-
-  protected override admit(count: number, payload: unknown): unknown {
-    if (count === 0) return EMPTY_PERMIT;
-    return new ReservationPermit(this, (payload as Float64Array | undefined) ?? this.plainCost(count));
-  }
-
-  protected override nextWaiter(queue: WaiterQueue<unknown, unknown>): QueuedWaiter<unknown> | undefined {
-    const head = queue.peek();
-    this.current = head === undefined ? undefined : ((head.payload as Float64Array | undefined) ?? this.plainCost(head.count));
-    return head;
-  }
-
-  protected override serve(): void {
-    try {
-      super.serve();
-    } finally {
-      this.current = undefined;
-    }
+  protected override permitFor(count: number, request?: Float64Array): Permit {
+    return new ReservationPermit(this, request ?? this.plainCost(count));
   }
 
   protected override closeCore(): void {
@@ -542,23 +503,20 @@ export class LlmLimiter extends GateBase {
 /** One request and one token: what a probe (count 0) checks for. */
 const PROBE = costVector(1, 1, 0);
 
-class ReservationPermit implements LlmPermit {
-  readonly granted = true as const;
-  private released = false;
+class ReservationPermit extends ReleaseOncePermit implements LlmPermit {
   constructor(
     private readonly limiter: LlmLimiter,
     private readonly cost: Float64Array,
-  ) {}
+  ) {
+    super(limiter.name);
+  }
   get inputTokens(): number {
     return this.cost[Dim.Input] as number;
   }
   get maxOutputTokens(): number {
     return this.cost[Dim.Output] as number;
   }
-  release(outcome?: Outcome): void {
-    checkOutcome(this.limiter.name, outcome);
-    if (this.released) return;
-    this.released = true;
+  protected settle(outcome: Outcome | undefined): void {
     this.limiter.settle(this.cost, outcome);
   }
 }

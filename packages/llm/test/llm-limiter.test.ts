@@ -90,6 +90,27 @@ describe('LlmLimiter: admission', () => {
     expect(clock.now()).toBe(3_000);
   });
 
+  it('a queued request is served, estimated and reserved with its own input and output split', async () => {
+    const clock = new VirtualClock();
+    // 10 tokens/s total; output 2/s: a waiter's output cap, not its total, decides when it fits
+    const limiter = new LlmLimiter({ tokensPerMinute: 600, outputTokensPerMinute: 120, clock });
+    limiter.tryAcquire({ inputTokens: 480, maxOutputTokens: 120 });
+    const first = limiter.acquire({ inputTokens: 10, maxOutputTokens: 10 });
+    const second = limiter.acquire({ inputTokens: 30, maxOutputTokens: 0 }, { maxWaitMs: 7_000 }).catch((e: unknown) => e);
+    // total would fit after 2 s; the output bucket needs 5 s for 10 output tokens
+    await clock.advance(4_999);
+    expect(limiter.stats().waiting).toBe(2);
+    await clock.advance(1);
+    const permit = (await first) as LlmPermit;
+    expect([permit.inputTokens, permit.maxOutputTokens]).toEqual([10, 10]);
+    expect(limiter.remaining('output-tokens')).toBeCloseTo(0, 6);
+    // the second needs 30 tokens of which none are output: 50 − 20 = 30 tokens left already
+    await clock.advance(0);
+    const next = (await second) as LlmPermit;
+    expect([next.inputTokens, next.maxOutputTokens]).toEqual([30, 0]);
+    expect(clock.now()).toBe(5_000);
+  });
+
   it('refuses at once when the wait it predicts exceeds maxWaitMs, with the hint', async () => {
     const clock = new VirtualClock();
     const limiter = new LlmLimiter({ tokensPerMinute: 600, clock });

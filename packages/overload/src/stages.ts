@@ -1,6 +1,6 @@
 import {
+  ReleaseOncePermit,
   ACQUIRE_NOW,
-  checkOutcome,
   hasAcquireNow,
   type AcquireNow,
   type AcquireOptions,
@@ -102,20 +102,16 @@ export function isReconcilable(gate: Gate): gate is ReconcilableLimiter {
   );
 }
 
-class ReconcilingPermit implements Permit {
-  readonly granted = true as const;
-  private released = false;
+class ReconcilingPermit extends ReleaseOncePermit {
   constructor(
     private readonly limiter: ReconcilableLimiter,
     private readonly permit: Permit,
     private readonly count: number,
-  ) {}
+  ) {
+    super(limiter.name);
+  }
 
-  /** Checks the outcome first: a bad one throws before anything is refunded or released. */
-  release(outcome?: Outcome): void {
-    checkOutcome(this.limiter.name, outcome);
-    if (this.released) return;
-    this.released = true;
+  protected settle(outcome: Outcome | undefined): void {
     const actual = outcome?.cost;
     if (actual !== undefined && Number.isInteger(actual) && actual >= 0 && actual !== this.count) {
       if (actual < this.count) this.limiter.refund(this.count - actual);
