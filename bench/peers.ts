@@ -38,6 +38,16 @@ export { default as PQueue } from 'p-queue';
 export { Sema } from 'async-sema';
 export { bulkhead as cockatielBulkhead } from 'cockatiel';
 export { wrap as cockatielWrap } from 'cockatiel';
+export { getSemaphore as henrygdSemaphore } from '@henrygd/semaphore';
+
+// ---- cockatiel 4 (a new major), installed beside 3.2.1 under the alias `cockatiel4` ----
+export {
+  ConsecutiveBreaker as Cockatiel4ConsecutiveBreaker,
+  bulkhead as cockatiel4Bulkhead,
+  circuitBreaker as cockatiel4CircuitBreaker,
+  handleAll as cockatiel4HandleAll,
+  wrap as cockatiel4Wrap,
+} from 'cockatiel4';
 
 // ---- virtual time for timer-based peers (packages/llm/bench): fakes setTimeout and Date ----
 export { default as FakeTimers } from '@sinonjs/fake-timers';

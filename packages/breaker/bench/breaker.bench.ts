@@ -8,7 +8,15 @@
  */
 import { CircuitBreaker, consecutiveFailures, countWindow, timeWindow } from '@sluice/breaker';
 import { suite } from '../../../bench/harness.ts';
-import { CockatielConsecutiveBreaker, Opossum, cockatielCircuitBreaker, cockatielHandleAll } from '../../../bench/peers.ts';
+import {
+  Cockatiel4ConsecutiveBreaker,
+  CockatielConsecutiveBreaker,
+  Opossum,
+  cockatiel4CircuitBreaker,
+  cockatiel4HandleAll,
+  cockatielCircuitBreaker,
+  cockatielHandleAll,
+} from '../../../bench/peers.ts';
 
 /** The work every case runs. */
 const work = async (): Promise<number> => 1;
@@ -30,7 +38,7 @@ suite('breaker', (s) => {
         'case body returns. Floor: a bare `await fn()`. Reference: `fn().then(onValue, onError)` with two shared handlers that ' +
         'reset a failure counter, the least any wrapper that observes the outcome can cost. sluice: `breaker.run(fn)` (the closed fast path: no permit, no ' +
         'timer; consecutive and count window read no clock, the time window reads it once per call, `slowCallMs` twice). ' +
-        'cockatiel: ' +
+        'cockatiel (3.2.1 and 4.0.0): ' +
         '`circuitBreaker(handleAll, { halfOpenAfter: 10_000, breaker: new ConsecutiveBreaker(5) }).execute(fn)`. opossum: ' +
         '`new CircuitBreaker(fn, options).fire()`, default options (a 10 s timeout timer per call, rolling stats) and ' +
         '`{ timeout: false }`.',
@@ -45,6 +53,10 @@ suite('breaker', (s) => {
       });
       const slow = new CircuitBreaker({ trip: consecutiveFailures(5), halfOpenAfterMs: 10_000, slowCallMs: 1_000 });
       const cockatiel = cockatielCircuitBreaker(cockatielHandleAll, { halfOpenAfter: 10_000, breaker: new CockatielConsecutiveBreaker(5) });
+      const cockatiel4 = cockatiel4CircuitBreaker(cockatiel4HandleAll, {
+        halfOpenAfter: 10_000,
+        breaker: new Cockatiel4ConsecutiveBreaker(5),
+      });
       const opossum = new Opossum(work, {});
       const opossumNoTimeout = new Opossum(work, { timeout: false });
       await check('consecutive', () => consecutive.run(work));
@@ -52,6 +64,7 @@ suite('breaker', (s) => {
       await check('timeWindow', () => timed.run(work));
       await check('slowCallMs', () => slow.run(work));
       await check('cockatiel', () => cockatiel.execute(work));
+      await check('cockatiel 4', () => cockatiel4.execute(work));
       await check('opossum', () => opossum.fire());
       await check('opossum timeout false', () => opossumNoTimeout.fire());
 
@@ -71,6 +84,7 @@ suite('breaker', (s) => {
       g.time('sluice run(fn), timeWindow(10 s)', () => timed.run(work));
       g.time('sluice run(fn), consecutiveFailures(5) + slowCallMs', () => slow.run(work));
       g.time('cockatiel execute(fn), ConsecutiveBreaker(5)', () => cockatiel.execute(work));
+      g.time('cockatiel 4 execute(fn), ConsecutiveBreaker(5)', () => cockatiel4.execute(work));
       g.time('opossum fire(), default options', () => opossum.fire());
       g.time('opossum fire(), { timeout: false }', () => opossumNoTimeout.fire());
       g.teardown(() => {

@@ -1,5 +1,5 @@
 import {
-  ReleaseOncePermit,
+  checkOutcome,
   EMPTY_PERMIT,
   Emitter,
   GateBase,
@@ -64,24 +64,28 @@ type Settle = (permit: BreakerPermit, outcome: Outcome | undefined) => void;
 
 /**
  * A permit of the breaker: remembers the state it was granted in; releases once. A bad outcome
- * throws before the once-guard and counts nothing.
+ * throws before the once-guard and counts nothing. (The guard of `ReleaseOncePermit`, written
+ * out flat: one is allocated per grant through a pipeline.)
  */
-class BreakerPermit extends ReleaseOncePermit {
+class BreakerPermit implements Permit {
+  readonly granted = true as const;
+  private released = false;
   constructor(
-    private readonly onSettle: Settle,
+    private readonly settle: Settle,
     /** The breaker's name, for a bad outcome's message. */
-    gate: string,
+    private readonly gate: string,
     /** The breaker's epoch at the grant: an outcome from an earlier state is ignored. */
     readonly epoch: number,
     /** Granted as a half-open trial. */
     readonly trial: boolean,
     /** Clock reading at the grant, when `slowCallMs` needs it (else NaN). */
     readonly startedAt: number,
-  ) {
-    super(gate);
-  }
-  protected settle(outcome: Outcome | undefined): void {
-    this.onSettle(this, outcome);
+  ) {}
+  release(outcome?: Outcome): void {
+    checkOutcome(this.gate, outcome);
+    if (this.released) return;
+    this.released = true;
+    this.settle(this, outcome);
   }
 }
 

@@ -10,7 +10,7 @@
  */
 import { ConcurrencyLimiter } from '@sluice/concurrency';
 import { requireGc, suite } from '../../../bench/harness.ts';
-import { Bottleneck, PQueue, Sema, cockatielBulkhead, pLimit } from '../../../bench/peers.ts';
+import { Bottleneck, PQueue, Sema, cockatielBulkhead, henrygdSemaphore, pLimit } from '../../../bench/peers.ts';
 
 const N = 100_000;
 const SHARED = 20_000;
@@ -46,6 +46,38 @@ class MinimalSemaphore {
     }
   }
 }
+
+/** The floor of an acquire/release semaphore: a count and a FIFO of resolvers. */
+class MinimalAcquireSemaphore {
+  private free: number;
+  private readonly waiters: (() => void)[] = [];
+  private head = 0;
+  constructor(max: number) {
+    this.free = max;
+  }
+  acquire(): Promise<void> {
+    if (this.free > 0) {
+      this.free--;
+      return Promise.resolve();
+    }
+    return new Promise<void>((resolve) => this.waiters.push(resolve));
+  }
+  release(): void {
+    const next = this.waiters[this.head];
+    if (next === undefined) {
+      this.free++;
+      return;
+    }
+    this.waiters[this.head++] = undefined as unknown as () => void;
+    if (this.head === this.waiters.length) {
+      this.waiters.length = 0;
+      this.head = 0;
+    }
+    next();
+  }
+}
+
+const QUEUED = 1_000;
 
 /** Heap bytes per queued task: submit `n` tasks, measure after a full GC, then let them finish. */
 async function retainedPerTask(submit: (n: number) => Promise<unknown>[], n = N): Promise<number> {
@@ -225,6 +257,72 @@ suite('concurrency', (s) => {
       });
       g.teardown(async () => {
         await bottleneck.stop().catch(() => {});
+      });
+    },
+  );
+
+  s.group(
+    'binary semaphore, 1,000 queued acquires',
+    {
+      note:
+        'One run = 1,000 `acquire()` calls on a semaphore of 1 made in one loop (one granted, 999 queued), each releasing ' +
+        'as soon as it is granted; ns/op = run / 1,000. The floor is a count and a FIFO of resolvers. sluice: ' +
+        '`ConcurrencyLimiter({ maxConcurrent: 1 })`, `acquire()` then `permit.release()`. Peers: `@henrygd/semaphore` ' +
+        '(`getSemaphore(key, 1)`), async-sema (`new Sema(1)`).',
+    },
+    (g) => {
+      let floor = new MinimalAcquireSemaphore(1);
+      g.macro(
+        'minimal acquire/release semaphore',
+        {
+          ops: QUEUED,
+          before: () => {
+            floor = new MinimalAcquireSemaphore(1);
+          },
+          run: () => {
+            const all: Promise<void>[] = [];
+            const sem = floor;
+            for (let i = 0; i < QUEUED; i++) all.push(sem.acquire().then(() => sem.release()));
+            return Promise.all(all);
+          },
+        },
+        { floor: true },
+      );
+      let limiter = new ConcurrencyLimiter({ maxConcurrent: 1, queueLimit: QUEUED });
+      g.macro('sluice ConcurrencyLimiter acquire() + release()', {
+        ops: QUEUED,
+        before: () => {
+          limiter = new ConcurrencyLimiter({ maxConcurrent: 1, queueLimit: QUEUED });
+        },
+        run: () => {
+          const all: Promise<void>[] = [];
+          const gate = limiter;
+          for (let i = 0; i < QUEUED; i++) all.push(gate.acquire().then((permit) => permit.release()));
+          return Promise.all(all);
+        },
+      });
+      let round = 0;
+      g.macro('@henrygd/semaphore acquire() + release()', {
+        ops: QUEUED,
+        run: () => {
+          const all: Promise<void>[] = [];
+          const sem = henrygdSemaphore(`bench-${round++}`, 1);
+          for (let i = 0; i < QUEUED; i++) all.push(sem.acquire().then(() => sem.release()));
+          return Promise.all(all);
+        },
+      });
+      let sema = new Sema(1);
+      g.macro('async-sema acquire() + release()', {
+        ops: QUEUED,
+        before: () => {
+          sema = new Sema(1);
+        },
+        run: () => {
+          const all: Promise<void>[] = [];
+          const sem = sema;
+          for (let i = 0; i < QUEUED; i++) all.push(sem.acquire().then(() => sem.release()));
+          return Promise.all(all);
+        },
       });
     },
   );

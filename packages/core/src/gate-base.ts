@@ -18,7 +18,6 @@ import {
   type RunOptions,
   type TryAcquireOptions,
 } from './gate.js';
-import { ReleaseOncePermit } from './permit.js';
 import { runWithGate } from './run.js';
 import {
   checkAcquireOptions,
@@ -111,16 +110,24 @@ class GateRefusal implements Refusal {
   ) {}
 }
 
-/** The permit of a gate that tracks what it handed out: settles once, through the gate's `onRelease`. */
-class GatePermit extends ReleaseOncePermit {
+/**
+ * The permit of a gate that tracks what it handed out: settles once, through the gate's
+ * `onRelease`. The same once-guard as `ReleaseOncePermit`, written out flat: the hottest
+ * permit in the library, and a constructor without a `super` call is measurably cheaper on the
+ * queued path.
+ */
+class GatePermit implements Permit {
+  readonly granted = true as const;
+  private released = false;
   constructor(
     private readonly onRelease: (count: number, outcome: Outcome | undefined) => void,
     readonly count: number,
-    gate: string,
-  ) {
-    super(gate);
-  }
-  protected settle(outcome: Outcome | undefined): void {
+    private readonly gate: string,
+  ) {}
+  release(outcome?: Outcome): void {
+    checkOutcome(this.gate, outcome);
+    if (this.released) return;
+    this.released = true;
     this.onRelease(this.count, outcome);
   }
 }
@@ -325,7 +332,7 @@ export abstract class GateBase<R = unknown> implements Gate, AcquireNow {
    * that calls {@link GateBase.onRelease} once. Gates with nothing to give back may return one
    * shared frozen permit (the resolved promise is then shared too); a gate whose release needs
    * the request's value (an LLM reservation reconciling its cost) returns its own
-   * {@link ReleaseOncePermit}.
+   * `ReleaseOncePermit`.
    */
   protected permitFor(count: number, request?: R): Permit {
     void request;

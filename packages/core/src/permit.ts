@@ -6,7 +6,11 @@ import { checkOutcome } from './validate.js';
  * outcome (a bad one throws `InvalidArgumentError` naming the gate, before the once-guard, so it
  * always throws and leaves the permit releasable), then calls
  * {@link ReleaseOncePermit.settle} the first time only; later releases do nothing, so nothing is
- * ever refunded twice. Every permit sluice hands out is one; extend it in a custom gate.
+ * ever refunded twice. Extend it in a custom gate whose release needs more than a count (the LLM
+ * limiter's reservations do). The kernel's, the pipeline's and the breaker's permits write the same
+ * guard out flat: they are allocated on every grant, and on V8 a constructor that calls `super`
+ * measured about a third slower on the queued path (a binary semaphore's acquire + release,
+ * 225 → 300 ns).
  *
  * @example
  * ```ts

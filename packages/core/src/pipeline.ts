@@ -18,7 +18,6 @@ import {
   type TryAcquireOptions,
 } from './gate.js';
 import { EMPTY_PERMIT } from './gate-base.js';
-import { ReleaseOncePermit } from './permit.js';
 import { runHolding } from './run.js';
 import {
   checkAcquireOptions,
@@ -27,6 +26,7 @@ import {
   checkGate,
   checkName,
   checkOptions,
+  checkOutcome,
   checkTryAcquireOptions,
   isGate,
   optionKeys,
@@ -55,16 +55,20 @@ function releaseInReverse(permits: readonly Permit[], outcome: Outcome | undefin
   if (failure !== undefined) throw failure.error;
 }
 
-/** A chain of stage permits; the outcome is checked before any stage is released. */
-class PipelinePermit extends ReleaseOncePermit {
+/** A chain of stage permits; the once-guard of `ReleaseOncePermit`, written out flat (see there). */
+class PipelinePermit implements Permit {
+  readonly granted = true as const;
+  private released = false;
   constructor(
     private readonly permits: readonly Permit[],
-    gate: string,
-  ) {
-    super(gate);
-  }
+    private readonly gate: string,
+  ) {}
 
-  protected settle(outcome: Outcome | undefined): void {
+  /** Checks the outcome first: a bad one throws before any stage is released. */
+  release(outcome?: Outcome): void {
+    checkOutcome(this.gate, outcome);
+    if (this.released) return;
+    this.released = true;
     releaseInReverse(this.permits, outcome);
   }
 }

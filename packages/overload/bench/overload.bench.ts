@@ -8,7 +8,12 @@ import { consecutiveFailures } from '@sluice/breaker';
 import { overloadProtection } from '@sluice/overload';
 import { suite } from '../../../bench/harness.ts';
 import {
+  Cockatiel4ConsecutiveBreaker,
   CockatielConsecutiveBreaker,
+  cockatiel4Bulkhead,
+  cockatiel4CircuitBreaker,
+  cockatiel4HandleAll,
+  cockatiel4Wrap,
   cockatielBulkhead,
   cockatielCircuitBreaker,
   cockatielHandleAll,
@@ -31,7 +36,8 @@ suite('overload', (s) => {
       note:
         'One op = `await x(fn)` with `fn = async () => 1`, sequentially (nothing contends). sluice: `overloadProtection` with ' +
         'breaker (`consecutiveFailures(5)`), shedder (capacity 1,000), token bucket (1e9/s) and concurrency (16), and with ' +
-        'breaker + concurrency only. cockatiel: `wrap(circuitBreaker(handleAll, ConsecutiveBreaker(5)), bulkhead(16))`. ' +
+        'breaker + concurrency only. cockatiel (3.2.1 and 4.0.0): `wrap(circuitBreaker(handleAll, ConsecutiveBreaker(5)), ' +
+        'bulkhead(16))`. ' +
         'Floor: a bare `await fn()`.',
       added: true,
     },
@@ -52,11 +58,17 @@ suite('overload', (s) => {
       );
       await check('full', () => full.run(work));
       await check('pair', () => pair.run(work));
+      const cockatiel4 = cockatiel4Wrap(
+        cockatiel4CircuitBreaker(cockatiel4HandleAll, { halfOpenAfter: 10_000, breaker: new Cockatiel4ConsecutiveBreaker(5) }),
+        cockatiel4Bulkhead(16, 1_000),
+      );
       await check('cockatiel', () => cockatiel.execute(work));
+      await check('cockatiel 4', () => cockatiel4.execute(work));
       g.floor('bare await fn()', () => work());
       g.time('sluice overloadProtection, 4 layers', () => full.run(work));
       g.time('sluice overloadProtection, breaker + concurrency', () => pair.run(work));
       g.time('cockatiel wrap(circuitBreaker, bulkhead)', () => cockatiel.execute(work));
+      g.time('cockatiel 4 wrap(circuitBreaker, bulkhead)', () => cockatiel4.execute(work));
       g.teardown(() => {
         full.close();
         pair.close();
