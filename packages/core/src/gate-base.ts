@@ -165,7 +165,8 @@ function acquireNowOf(this: GateBase<unknown>, count: number, priority: number):
  * - {@link GateBase.tryTake}: take `count` units now if it can (with `count` 0: report whether
  *   one unit is available, taking nothing);
  * - {@link GateBase.availableUnits}: units grantable now;
- * - optionally {@link GateBase.estimateWaitMs} (for `retryAfterMs`, the early `maxWaitMs`
+ * - optionally {@link GateBase.retryHintMs} (a hint for refusals when the wait cannot be
+ *   predicted) and {@link GateBase.estimateWaitMs} (for `retryAfterMs`, the early `maxWaitMs`
  *   refusal and the wake timer), {@link GateBase.permitFor}, {@link GateBase.onRelease},
  *   {@link GateBase.refusalReason} and {@link GateBase.closeCore};
  * - and calls {@link GateBase.serve} whenever budget frees up outside a timer (a release).
@@ -324,7 +325,27 @@ export abstract class GateBase<R = unknown> implements Gate, AcquireNow {
    * reuse that reading instead of reading the clock again.
    */
   protected retryAfterRefusalMs(count: number, unitsAhead: number, priority: number, request?: R): number | undefined {
-    return this.estimateWaitMs(count, unitsAhead, priority, request);
+    return this.hintMs(count, unitsAhead, priority, request);
+  }
+
+  /**
+   * A retry hint, in ms, for a refusal when {@link GateBase.estimateWaitMs} cannot know the wait
+   * (it returned `undefined`): a guess from what the gate has observed, such as a concurrency
+   * limiter's measured hold time. Unlike an estimate it never refuses a `maxWaitMs` wait early
+   * and never arms the wake timer — it only tells a refused caller when to come back. Default:
+   * `undefined` (no hint).
+   */
+  protected retryHintMs(count: number, unitsAhead: number, priority: number, request?: R): number | undefined {
+    void count;
+    void unitsAhead;
+    void priority;
+    void request;
+    return undefined;
+  }
+
+  /** The `retryAfterMs` of a refusal: the estimate when the gate has one, else its hint. */
+  private hintMs(count: number, unitsAhead: number, priority: number, request: R | undefined): number | undefined {
+    return this.estimateWaitMs(count, unitsAhead, priority, request) ?? this.retryHintMs(count, unitsAhead, priority, request);
   }
 
   /**
@@ -423,7 +444,7 @@ export abstract class GateBase<R = unknown> implements Gate, AcquireNow {
     if (this.closed) return this.refuse('closed', undefined, count !== 0);
     const early = this.arrivalRefusal(count, priority);
     if (early !== undefined) {
-      return this.refuse(early, ceilMs(this.estimateWaitMs(Math.max(count, 1), 0, priority, request)), count !== 0);
+      return this.refuse(early, ceilMs(this.hintMs(Math.max(count, 1), 0, priority, request)), count !== 0);
     }
     const waiting = this.waiterCount;
     if (waiting === 0 && this.tryTake(count, priority, request)) {
@@ -466,7 +487,7 @@ export abstract class GateBase<R = unknown> implements Gate, AcquireNow {
     const priority = options?.priority ?? 0;
     const early = this.arrivalRefusal(count, priority);
     if (early !== undefined) {
-      return Promise.reject(refusalError(this.refuse(early, ceilMs(this.estimateWaitMs(count, 0, priority, payload)), true)));
+      return Promise.reject(refusalError(this.refuse(early, ceilMs(this.hintMs(count, 0, priority, payload)), true)));
     }
     if (this.waiterCount === 0) {
       if (this.tryTake(count, priority, payload)) {
@@ -476,7 +497,7 @@ export abstract class GateBase<R = unknown> implements Gate, AcquireNow {
       }
       const reason = this.refusalReason(count, priority);
       if (reason !== 'exhausted') {
-        const refusal = this.refuse(reason, ceilMs(this.estimateWaitMs(count, 0, priority, payload)), true);
+        const refusal = this.refuse(reason, ceilMs(this.hintMs(count, 0, priority, payload)), true);
         return Promise.reject(refusalError(refusal));
       }
     }
@@ -485,14 +506,14 @@ export abstract class GateBase<R = unknown> implements Gate, AcquireNow {
     if (maxWaitMs !== Infinity) {
       const estimate = this.estimateWaitMs(count, unitsAhead, priority, payload);
       if (maxWaitMs === 0 || (estimate !== undefined && estimate > maxWaitMs)) {
-        const retryAfterMs = ceilMs(estimate);
+        const retryAfterMs = ceilMs(estimate ?? this.retryHintMs(count, unitsAhead, priority, payload));
         return this.reject(new WaitTimeoutError(this.name, maxWaitMs, retryAfterMs), 'timeout', retryAfterMs);
       }
     }
     if (this.waitingUnits + count > this.queueLimit) {
       if (this.queueLimit === 0) {
         // A gate without a queue: the request was simply over the limit.
-        const retryAfterMs = ceilMs(this.estimateWaitMs(count, unitsAhead, priority, payload));
+        const retryAfterMs = ceilMs(this.hintMs(count, unitsAhead, priority, payload));
         return this.reject(new LimitExceededError(this.name, retryAfterMs), 'exhausted', retryAfterMs);
       }
       return this.queueFull(count, unitsAhead, priority, this.queueLimit, undefined, payload);
@@ -539,7 +560,7 @@ export abstract class GateBase<R = unknown> implements Gate, AcquireNow {
     perKey: { readonly key: FairnessKey | undefined } | undefined,
     request: R | undefined,
   ): Promise<never> {
-    const retryAfterMs = ceilMs(this.estimateWaitMs(count, unitsAhead, priority, request));
+    const retryAfterMs = ceilMs(this.hintMs(count, unitsAhead, priority, request));
     return this.reject(new QueueFullError(this.name, limit, retryAfterMs, perKey), 'queue-full', retryAfterMs);
   }
 
@@ -690,7 +711,7 @@ export abstract class GateBase<R = unknown> implements Gate, AcquireNow {
 
   private timeoutReason(waiter: QueuedWaiter<unknown>): unknown {
     const retryAfterMs = ceilMs(
-      this.estimateWaitMs(waiter.count, this.unitsAhead(waiter.priority), waiter.priority, waiter.payload as R | undefined),
+      this.hintMs(waiter.count, this.unitsAhead(waiter.priority), waiter.priority, waiter.payload as R | undefined),
     );
     if (this.refuseEvents?.listening === true) this.refuseEvents.emit(new GateRefusal('timeout', this.name, retryAfterMs));
     return new WaitTimeoutError(this.name, waiter.deadline - waiter.enqueuedAt, retryAfterMs);

@@ -138,3 +138,45 @@ describe('GateBase: the value a request carries reaches every hook that decides 
     expect(gate.bytes).toBe(30);
   });
 });
+
+/** Slots that hint a retry from a guess, but cannot predict a wait. */
+class HintingSlots extends GateBase {
+  readonly capacity = 1;
+  free = 1;
+  constructor(clock: VirtualClock, queueLimit: number) {
+    super({ name: 'hinting', clock, queueLimit });
+  }
+  protected tryTake(count: number): boolean {
+    if (this.free < Math.max(count, 1)) return false;
+    this.free -= count;
+    return true;
+  }
+  protected availableUnits(): number {
+    return this.free;
+  }
+  protected override retryHintMs(count: number, unitsAhead: number): number {
+    return 25 * (unitsAhead + count);
+  }
+  protected override onRelease(count: number): void {
+    this.free += count;
+    this.serve();
+  }
+}
+
+describe('GateBase: retryHintMs hints refusals without predicting waits', () => {
+  it('every refusal carries the hint; a maxWaitMs wait is not refused early and no wake timer is armed', async () => {
+    const clock = new VirtualClock();
+    const gate = new HintingSlots(clock, 1);
+    const held = gate.tryAcquire() as Permit;
+    expect(gate.tryAcquire()).toMatchObject({ granted: false, reason: 'exhausted', retryAfterMs: 25 });
+    await expect(gate.acquire(1, { maxWaitMs: 0 })).rejects.toMatchObject({ code: 'WAIT_TIMEOUT', retryAfterMs: 25 });
+    const waiting = gate.acquire(1, { maxWaitMs: 10 }).catch((error: unknown) => error);
+    expect(gate.stats().waiting).toBe(1); // queued, not refused on a guess
+    expect(clock.pendingTimers).toBe(1); // the deadline only: no wake timer for a slot gate
+    await expect(gate.acquire(1)).rejects.toMatchObject({ code: 'QUEUE_FULL', retryAfterMs: 50 });
+    await clock.advance(10);
+    expect(await waiting).toMatchObject({ code: 'WAIT_TIMEOUT', retryAfterMs: 25 });
+    held.release();
+    expect(gate.tryAcquire().granted).toBe(true);
+  });
+});
