@@ -24,15 +24,16 @@ import {
   type TryAcquireOptions,
   checkClock,
 } from '@sluice/core';
+import { BoundedKeyMap } from './key-map.js';
 
 /** Options of {@link KeyedLimiter}. */
 export interface KeyedLimiterOptions<G extends Gate> {
   /** Makes the gate of a key the first time the key is seen (or seen again after eviction). Required. */
   readonly create: (key: string) => G;
   /**
-   * Most keys held at once. When full, a new key evicts the least recently used idle key (one
-   * whose gate is back to full budget with nobody waiting); so rotating keys cannot grow memory.
-   * Default 10,000.
+   * Most keys held at once, an integer ≥ 1. When full, a new key evicts an idle key (one whose
+   * gate is back to full budget with nobody waiting), else a key without waiters, by second
+   * chance (see {@link BoundedKeyMap}); so rotating keys cannot grow memory. Default 10,000.
    */
   readonly maxKeys?: number;
   /** Name used in refusals and errors; default `"keyed"`. */
@@ -51,18 +52,9 @@ export interface KeyedLimiterStats {
   readonly evicted: number;
   /** Of those, keys that were not idle (their budget was not full): the bound on memory won. */
   readonly evictedBusy: number;
-  /** Requests refused because no key could be evicted (every candidate had waiters). */
+  /** Requests refused because no key could be evicted (every key held had waiters). */
   readonly refusedNoRoom: number;
 }
-
-interface Entry<G> {
-  readonly gate: G;
-  /** Seen since the eviction scan last passed it (second chance). */
-  recent: boolean;
-}
-
-/** Keys the eviction scan looks at before settling for a busy one or giving up. */
-const EVICTION_SCAN = 64;
 
 const NO_STATS: GateStats = Object.freeze({ capacity: 0, available: 0, waiting: 0, queued: 0, admitted: 0, refused: 0, cancelled: 0 });
 
@@ -70,10 +62,11 @@ const KEYED_LIMITER_KEYS = optionKeys<KeyedLimiterOptions<Gate>>()({ create: tru
 
 /**
  * One limiter per key — client id, IP, API key, deployment — made on first use by `create`,
- * in a map bounded by `maxKeys`. Eviction is least-recently-used with a second chance (a key
- * used since the scan last passed it moves to the back) and prefers idle keys, so an attacker
- * rotating keys cannot grow memory and only pushes out keys nobody is using. A key with waiters
- * is never evicted; when every key the scan looks at has waiters, a new key is refused.
+ * in a {@link BoundedKeyMap} of at most `maxKeys`. Eviction is second chance (a key used since
+ * the scan last passed it moves to the back) and prefers idle keys, so an attacker rotating keys
+ * cannot grow memory and only pushes out keys nobody is using. A key with waiters is never
+ * evicted; a new key is refused (`refusedNoRoom`) only when every key held has waiters. Making
+ * room looks at 64 keys once it has one it may evict (see {@link BoundedKeyMap} for the bound).
  *
  * @example
  * ```ts
@@ -92,12 +85,10 @@ export class KeyedLimiter<G extends Gate = Gate> {
   readonly maxKeys: number;
   private readonly create: (key: string) => G;
   private readonly clock: Clock;
-  private readonly entries = new Map<string, Entry<G>>();
+  /** `create` and its check, made once (not a closure per key). */
+  private readonly makeGate: (key: string) => G;
+  private readonly entries: BoundedKeyMap<G>;
   private closed = false;
-  private createdCount = 0;
-  private evictedCount = 0;
-  private evictedBusyCount = 0;
-  private refusedNoRoomCount = 0;
 
   /** @throws InvalidArgumentError for a missing `create` or a `maxKeys` below 1. */
   constructor(options: KeyedLimiterOptions<G>) {
@@ -107,6 +98,12 @@ export class KeyedLimiter<G extends Gate = Gate> {
     this.create = o.create as (key: string) => G;
     this.maxKeys = checkNumber(this.name, 'maxKeys', o.maxKeys ?? 10_000, { min: 1, integer: true });
     this.clock = checkClock(this.name, o.clock) ?? systemClock;
+    this.entries = new BoundedKeyMap<G>({ maxKeys: this.maxKeys, name: this.name, isBusy: hasWaiters, isIdle: isFull, onEvict: closeGate });
+    this.makeGate = (key) => {
+      const gate = this.create(key);
+      checkGate(this.name, gate, 'create(key)');
+      return gate;
+    };
   }
 
   /** Keys held now. */
@@ -151,7 +148,7 @@ export class KeyedLimiter<G extends Gate = Gate> {
 
   /** The gate of `key` if it is held; does not create it. */
   get(key: string): G | undefined {
-    return this.entries.get(key)?.gate;
+    return this.entries.peek(key);
   }
 
   /** True when `key` is held. */
@@ -161,10 +158,9 @@ export class KeyedLimiter<G extends Gate = Gate> {
 
   /** Removes `key`, closing its gate (its waiters are rejected). Returns whether it was held. */
   delete(key: string): boolean {
-    const entry = this.entries.get(key);
-    if (entry === undefined) return false;
-    this.entries.delete(key);
-    entry.gate.close();
+    const gate = this.entries.delete(key);
+    if (gate === undefined) return false;
+    gate.close();
     return true;
   }
 
@@ -175,98 +171,49 @@ export class KeyedLimiter<G extends Gate = Gate> {
 
   /** Counters of the key map. */
   stats(): KeyedLimiterStats {
-    return {
-      keys: this.entries.size,
-      created: this.createdCount,
-      evicted: this.evictedCount,
-      evictedBusy: this.evictedBusyCount,
-      refusedNoRoom: this.refusedNoRoomCount,
-    };
+    const map = this.entries.stats();
+    return { keys: map.keys, created: map.added, evicted: map.evicted, evictedBusy: map.evictedNotIdle, refusedNoRoom: map.refused };
   }
 
   /** The stats of `key`'s gate, or `undefined` when the key is not held. */
   statsFor(key: string): GateStats | undefined {
-    return this.entries.get(key)?.gate.stats();
+    return this.entries.peek(key)?.stats();
   }
 
   /** Closes every key's gate and refuses from then on. */
   close(): void {
     if (this.closed) return;
     this.closed = true;
-    for (const entry of this.entries.values()) entry.gate.close();
-    this.entries.clear();
+    for (const gate of this.entries.clear()) gate.close();
   }
 
   /** @internal The key's gate, made (with room made for it) if needed; `undefined` when closed or no room. */
   resolve(key: string): G | undefined {
-    const entry = this.entries.get(key);
-    if (entry !== undefined) {
-      entry.recent = true;
-      return entry.gate;
-    }
+    const gate = this.entries.get(key);
+    if (gate !== undefined) return gate;
     checkKey(this.name, key);
     if (this.closed) return undefined;
-    if (this.entries.size >= this.maxKeys && !this.evictOne()) {
-      this.refusedNoRoomCount++;
-      return undefined;
-    }
-    const gate = this.create(key);
-    checkGate(this.name, gate, 'create(key)');
-    this.entries.set(key, { gate, recent: false });
-    this.createdCount++;
-    return gate;
+    return this.entries.getOrAdd(key, this.makeGate);
   }
 
   /** @internal The refusal when a new key finds no room (or the limiter is closed). */
   noRoomRefusal(): Refusal {
     return { granted: false, reason: this.closed ? 'closed' : 'exhausted', gate: this.name, retryAfterMs: undefined };
   }
+}
 
-  /**
-   * Evicts one key: the first idle key in least-recently-used order (a recently used key gets a
-   * second chance: it moves to the back), else the first key without waiters. False when every
-   * key scanned has waiters.
-   */
-  private evictOne(): boolean {
-    let scanned = 0;
-    // the first idle key that was spared for its recent use, evicted when the bounded scan finds
-    // no idle key without one (a map of keys all used since the last scan must still make room)
-    let spared: string | undefined;
-    let fallback: string | undefined;
-    for (const [key, entry] of this.entries) {
-      if (++scanned > EVICTION_SCAN) break;
-      const gate = entry.gate;
-      const waiting = gate.stats().waiting;
-      const idle = waiting === 0 && gate.pressure === 0;
-      if (entry.recent) {
-        entry.recent = false;
-        this.entries.delete(key);
-        this.entries.set(key, entry);
-        if (idle && spared === undefined) spared = key;
-        else if (waiting === 0 && fallback === undefined) fallback = key;
-        continue;
-      }
-      if (idle) {
-        this.remove(key, entry, false);
-        return true;
-      }
-      if (waiting === 0 && fallback === undefined) fallback = key;
-    }
-    if (spared !== undefined) {
-      this.remove(spared, this.entries.get(spared) as Entry<G>, false);
-      return true;
-    }
-    if (fallback === undefined) return false;
-    this.remove(fallback, this.entries.get(fallback) as Entry<G>, true);
-    return true;
-  }
+/** A gate with waiters is never evicted. */
+function hasWaiters(gate: Gate): boolean {
+  return gate.stats().waiting > 0;
+}
 
-  private remove(key: string, entry: Entry<G>, busy: boolean): void {
-    this.entries.delete(key);
-    this.evictedCount++;
-    if (busy) this.evictedBusyCount++;
-    entry.gate.close();
-  }
+/** A gate back to its full budget: forgetting it loses nothing. */
+function isFull(gate: Gate): boolean {
+  return gate.pressure === 0;
+}
+
+function closeGate(gate: Gate): void {
+  gate.close();
 }
 
 function checkKey(where: string, key: unknown): string {
@@ -274,13 +221,16 @@ function checkKey(where: string, key: unknown): string {
   return key;
 }
 
+/** What a {@link KeyGate} asks of its keyed limiter. */
+type KeyGateOwner = Pick<KeyedLimiter, 'name' | 'tryAcquire' | 'acquire' | 'run' | 'statsFor' | 'delete' | 'resolve'>;
+
 /** The `Gate` view of one key of a {@link KeyedLimiter}. */
 class KeyGate implements Gate {
   readonly name: string;
   private closed = false;
 
   constructor(
-    private readonly owner: KeyedLimiter<Gate>,
+    private readonly owner: KeyGateOwner,
     private readonly key: string,
   ) {
     this.name = `${owner.name}[${key}]`;
