@@ -22,7 +22,7 @@ const plan: fc.Arbitrary<Step[]> = fc.array(
     { weight: 3, arbitrary: fc.record({ kind: fc.constant('release' as const), index: fc.nat(), ran: fc.boolean() }) },
     { weight: 2, arbitrary: fc.record({ kind: fc.constant('advance' as const), ms: fc.integer({ min: 0, max: 40_000 }) }) },
   ),
-  { maxLength: 100 },
+  { maxLength: 100, size: 'max' },
 );
 
 describe('KeyedLlmLimiter in virtual time (fast-check)', () => {

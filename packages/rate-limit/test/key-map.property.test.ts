@@ -26,7 +26,7 @@ function steps(keys: number): fc.Arbitrary<Step[]> {
       { weight: 2, arbitrary: fc.record({ kind: fc.constant('idle' as const), key, on: fc.boolean() }) },
       { weight: 1, arbitrary: key.map((k): Step => ({ kind: 'delete', key: k })) },
     ),
-    { maxLength: 300 },
+    { maxLength: 300, size: 'max' },
   );
 }
 
