@@ -136,6 +136,9 @@ export class KeyedLimiter<G extends Gate = Gate> {
       const template = bucketTemplate(this.name, o.tokenBucket, clock);
       this.make = () => new KeyBucket(template, template.initialTokens, template.clock.now());
     } else {
+      if (o.create === undefined) {
+        throw new InvalidArgumentError(this.name, 'create', 'a function (key) => Gate, or tokenBucket options instead', o.create);
+      }
       checkFunction(this.name, 'create', o.create);
       const create = o.create as (key: string) => G;
       this.make = (key) => {

@@ -118,7 +118,8 @@ describe.each(Object.keys(forms) as (keyof typeof forms)[])('KeyedLimiter (%s)',
 
 describe('KeyedLimiter tokenBucket (the compact form)', () => {
   it('takes exactly one of create and tokenBucket, and checks the bucket options at construction', () => {
-    expect(() => new KeyedLimiter({})).toThrow(/create must be a function/);
+    expect(() => new KeyedLimiter({})).toThrow(/create must be a function \(key\) => Gate, or tokenBucket options instead/);
+    expect(() => new KeyedLimiter({ create: 'x' as never })).toThrow(/create must be a function/);
     expect(
       () =>
         new KeyedLimiter({ create: () => new TokenBucket({ ratePerSecond: 1, burst: 1 }), tokenBucket: { ratePerSecond: 1, burst: 1 } }),
