@@ -312,9 +312,9 @@ function isFull(held: Gate | KeyBucket): boolean {
   return held instanceof KeyBucket ? held.isFull() : held.pressure === 0;
 }
 
+/** Closes an evicted or deleted key's gate (a compact bucket closes its real bucket, if it has one). */
 function closeHeld(held: Gate | KeyBucket): void {
-  if (held instanceof KeyBucket) held.close();
-  else held.close();
+  held.close();
 }
 
 // ---- the compact form (`tokenBucket`) ----
