@@ -29,6 +29,7 @@ import {
   type ResponseLike,
 } from './llm-limiter.js';
 import type { Dimension, HeadersLike } from './types.js';
+import { BoundedKeyMap } from '@sluice/rate-limit';
 
 // =================================================================================================
 // KeyedLlmLimiter
@@ -44,8 +45,8 @@ export interface KeyedLlmLimiterOptions {
    */
   readonly limits: LlmLimiterOptions | ((key: string) => LlmLimiterOptions);
   /**
-   * Most keys held at once, an integer ≥ 1. When full, a new key evicts the least recently used
-   * key that has no waiter and no permit outstanding (one whose budget is back to full first).
+   * Most keys held at once, an integer ≥ 1. When full, a new key evicts a key that has no waiter
+   * and no permit outstanding (one whose budget is back to full first), by second chance.
    * Default 10,000.
    */
   readonly maxKeys?: number;
@@ -74,7 +75,7 @@ export interface KeyedLlmLimiterStats {
    * was found in the scan, and the bound on memory won over remembering a partly used budget.
    */
   readonly evictedBusy: number;
-  /** Requests refused because no key could be evicted (every key scanned had work outstanding). */
+  /** Requests refused because no key could be evicted (every key held had work outstanding). */
   readonly refusedNoRoom: number;
 }
 
@@ -86,9 +87,6 @@ interface KeyEntry {
    */
   outstanding: number;
 }
-
-/** Keys one eviction looks at before settling for a partly used one or giving up. */
-const EVICTION_SCAN = 64;
 
 const KEYED_LLM_LIMITER_KEYS = optionKeys<KeyedLlmLimiterOptions>()({ limits: true, maxKeys: true, name: true, clock: true });
 
@@ -104,12 +102,15 @@ const KEYED_LLM_LIMITER_KEYS = optionKeys<KeyedLlmLimiterOptions>()({ limits: tr
  * seen through its stats; permits taken from it directly are not, so take permits through
  * this class (and release every one of them: a permit never released keeps its key forever).
  *
- * **Eviction**, when a new key finds the map full, scans up to 64 keys from the least recently
- * used: keys with work outstanding are moved to the back (they are in use); the first key whose
- * every bucket is full again and that is not paused is evicted; failing that, the first key
- * without outstanding work (counted in `evictedBusy`: its partly used budget is forgotten);
- * failing that, the new key is refused (`tryAcquire` returns a refusal, `acquire` rejects with a
- * `LimitExceededError`).
+ * **Eviction**, when a new key finds the map full, is the second-chance scan of
+ * {@link BoundedKeyMap} (from `@sluice/rate-limit`): keys with work outstanding are moved to the
+ * back and never evicted; a key used since the scan last passed it gets a second chance; the
+ * first key whose every bucket is full again and that is not paused is evicted; failing that,
+ * the first key without outstanding work (counted in `evictedBusy`: its partly used budget is
+ * forgotten). The new key is refused (`tryAcquire` returns a refusal, `acquire` rejects with a
+ * `LimitExceededError`, counted in `refusedNoRoom`) only when every key held has work
+ * outstanding. The scan looks at 64 keys once it has one it may evict (plus the keys in use
+ * in front of it), and at every key only when it refuses.
  *
  * @example
  * ```ts
@@ -130,13 +131,10 @@ export class KeyedLlmLimiter {
   readonly maxKeys: number;
   private readonly limitsOf: (key: string) => LlmLimiterOptions;
   private readonly clock: Clock | undefined;
-  /** In least-recently-used order: a key used is moved to the back. */
-  private readonly entries = new Map<string, KeyEntry>();
+  private readonly entries: BoundedKeyMap<KeyEntry>;
+  /** Makes a key's entry; made once (not a closure per key). */
+  private readonly makeEntry: (key: string) => KeyEntry;
   private closed = false;
-  private createdCount = 0;
-  private evictedCount = 0;
-  private evictedBusyCount = 0;
-  private refusedNoRoomCount = 0;
 
   /**
    * @throws InvalidArgumentError for missing or bad `limits` (an options object is checked now,
@@ -157,6 +155,14 @@ export class KeyedLlmLimiter {
     } else {
       throw new InvalidArgumentError(this.name, 'limits', 'LlmLimiterOptions or a function (key) => LlmLimiterOptions', limits);
     }
+    this.entries = new BoundedKeyMap<KeyEntry>({
+      maxKeys: this.maxKeys,
+      name: this.name,
+      isBusy: isInUse,
+      isIdle: isEntryIdle,
+      onEvict: closeEntry,
+    });
+    this.makeEntry = (key) => ({ limiter: new LlmLimiter(this.optionsFor(this.limitsOf(key))), outstanding: 0 });
   }
 
   /** Keys held now. */
@@ -241,51 +247,32 @@ export class KeyedLlmLimiter {
 
   /** Removes `key`, closing its limiter (its waiters reject with a `ClosedError`). Returns whether it was held. */
   delete(key: string): boolean {
-    const entry = this.entries.get(key);
+    const entry = this.entries.delete(key);
     if (entry === undefined) return false;
-    this.entries.delete(key);
     entry.limiter.close();
     return true;
   }
 
   /** Counters of the key map. */
   stats(): KeyedLlmLimiterStats {
-    return {
-      keys: this.entries.size,
-      created: this.createdCount,
-      evicted: this.evictedCount,
-      evictedBusy: this.evictedBusyCount,
-      refusedNoRoom: this.refusedNoRoomCount,
-    };
+    const map = this.entries.stats();
+    return { keys: map.keys, created: map.added, evicted: map.evicted, evictedBusy: map.evictedNotIdle, refusedNoRoom: map.refused };
   }
 
   /** Closes every key's limiter (rejecting their waiters) and refuses from then on. Idempotent. */
   close(): void {
     if (this.closed) return;
     this.closed = true;
-    for (const entry of this.entries.values()) entry.limiter.close();
-    this.entries.clear();
+    for (const entry of this.entries.clear()) entry.limiter.close();
   }
 
   /** The key's entry, made (with room made for it) if needed; `undefined` when closed or no room. */
   private entryFor(key: string): KeyEntry | undefined {
     const entry = this.entries.get(key);
-    if (entry !== undefined) {
-      // Map keeps insertion order: re-inserting makes it the most recently used
-      this.entries.delete(key);
-      this.entries.set(key, entry);
-      return entry;
-    }
+    if (entry !== undefined) return entry;
     if (typeof key !== 'string') throw new InvalidArgumentError(this.name, 'key', 'a string', key);
     if (this.closed) return undefined;
-    if (this.entries.size >= this.maxKeys && !this.evictOne()) {
-      this.refusedNoRoomCount++;
-      return undefined;
-    }
-    const created: KeyEntry = { limiter: new LlmLimiter(this.optionsFor(this.limitsOf(key))), outstanding: 0 };
-    this.entries.set(key, created);
-    this.createdCount++;
-    return created;
+    return this.entries.getOrAdd(key, this.makeEntry);
   }
 
   /** `limits` with this component's defaults filled in (does not mutate `limits`). */
@@ -294,44 +281,19 @@ export class KeyedLlmLimiter {
     const name = limits.name ?? this.name;
     return this.clock === undefined ? { ...limits, name } : { ...limits, name, clock: this.clock };
   }
+}
 
-  /** Evicts one key (see the class comment); false when every key scanned has work outstanding. */
-  private evictOne(): boolean {
-    let scanned = 0;
-    let fallback: string | undefined;
-    let evicted = false;
-    const inUse: string[] = [];
-    for (const [key, entry] of this.entries) {
-      if (++scanned > EVICTION_SCAN) break;
-      if (entry.outstanding > 0 || entry.limiter.stats().waiting > 0) {
-        inUse.push(key);
-        continue;
-      }
-      if (isIdle(entry.limiter)) {
-        this.remove(key, entry, false);
-        evicted = true;
-        break;
-      }
-      fallback ??= key;
-    }
-    // moved after the scan, not during it: a Map iterator would visit re-inserted keys again
-    for (const key of inUse) {
-      const entry = this.entries.get(key) as KeyEntry;
-      this.entries.delete(key);
-      this.entries.set(key, entry);
-    }
-    if (evicted) return true;
-    if (fallback === undefined) return false;
-    this.remove(fallback, this.entries.get(fallback) as KeyEntry, true);
-    return true;
-  }
+/** A key with a waiter or a permit outstanding is never evicted. */
+function isInUse(entry: KeyEntry): boolean {
+  return entry.outstanding > 0 || entry.limiter.stats().waiting > 0;
+}
 
-  private remove(key: string, entry: KeyEntry, busy: boolean): void {
-    this.entries.delete(key);
-    this.evictedCount++;
-    if (busy) this.evictedBusyCount++;
-    entry.limiter.close();
-  }
+function isEntryIdle(entry: KeyEntry): boolean {
+  return isIdle(entry.limiter);
+}
+
+function closeEntry(entry: KeyEntry): void {
+  entry.limiter.close();
 }
 
 /** True when every bucket of `limiter` is full and it is not paused: forgetting it loses nothing. */

@@ -17,3 +17,4 @@ export {
   type GcraParameters,
 } from './math.js';
 export type { GcraOptions, LimiterOptions, SlidingWindowOptions, TokenBucketOptions } from './options.js';
+export { BoundedKeyMap, KEY_MAP_SCAN, type BoundedKeyMapOptions, type BoundedKeyMapStats } from './key-map.js';

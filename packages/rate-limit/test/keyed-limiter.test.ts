@@ -1,14 +1,20 @@
 import { describe, expect, it } from 'vitest';
-import { ClosedError, LimitExceededError, type Permit } from '@sluice/core';
+import { ClosedError, LimitExceededError, TooLargeError, type Permit } from '@sluice/core';
 import { KeyedLimiter, TokenBucket } from '@sluice/rate-limit';
 import { VirtualClock } from '@sluice/testing';
 
-function keyed(maxKeys: number, clock = new VirtualClock()) {
-  const limiter = new KeyedLimiter({ create: () => new TokenBucket({ ratePerSecond: 1, burst: 2, clock }), maxKeys, clock });
-  return { clock, limiter };
-}
+const forms = {
+  create: (maxKeys: number, clock: VirtualClock) =>
+    new KeyedLimiter({ create: () => new TokenBucket({ ratePerSecond: 1, burst: 2, clock }), maxKeys, clock }),
+  tokenBucket: (maxKeys: number, clock: VirtualClock) =>
+    new KeyedLimiter<TokenBucket>({ tokenBucket: { ratePerSecond: 1, burst: 2 }, maxKeys, clock }),
+};
 
-describe('KeyedLimiter', () => {
+describe.each(Object.keys(forms) as (keyof typeof forms)[])('KeyedLimiter (%s)', (form) => {
+  function keyed(maxKeys: number, clock = new VirtualClock()) {
+    return { clock, limiter: forms[form](maxKeys, clock) };
+  }
+
   it('keeps one limiter per key', () => {
     const { limiter } = keyed(10);
     expect(limiter.tryAcquire('a', 2).granted).toBe(true);
@@ -107,5 +113,47 @@ describe('KeyedLimiter', () => {
     const { limiter } = keyed(5);
     const permits = ['a', 'b', 'c'].map((key) => limiter.tryAcquire(key) as Permit);
     expect(permits.every((p) => p.granted)).toBe(true);
+  });
+});
+
+describe('KeyedLimiter tokenBucket (the compact form)', () => {
+  it('takes exactly one of create and tokenBucket, and checks the bucket options at construction', () => {
+    expect(() => new KeyedLimiter({})).toThrow(/create must be a function \(key\) => Gate, or tokenBucket options instead/);
+    expect(() => new KeyedLimiter({ create: 'x' as never })).toThrow(/create must be a function/);
+    expect(
+      () =>
+        new KeyedLimiter({ create: () => new TokenBucket({ ratePerSecond: 1, burst: 1 }), tokenBucket: { ratePerSecond: 1, burst: 1 } }),
+    ).toThrow(/create must be undefined when tokenBucket is given/);
+    expect(() => new KeyedLimiter({ tokenBucket: { ratePerSecond: 1, burst: 0 } })).toThrow(/burst/);
+    expect(() => new KeyedLimiter({ tokenBucket: { ratePerSecond: -1, burst: 2 } })).toThrow(/ratePerSecond/);
+    expect(() => new KeyedLimiter({ tokenBucket: 5 as never })).toThrow(/tokenBucket must be TokenBucketOptions/);
+  });
+
+  it('names refusals after the bucket options (else the keyed limiter) and keeps the key out of the name', () => {
+    const clock = new VirtualClock();
+    const named = new KeyedLimiter({ tokenBucket: { ratePerSecond: 1, burst: 1, name: 'per-ip' }, clock });
+    named.tryAcquire('203.0.113.7');
+    expect(named.tryAcquire('203.0.113.7')).toMatchObject({ granted: false, reason: 'exhausted', gate: 'per-ip', retryAfterMs: 1_000 });
+    const unnamed = new KeyedLimiter({ tokenBucket: { ratePerSecond: 2, burst: 1 }, clock, name: 'clients' });
+    unnamed.tryAcquire('a');
+    expect(unnamed.tryAcquire('a')).toMatchObject({ gate: 'clients', retryAfterMs: 500 });
+    expect(() => unnamed.tryAcquire('a', 2)).toThrow(TooLargeError);
+  });
+
+  it('a key keeps its tokens when it gets its real bucket (a wait), and a key that refilled is evicted first', async () => {
+    const clock = new VirtualClock();
+    const keyed = new KeyedLimiter<TokenBucket>({ tokenBucket: { ratePerSecond: 1, burst: 3 }, maxKeys: 2, clock });
+    expect(keyed.tryAcquire('a', 3).granted).toBe(true);
+    const waiting = keyed.acquire('a', 2); // 2 s of refill: needs the real bucket
+    expect(keyed.get('a')).toBeInstanceOf(TokenBucket);
+    expect(keyed.statsFor('a')).toMatchObject({ admitted: 1, waiting: 1, available: 0 });
+    expect(keyed.tryAcquire('b').granted).toBe(true);
+    await clock.advance(2_000);
+    await expect(waiting).resolves.toMatchObject({ granted: true });
+    await clock.advance(5_000); // both full again
+    keyed.tryAcquire('a'); // used: a second chance
+    expect(keyed.tryAcquire('c').granted).toBe(true);
+    expect([...keyed.keys()].sort()).toEqual(['a', 'c']);
+    expect(keyed.stats()).toMatchObject({ evicted: 1, evictedBusy: 0 });
   });
 });
