@@ -26,6 +26,7 @@ export {
 } from './scripts.js';
 export { RedisLlmLimiter, type RedisLlmLimiterOptions, type RedisLlmRefusal, type RedisLlmWaitOptions } from './llm.js';
 export { RedisGate, type RedisGateOptions, type RemoteBudget, type RemoteDecision } from './gate.js';
+export { DEFAULT_SEMAPHORE_QUEUE_LIMIT, RedisSemaphoreGate, type RedisSemaphoreGateOptions } from './semaphore-gate.js';
 export {
   DEFAULT_SEMAPHORE_POLL_MS,
   RedisSemaphore,

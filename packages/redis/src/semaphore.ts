@@ -24,6 +24,14 @@ import { ConcurrencyLimiter } from '@sluice/concurrency';
 import { STORE_DOWN, StoreGuard, type StoreFailurePolicy, type StoreGuardOptions, type StoreMode } from './guard.js';
 import { LUA_PRELUDE, luaScript } from './scripts.js';
 import type { RedisStore, StoreCallError } from './store.js';
+import {
+  RedisSemaphoreGate,
+  checkSemaphoreGateOptions,
+  type HeldPermit,
+  type RedisSemaphoreGateOptions,
+  type SemaphoreBackend,
+  type SemaphoreDecision,
+} from './semaphore-gate.js';
 
 // Lua helpers of the semaphore scripts. KEYS[1] is the holders ZSET (lease id → expiry, server
 // ms), KEYS[2] the counts HASH (lease id → units). Both carry the same hash tag, so one script
@@ -168,8 +176,17 @@ export interface RedisSemaphoreOptions extends StoreGuardOptions {
    * errors. Every process using the same Redis, name and key shares one limit. Default `'semaphore'`.
    */
   readonly name?: string;
-  /** Most units held at once per key, across every process: an integer ≥ 1. */
-  readonly limit: number;
+  /**
+   * Most units held at once per key, across every process: an integer ≥ 1 (the name of
+   * `ConcurrencyLimiter`'s option). Required (or its deprecated alias `limit`).
+   */
+  readonly maxConcurrent?: number;
+  /**
+   * Most units held at once per key.
+   *
+   * @deprecated Use `maxConcurrent` (the name `ConcurrencyLimiter` uses); `limit` still works.
+   */
+  readonly limit?: number;
   /**
    * Lifetime of a lease in ms (a number ≥ 1): a holder that stops renewing (crashed, frozen,
    * partitioned) loses its units this long after its last renewal, and they go back to the pool.
@@ -191,14 +208,7 @@ export interface RedisSemaphoreOptions extends StoreGuardOptions {
   readonly maxPollMs?: number;
 }
 
-/** One decision of the acquire script. */
-interface Decision {
-  readonly admitted: boolean;
-  /** Refused: ms until the earliest live lease expires. */
-  readonly waitMs: number;
-  /** Units held after the decision. */
-  readonly used: number;
-}
+type Decision = SemaphoreDecision;
 
 /** A caller of `acquire` waiting its turn (FIFO per key, in this process). */
 interface Waiter {
@@ -233,7 +243,7 @@ interface KeyQueue {
 }
 
 /** A permit granted by Redis, with its lease and renewal timer. */
-class LeasePermit implements SemaphorePermit {
+class LeasePermit implements SemaphorePermit, HeldPermit {
   readonly granted = true as const;
   readonly decidedBy = 'redis' as const;
   lost = false;
@@ -245,12 +255,20 @@ class LeasePermit implements SemaphorePermit {
     readonly leaseId: string,
     private readonly onRelease: (permit: LeasePermit) => void,
     private readonly gate: string,
+    private readonly clock: RedisStore['clock'],
+    private readonly onReleased: (() => void) | undefined,
   ) {}
   release(outcome?: Outcome): void {
     checkOutcome(this.gate, outcome);
     if (this.released) return;
     this.released = true;
+    this.onReleased?.();
     this.onRelease(this);
+  }
+  /** Stops the renewal timer (the lease lapses `leaseMs` after its last renewal). */
+  stopRenewal(): void {
+    if (this.timer !== undefined) this.clock.clearTimer(this.timer);
+    this.timer = undefined;
   }
 }
 
@@ -261,7 +279,7 @@ function plainPermit(
   count: number,
   decidedBy: SemaphoreDecidedBy,
   release: (outcome?: Outcome) => void,
-): SemaphorePermit {
+): SemaphorePermit & HeldPermit {
   return Object.freeze({
     granted: true as const,
     key,
@@ -273,7 +291,18 @@ function plainPermit(
       checkOutcome(gate, outcome);
       release(outcome);
     },
+    stopRenewal: NOTHING,
   });
+}
+
+/** Calls `fn` the first time only. */
+function once(fn: (outcome?: Outcome) => void): (outcome?: Outcome) => void {
+  let done = false;
+  return (outcome) => {
+    if (done) return;
+    done = true;
+    fn(outcome);
+  };
 }
 
 const NOTHING = (): void => {};
@@ -287,6 +316,7 @@ function parse(reply: unknown): Decision {
 const REDIS_SEMAPHORE_KEYS = optionKeys<RedisSemaphoreOptions>()({
   store: true,
   name: true,
+  maxConcurrent: true,
   limit: true,
   leaseMs: true,
   renew: true,
@@ -298,7 +328,7 @@ const REDIS_SEMAPHORE_KEYS = optionKeys<RedisSemaphoreOptions>()({
 
 /**
  * A counting semaphore shared by every process that uses the same Redis and name: at most
- * `limit` units held at once per key (`acquire('db:primary', 2)`), with leases that expire, so a
+ * `maxConcurrent` units held at once per key (`acquire('db:primary', 2)`), with leases that expire, so a
  * crashed holder's units come back after `leaseMs` instead of leaking forever.
  *
  * Each key is a ZSET of lease ids scored by their expiry (Redis's clock, `TIME`) and a HASH of
@@ -321,7 +351,7 @@ const REDIS_SEMAPHORE_KEYS = optionKeys<RedisSemaphoreOptions>()({
  *
  * @example
  * ```ts
- * const db = new RedisSemaphore({ store, name: 'db', limit: 20, leaseMs: 30_000, onStoreError: 'insurance', expectedInstances: 4 });
+ * const db = new RedisSemaphore({ store, name: 'db', maxConcurrent: 20, leaseMs: 30_000, onStoreError: 'insurance', expectedInstances: 4 });
  * const permit = await db.acquire('primary', 1, { maxWaitMs: 2_000 });
  * try {
  *   await runQuery();
@@ -337,8 +367,8 @@ export class RedisSemaphore {
   readonly store: RedisStore;
   /** The failure policy. */
   readonly policy: StoreFailurePolicy;
-  /** Most units held at once per key. */
-  readonly limit: number;
+  /** Most units held at once per key, across every process. */
+  readonly maxConcurrent: number;
   /** Lifetime of a lease without renewal, ms. */
   readonly leaseMs: number;
   /** Whether held leases are renewed every `leaseMs / 3`. */
@@ -358,6 +388,9 @@ export class RedisSemaphore {
   /** Insurance limiters of an earlier outage that still had waiters when Redis came back. */
   private readonly retired = new Set<ConcurrencyLimiter>();
   private readonly lostEvents = new Emitter<SemaphorePermit, void>();
+  /** Gates handed out by {@link RedisSemaphore.gate}, by key. */
+  private readonly gates = new Map<string, Set<RedisSemaphoreGate>>();
+  private backendOf: SemaphoreBackend | undefined = undefined;
   private closed = false;
 
   /** @throws InvalidArgumentError for a missing store, a bad name, limit, leaseMs, maxPollMs, renew or failure policy. */
@@ -370,7 +403,13 @@ export class RedisSemaphore {
       throw new InvalidArgumentError(this.name, 'store', 'a RedisStore', store);
     }
     this.store = store;
-    this.limit = checkNumber(this.name, 'limit', options.limit, { min: 1, integer: true });
+    if (options.maxConcurrent !== undefined && options.limit !== undefined && options.maxConcurrent !== options.limit) {
+      throw new InvalidArgumentError(this.name, 'limit', `absent, or equal to maxConcurrent (${options.maxConcurrent})`, options.limit);
+    }
+    this.maxConcurrent =
+      options.maxConcurrent === undefined && options.limit !== undefined
+        ? checkNumber(this.name, 'limit', options.limit, { min: 1, integer: true })
+        : checkNumber(this.name, 'maxConcurrent', options.maxConcurrent, { min: 1, integer: true });
     this.leaseMs = checkNumber(this.name, 'leaseMs', options.leaseMs, { min: 1 });
     this.maxPollMs = checkNumber(this.name, 'maxPollMs', options.maxPollMs ?? DEFAULT_SEMAPHORE_POLL_MS, { min: 1 });
     const renew = options.renew ?? true;
@@ -378,10 +417,19 @@ export class RedisSemaphore {
     this.renews = renew;
     this.guard = new StoreGuard(this.name, store, options);
     this.policy = this.guard.policy;
-    this.insuranceLimit = Math.max(1, Math.floor(this.limit / this.guard.instances));
+    this.insuranceLimit = Math.max(1, Math.floor(this.maxConcurrent / this.guard.instances));
     this.guard.onModeChange((mode) => {
       if (mode === 'redis') this.handBack();
     });
+  }
+
+  /**
+   * Most units held at once per key.
+   *
+   * @deprecated Use {@link RedisSemaphore.maxConcurrent}.
+   */
+  get limit(): number {
+    return this.maxConcurrent;
   }
 
   /** True while decisions go to the failure policy because Redis did not answer. */
@@ -483,6 +531,29 @@ export class RedisSemaphore {
     });
   }
 
+  /**
+   * One key of this semaphore as a sluice `Gate` (see {@link RedisSemaphoreGate}), the
+   * distributed counterpart of a `ConcurrencyLimiter`: `tryAcquire`/`tryAcquireNow` return a
+   * `Refusal` instead of `undefined`, `acquire` rejects with the core error classes, and it goes
+   * into `pipeline`, `overloadProtection` and the stream `throttle`s. Each call makes a new gate
+   * (with its own local queue); they share the key's units with every other holder.
+   *
+   * @throws InvalidArgumentError for a bad key or option; ClosedError after `close()`.
+   */
+  gate(key: string, options?: RedisSemaphoreGateOptions): RedisSemaphoreGate {
+    if (typeof key !== 'string' || key.length === 0) throw new InvalidArgumentError(this.name, 'key', 'a non-empty string', key);
+    const checked = checkSemaphoreGateOptions(this.name, options);
+    if (this.closed) throw new ClosedError(this.name);
+    const gate = new RedisSemaphoreGate(this.backend(), key, this.store.clock, checked, false);
+    let gates = this.gates.get(key);
+    if (gates === undefined) {
+      gates = new Set();
+      this.gates.set(key, gates);
+    }
+    gates.add(gate);
+    return gate;
+  }
+
   /** Subscribes to lost leases (a renewal found the permit's lease gone); returns an unsubscriber. */
   onLeaseLost(listener: (permit: SemaphorePermit) => void): Disposer {
     return this.lostEvents.on(listener);
@@ -512,6 +583,8 @@ export class RedisSemaphore {
     const pumps: Promise<void>[] = [];
     if (!this.closed) {
       this.closed = true;
+      for (const gates of [...this.gates.values()]) for (const gate of [...gates]) gate.close();
+      this.gates.clear();
       this.guard.close();
       for (const lease of this.leases) this.stopRenewal(lease);
       const closed = new ClosedError(this.name);
@@ -538,14 +611,21 @@ export class RedisSemaphore {
     return [this.store.key(this.name, key, 'holders'), this.store.key(this.name, key, 'counts')];
   }
 
-  private async take(key: string, count: number, id: string): Promise<Decision> {
-    return parse(await this.store.run(SEMAPHORE_ACQUIRE, this.keys(key), [this.limit, count, this.leaseMs, id, KEY_SLACK_MS]));
+  /** Takes the ticket out of the line of `key` (fair mode; best effort). */
+  private leaveLine(key: string, ticket: string): void {
+    void key;
+    void ticket;
   }
 
-  /** A permit for units Redis just granted (count 0: nothing is held). */
-  private grant(key: string, count: number, id: string): SemaphorePermit {
+  private async take(key: string, count: number, id: string, ticket?: string): Promise<Decision> {
+    void ticket;
+    return parse(await this.store.run(SEMAPHORE_ACQUIRE, this.keys(key), [this.maxConcurrent, count, this.leaseMs, id, KEY_SLACK_MS]));
+  }
+
+  /** A permit for units Redis just granted (count 0: nothing is held); `onReleased` runs on its release. */
+  private grant(key: string, count: number, id: string, onReleased?: () => void): SemaphorePermit & HeldPermit {
     if (count === 0) return plainPermit(this.name, key, 0, 'redis', NOTHING);
-    const permit = new LeasePermit(key, count, id, (p) => this.released(p), this.name);
+    const permit = new LeasePermit(key, count, id, (p) => this.released(p), this.name, this.store.clock, onReleased);
     this.leases.add(permit);
     this.scheduleRenewal(permit);
     return permit;
@@ -572,6 +652,7 @@ export class RedisSemaphore {
             if (!this.closed) this.pendingReleases.set(id, key);
             return;
           }
+          this.wakeGates(key);
           const queue = this.queues.get(key);
           if (queue === undefined) return;
           queue.releases++;
@@ -590,8 +671,56 @@ export class RedisSemaphore {
   }
 
   private stopRenewal(permit: LeasePermit): void {
-    if (permit.timer !== undefined) this.store.clock.clearTimer(permit.timer);
-    permit.timer = undefined;
+    permit.stopRenewal();
+  }
+
+  /** A unit of `key` was freed in this process: its gates poll again. */
+  private wakeGates(key: string): void {
+    const gates = this.gates.get(key);
+    if (gates !== undefined) for (const gate of gates) gate.wake();
+  }
+
+  /** What the gates of this semaphore use (made once). */
+  private backend(): SemaphoreBackend {
+    if (this.backendOf !== undefined) return this.backendOf;
+    const backend: SemaphoreBackend = {
+      name: this.name,
+      maxConcurrent: this.maxConcurrent,
+      maxPollMs: this.maxPollMs,
+      guard: this.guard,
+      take: (key, count, id, ticket) => this.take(key, count, id, ticket),
+      grant: (key, count, id, onReleased) => this.grant(key, count, id, onReleased),
+      drop: (key, count, id) => this.dropLease(key, count, id),
+      fallback: (key, count, onReleased) => this.fallbackHeld(key, count, onReleased),
+      leaveLine: (key, ticket) => this.leaveLine(key, ticket),
+      forget: (key, gate) => {
+        const gates = this.gates.get(key);
+        gates?.delete(gate);
+        if (gates?.size === 0) this.gates.delete(key);
+      },
+    };
+    this.backendOf = backend;
+    return backend;
+  }
+
+  /** A permit of the failure policy for a gate (no waiting: the gate waits itself); `undefined` when refused. */
+  private fallbackHeld(key: string, count: number, onReleased: () => void): HeldPermit | undefined {
+    if (this.closed || this.policy === 'fail-closed') return undefined;
+    if (this.policy === 'fail-open') return plainPermit(this.name, key, count, 'fail-open', once(onReleased));
+    if (count > this.insuranceLimit) return undefined;
+    const result = this.local(key).tryAcquire(count);
+    if (!result.granted) return undefined;
+    return plainPermit(
+      this.name,
+      key,
+      count,
+      'insurance',
+      once((outcome) => {
+        result.release(outcome);
+        onReleased();
+        this.wakeGates(key);
+      }),
+    );
   }
 
   private async renew(permit: LeasePermit): Promise<void> {
@@ -752,7 +881,7 @@ export class RedisSemaphore {
 
   private check(key: string, count: number): void {
     if (typeof key !== 'string' || key.length === 0) throw new InvalidArgumentError(this.name, 'key', 'a non-empty string', key);
-    checkCount(count, this.limit, this.name);
+    checkCount(count, this.maxConcurrent, this.name);
     if (this.closed) throw new ClosedError(this.name);
   }
 }
