@@ -359,5 +359,162 @@ return lowered
 `,
 );
 
+// ---- the semaphore (RedisSemaphore, RedisSemaphoreGate) ----
+
+// Lua helpers of the semaphore scripts. KEYS[1] is the holders ZSET (lease id → expiry, server
+// ms), KEYS[2] the counts HASH (lease id → units). Both carry the same hash tag, so one script
+// touches one cluster slot. Ids go to ZREM/HDEL/HMGET in batches (Lua's unpack has a stack limit).
+const LUA_SEMAPHORE = `${LUA_PRELUDE}
+local function each_batch(list, fn)
+  for i = 1, #list, 1000 do fn(unpack(list, i, math.min(i + 999, #list))) end
+end
+local function drop_expired(now)
+  local expired = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', num(now))
+  if #expired == 0 then return end
+  redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', num(now))
+  each_batch(expired, function(...) redis.call('HDEL', KEYS[2], ...) end)
+end
+local function keep_keys(now, slack)
+  local last = redis.call('ZRANGE', KEYS[1], -1, -1, 'WITHSCORES')
+  if last[2] == nil then return end
+  local ttl = math.max(1, math.ceil(tonumber(last[2]) - now)) + slack
+  redis.call('PEXPIRE', KEYS[1], ttl)
+  redis.call('PEXPIRE', KEYS[2], ttl)
+end
+`;
+
+/**
+ * Semaphore admission. KEYS: holders, counts, line, line expiries. ARGV: limit, count, leaseMs,
+ * lease id, key slack ms, [now override], line mode, ticket ttl ms.
+ *
+ * Drops expired holders (ZSET and HASH), sums the live holders' counts (the ZSET is the truth: a
+ * holder whose count is missing counts as 1), and admits when used + max(count, 1) ≤ limit: the
+ * id is added with expiry now + leaseMs and its count, and both keys expire `slack` ms after the
+ * latest lease. A count of 0 is a probe: admitted when one unit is free, writing nothing. A
+ * refused call writes nothing but the cleanup of expired holders (and, fair, its ticket).
+ *
+ * The line (fair mode): KEYS[3] is a ZSET of waiting tickets scored by their arrival (server ms),
+ * KEYS[4] a ZSET of the same tickets scored by their expiry. Line mode `''`: no line (the
+ * unfair semaphore). `'-'`: a now-or-never call, refused while any live ticket waits. Any other
+ * value is the caller's ticket: it joins the line if it is not in it (at the back), its expiry
+ * becomes now + ticket ttl (each poll is a heartbeat), and it is admitted only at the front of
+ * the line; the admission removes the ticket. Expired tickets (a process that died or stopped
+ * polling) are dropped first, so they never block the line longer than their ttl.
+ *
+ * Reply: { admitted 0|1, ms until the earliest lease expires (0 when admitted; -1 when the units
+ * are free but a ticket ahead goes first), units held after, server now ms, tickets ahead of the
+ * caller's (0: it is at the front; -1: no ticket) }.
+ */
+export const SEMAPHORE_ACQUIRE = luaScript(
+  'semaphore-acquire',
+  `${LUA_SEMAPHORE}
+local limit = tonumber(ARGV[1])
+local count = tonumber(ARGV[2])
+local lease = tonumber(ARGV[3])
+local id = ARGV[4]
+local slack = tonumber(ARGV[5])
+local now = now_ms(ARGV[6])
+local mode = ARGV[7] or ''
+local ticket_ttl = tonumber(ARGV[8] or '0')
+drop_expired(now)
+local used = 0
+local holders = redis.call('ZRANGE', KEYS[1], 0, -1)
+each_batch(holders, function(...)
+  local counts = redis.call('HMGET', KEYS[2], ...)
+  for i = 1, select('#', ...) do used = used + (tonumber(counts[i]) or 1) end
+end)
+local need = count
+if need < 1 then need = 1 end
+local fits = used + need <= limit
+local behind = false
+local rank = -1
+if mode ~= '' then
+  local gone = redis.call('ZRANGEBYSCORE', KEYS[4], '-inf', num(now))
+  if #gone > 0 then
+    redis.call('ZREMRANGEBYSCORE', KEYS[4], '-inf', num(now))
+    each_batch(gone, function(...) redis.call('ZREM', KEYS[3], ...) end)
+  end
+  if mode == '-' then
+    behind = redis.call('ZCARD', KEYS[3]) > 0
+  else
+    if redis.call('ZSCORE', KEYS[3], mode) == false then redis.call('ZADD', KEYS[3], num(now), mode) end
+    redis.call('ZADD', KEYS[4], num(now + ticket_ttl), mode)
+    rank = redis.call('ZRANK', KEYS[3], mode)
+    behind = rank > 0
+    if fits and not behind then
+      redis.call('ZREM', KEYS[3], mode)
+      redis.call('ZREM', KEYS[4], mode)
+    end
+    local last = redis.call('ZRANGE', KEYS[4], -1, -1, 'WITHSCORES')
+    if last[2] ~= nil then
+      local ttl = math.max(1, math.ceil(tonumber(last[2]) - now)) + slack
+      redis.call('PEXPIRE', KEYS[3], ttl)
+      redis.call('PEXPIRE', KEYS[4], ttl)
+    end
+  end
+end
+if not fits then
+  local first = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
+  local wait = 0
+  if first[2] ~= nil then wait = math.max(0, tonumber(first[2]) - now) end
+  return { 0, num(wait), used, num(now), rank }
+end
+if behind then return { 0, '-1', used, num(now), rank } end
+if count > 0 then
+  redis.call('ZADD', KEYS[1], num(now + lease), id)
+  redis.call('HSET', KEYS[2], id, count)
+  used = used + count
+  keep_keys(now, slack)
+end
+return { 1, '0', used, num(now), rank }
+`,
+);
+
+/**
+ * Takes a ticket out of the semaphore's line (a process whose waiters all left). KEYS: line,
+ * line expiries. ARGV: ticket. Reply: 1 if it was in the line.
+ */
+export const SEMAPHORE_LEAVE_LINE = luaScript(
+  'semaphore-leave-line',
+  `local removed = redis.call('ZREM', KEYS[1], ARGV[1])
+redis.call('ZREM', KEYS[2], ARGV[1])
+return removed
+`,
+);
+
+/**
+ * Extends a lease: ARGV: leaseMs, lease id, key slack ms, [now override]. When the id is still
+ * held (its expiry is after now), its expiry becomes now + leaseMs and the keys' TTL follows;
+ * reply 1. When it is gone or expired (the permit was lost: its units may be someone else's now),
+ * what is left of it is removed; reply 0.
+ */
+export const SEMAPHORE_RENEW = luaScript(
+  'semaphore-renew',
+  `${LUA_SEMAPHORE}
+local lease = tonumber(ARGV[1])
+local id = ARGV[2]
+local slack = tonumber(ARGV[3])
+local now = now_ms(ARGV[4])
+local expiry = tonumber(redis.call('ZSCORE', KEYS[1], id))
+if expiry == nil or expiry <= now then
+  redis.call('ZREM', KEYS[1], id)
+  redis.call('HDEL', KEYS[2], id)
+  return 0
+end
+redis.call('ZADD', KEYS[1], 'XX', num(now + lease), id)
+keep_keys(now, slack)
+return 1
+`,
+);
+
+/** Frees a lease: ARGV: lease id. Reply: 1 if it was held, 0 if it had already gone. */
+export const SEMAPHORE_RELEASE = luaScript(
+  'semaphore-release',
+  `local removed = redis.call('ZREM', KEYS[1], ARGV[1])
+redis.call('HDEL', KEYS[2], ARGV[1])
+return removed
+`,
+);
+
 /** A cheap round trip that proves the server runs scripts again (the insurance hand-back probe). */
 export const PING = luaScript('ping', 'return 1');

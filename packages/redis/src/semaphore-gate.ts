@@ -23,6 +23,8 @@ export interface SemaphoreDecision {
   readonly waitMs: number;
   /** Units held after the decision. */
   readonly used: number;
+  /** Fair mode: tickets ahead of the caller's in the line (0: at the front); -1 without a ticket. */
+  readonly ahead: number;
 }
 
 /** @internal A permit the semaphore handed to a gate; `close` stops its renewal. */
@@ -37,8 +39,8 @@ export interface SemaphoreBackend {
   readonly name: string;
   /** Units per key. */
   readonly maxConcurrent: number;
-  /** Longest nap between two polls, ms. */
-  readonly maxPollMs: number;
+  /** Longest nap after the refusal `decision` (shorter at the front of the fair line), ms. */
+  pollMs(decision: SemaphoreDecision): number;
   /** The failure policy. */
   readonly guard: StoreGuard;
   /** Asks Redis for `count` units of `key` under lease `id`, waiting in line as `ticket` (fair mode). */
@@ -266,7 +268,7 @@ export class RedisSemaphoreGate extends GateBase {
             return;
           }
           if (this.isClosed) return;
-          this.nap(this.woken ? 0 : Math.max(1, Math.min(decision.waitMs, this.backend.maxPollMs)));
+          this.nap(this.woken ? 0 : Math.max(1, Math.min(decision.waitMs, this.backend.pollMs(decision))));
         },
         (error: unknown) => {
           this.inFlight = false;

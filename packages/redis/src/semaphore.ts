@@ -22,7 +22,7 @@ import {
 } from '@sluice/core';
 import { ConcurrencyLimiter } from '@sluice/concurrency';
 import { STORE_DOWN, StoreGuard, type StoreFailurePolicy, type StoreGuardOptions, type StoreMode } from './guard.js';
-import { LUA_PRELUDE, luaScript } from './scripts.js';
+import { SEMAPHORE_ACQUIRE, SEMAPHORE_LEAVE_LINE, SEMAPHORE_RELEASE, SEMAPHORE_RENEW } from './scripts.js';
 import type { RedisStore, StoreCallError } from './store.js';
 import {
   RedisSemaphoreGate,
@@ -32,107 +32,6 @@ import {
   type SemaphoreBackend,
   type SemaphoreDecision,
 } from './semaphore-gate.js';
-
-// Lua helpers of the semaphore scripts. KEYS[1] is the holders ZSET (lease id → expiry, server
-// ms), KEYS[2] the counts HASH (lease id → units). Both carry the same hash tag, so one script
-// touches one cluster slot. Ids go to ZREM/HDEL/HMGET in batches (Lua's unpack has a stack limit).
-const LUA_SEMAPHORE = `${LUA_PRELUDE}
-local function each_batch(list, fn)
-  for i = 1, #list, 1000 do fn(unpack(list, i, math.min(i + 999, #list))) end
-end
-local function drop_expired(now)
-  local expired = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', num(now))
-  if #expired == 0 then return end
-  redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', num(now))
-  each_batch(expired, function(...) redis.call('HDEL', KEYS[2], ...) end)
-end
-local function keep_keys(now, slack)
-  local last = redis.call('ZRANGE', KEYS[1], -1, -1, 'WITHSCORES')
-  if last[2] == nil then return end
-  local ttl = math.max(1, math.ceil(tonumber(last[2]) - now)) + slack
-  redis.call('PEXPIRE', KEYS[1], ttl)
-  redis.call('PEXPIRE', KEYS[2], ttl)
-end
-`;
-
-/**
- * Semaphore admission. ARGV: limit, count, leaseMs, lease id, key slack ms, [now override].
- * Drops expired holders (ZSET and HASH), sums the live holders' counts (the ZSET is the truth: a
- * holder whose count is missing counts as 1), and admits when used + max(count, 1) ≤ limit: the
- * id is added with expiry now + leaseMs and its count, and both keys expire `slack` ms after the
- * latest lease. A count of 0 is a probe: admitted when one unit is free, writing nothing. A
- * refused call writes nothing but the cleanup of expired holders.
- *
- * Reply: { admitted 0|1, ms until the earliest lease expires (0 when admitted), units held after,
- * server now ms }.
- */
-export const SEMAPHORE_ACQUIRE = luaScript(
-  'semaphore-acquire',
-  `${LUA_SEMAPHORE}
-local limit = tonumber(ARGV[1])
-local count = tonumber(ARGV[2])
-local lease = tonumber(ARGV[3])
-local id = ARGV[4]
-local slack = tonumber(ARGV[5])
-local now = now_ms(ARGV[6])
-drop_expired(now)
-local used = 0
-local holders = redis.call('ZRANGE', KEYS[1], 0, -1)
-each_batch(holders, function(...)
-  local counts = redis.call('HMGET', KEYS[2], ...)
-  for i = 1, select('#', ...) do used = used + (tonumber(counts[i]) or 1) end
-end)
-local need = count
-if need < 1 then need = 1 end
-if used + need > limit then
-  local first = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
-  local wait = 0
-  if first[2] ~= nil then wait = math.max(0, tonumber(first[2]) - now) end
-  return { 0, num(wait), used, num(now) }
-end
-if count > 0 then
-  redis.call('ZADD', KEYS[1], num(now + lease), id)
-  redis.call('HSET', KEYS[2], id, count)
-  used = used + count
-  keep_keys(now, slack)
-end
-return { 1, '0', used, num(now) }
-`,
-);
-
-/**
- * Extends a lease: ARGV: leaseMs, lease id, key slack ms, [now override]. When the id is still
- * held (its expiry is after now), its expiry becomes now + leaseMs and the keys' TTL follows;
- * reply 1. When it is gone or expired (the permit was lost: its units may be someone else's now),
- * what is left of it is removed; reply 0.
- */
-export const SEMAPHORE_RENEW = luaScript(
-  'semaphore-renew',
-  `${LUA_SEMAPHORE}
-local lease = tonumber(ARGV[1])
-local id = ARGV[2]
-local slack = tonumber(ARGV[3])
-local now = now_ms(ARGV[4])
-local expiry = tonumber(redis.call('ZSCORE', KEYS[1], id))
-if expiry == nil or expiry <= now then
-  redis.call('ZREM', KEYS[1], id)
-  redis.call('HDEL', KEYS[2], id)
-  return 0
-end
-redis.call('ZADD', KEYS[1], 'XX', num(now + lease), id)
-keep_keys(now, slack)
-return 1
-`,
-);
-
-/** Frees a lease: ARGV: lease id. Reply: 1 if it was held, 0 if it had already gone. */
-export const SEMAPHORE_RELEASE = luaScript(
-  'semaphore-release',
-  `local removed = redis.call('ZREM', KEYS[1], ARGV[1])
-redis.call('HDEL', KEYS[2], ARGV[1])
-return removed
-`,
-);
 
 /** Default of {@link RedisSemaphoreOptions.maxPollMs}. */
 export const DEFAULT_SEMAPHORE_POLL_MS = 50;
@@ -206,6 +105,28 @@ export interface RedisSemaphoreOptions extends StoreGuardOptions {
    * (a release by this process wakes the waiter at once).
    */
   readonly maxPollMs?: number;
+  /**
+   * Serve waiters across processes in arrival order; default `true`. Each process whose callers
+   * wait for a key holds one ticket in a line kept in Redis (a ZSET next to the holders); a
+   * freed unit goes to the oldest live ticket, so no process starves however its polls are
+   * timed, and a now-or-never call (`tryAcquire`, a gate's `tryAcquireNow`) is refused while
+   * anyone waits (the in-memory rule: waiters go first). A ticket is refreshed by each poll and
+   * expires `ticketTtlMs` after the last one, so a crashed or frozen process blocks the line for
+   * at most that long. With `false`, whoever polls first after a release wins (one fewer ZSET
+   * per call, and a freed unit is taken within one poll by any waiter, but a process can starve:
+   * in a 3-process run one got 93 permits and another 489).
+   *
+   * The default is `true` because sluice's waiting is fair everywhere else (FIFO within a
+   * priority), and an unfair distributed semaphore turns into timeouts for the unlucky process.
+   */
+  readonly fair?: boolean;
+  /**
+   * Fair mode: how long a waiting process's ticket outlives its last poll, in ms (a number ≥ 1);
+   * default `max(1_000, 20 × maxPollMs)`. A process that stops polling (crashed, partitioned,
+   * its event loop stalled) blocks the line this long at most; a process stalled longer loses
+   * its place and joins again at the back.
+   */
+  readonly ticketTtlMs?: number;
 }
 
 type Decision = SemaphoreDecision;
@@ -240,6 +161,8 @@ interface KeyQueue {
    * refused call is still on its way back (no nap to end yet) makes it poll again at once.
    */
   releases: number;
+  /** Fair mode: this queue's ticket in the line, while it waits. */
+  ticket: string | undefined;
 }
 
 /** A permit granted by Redis, with its lease and renewal timer. */
@@ -309,8 +232,8 @@ const NOTHING = (): void => {};
 const NO_OPTIONS: WaitOptions = Object.freeze({});
 
 function parse(reply: unknown): Decision {
-  const r = reply as [number, string, number, string];
-  return { admitted: r[0] === 1, waitMs: Number(r[1]), used: Number(r[2]) };
+  const r = reply as [number, string, number, string, number | undefined];
+  return { admitted: r[0] === 1, waitMs: Number(r[1]), used: Number(r[2]), ahead: Number(r[4] ?? -1) };
 }
 
 const REDIS_SEMAPHORE_KEYS = optionKeys<RedisSemaphoreOptions>()({
@@ -321,6 +244,8 @@ const REDIS_SEMAPHORE_KEYS = optionKeys<RedisSemaphoreOptions>()({
   leaseMs: true,
   renew: true,
   maxPollMs: true,
+  fair: true,
+  ticketTtlMs: true,
   onStoreError: true,
   expectedInstances: true,
   probeIntervalMs: true,
@@ -338,8 +263,9 @@ const REDIS_SEMAPHORE_KEYS = optionKeys<RedisSemaphoreOptions>()({
  *
  * A full semaphore makes `acquire` wait: waiters of one process queue FIFO per key and only the
  * head polls Redis, at the server's hint capped by `maxPollMs` (default 50 ms); a release in this
- * process wakes it at once. Between processes there is no queue: whoever polls first after a
- * release wins.
+ * process wakes it at once. Between processes the waiters are served in arrival order (`fair`,
+ * the default): each waiting process holds a ticket in a line in Redis and a freed unit goes to
+ * the oldest live ticket; with `fair: false` whoever polls first after a release wins.
  *
  * The failure policy is explicit and required (`onStoreError`): `fail-closed` rejects with a
  * `StoreUnavailableError`, `fail-open` grants a permit whose release does nothing, `insurance`
@@ -375,6 +301,10 @@ export class RedisSemaphore {
   readonly renews: boolean;
   /** Longest pause between two polls of a waiting `acquire`, ms. */
   readonly maxPollMs: number;
+  /** Whether waiters are served in arrival order across processes (see {@link RedisSemaphoreOptions.fair}). */
+  readonly fair: boolean;
+  /** Fair mode: how long a ticket outlives its last poll, ms. */
+  readonly ticketTtlMs: number;
   /** Slots per key of the local insurance limiter: `floor(limit / expectedInstances)`, at least 1. */
   readonly insuranceLimit: number;
   private readonly guard: StoreGuard;
@@ -415,6 +345,10 @@ export class RedisSemaphore {
     const renew = options.renew ?? true;
     if (typeof renew !== 'boolean') throw new InvalidArgumentError(this.name, 'renew', 'a boolean', renew);
     this.renews = renew;
+    const fair = options.fair ?? true;
+    if (typeof fair !== 'boolean') throw new InvalidArgumentError(this.name, 'fair', 'a boolean', fair);
+    this.fair = fair;
+    this.ticketTtlMs = checkNumber(this.name, 'ticketTtlMs', options.ticketTtlMs ?? Math.max(1_000, 20 * this.maxPollMs), { min: 1 });
     this.guard = new StoreGuard(this.name, store, options);
     this.policy = this.guard.policy;
     this.insuranceLimit = Math.max(1, Math.floor(this.maxConcurrent / this.guard.instances));
@@ -495,7 +429,7 @@ export class RedisSemaphore {
     let queue = this.queues.get(key);
     if (maxWaitMs === 0 && queue !== undefined && queue.waiters.length > 0) throw new WaitTimeoutError(this.name, 0, undefined);
     if (queue === undefined) {
-      queue = { waiters: [], pumping: false, pump: undefined, wake: undefined, releases: 0 };
+      queue = { waiters: [], pumping: false, pump: undefined, wake: undefined, releases: 0, ticket: undefined };
       this.queues.set(key, queue);
     }
     const owner = queue;
@@ -544,7 +478,7 @@ export class RedisSemaphore {
     if (typeof key !== 'string' || key.length === 0) throw new InvalidArgumentError(this.name, 'key', 'a non-empty string', key);
     const checked = checkSemaphoreGateOptions(this.name, options);
     if (this.closed) throw new ClosedError(this.name);
-    const gate = new RedisSemaphoreGate(this.backend(), key, this.store.clock, checked, false);
+    const gate = new RedisSemaphoreGate(this.backend(), key, this.store.clock, checked, this.fair);
     let gates = this.gates.get(key);
     if (gates === undefined) {
       gates = new Set();
@@ -611,15 +545,40 @@ export class RedisSemaphore {
     return [this.store.key(this.name, key, 'holders'), this.store.key(this.name, key, 'counts')];
   }
 
-  /** Takes the ticket out of the line of `key` (fair mode; best effort). */
-  private leaveLine(key: string, ticket: string): void {
-    void key;
-    void ticket;
+  /**
+   * The nap after a refusal: `maxPollMs`, or a tenth of it (at least 1 ms) for the tickets near
+   * the front of the fair line (fewer than `maxConcurrent` ahead) — the next freed units are
+   * theirs, and a holder in another process cannot wake them, so they poll faster while the
+   * rest of the line keeps the slow pace.
+   */
+  private pollMs(decision: Decision): number {
+    return decision.ahead >= 0 && decision.ahead < this.maxConcurrent ? Math.max(1, Math.ceil(this.maxPollMs / 10)) : this.maxPollMs;
   }
 
+  /** The line of `key` (fair mode): tickets by arrival, and by expiry. */
+  private lineKeys(key: string): [string, string] {
+    return [this.store.key(this.name, key, 'line'), this.store.key(this.name, key, 'line-expiry')];
+  }
+
+  /** Takes the ticket out of the line of `key` (fair mode; best effort: it expires anyway). */
+  private leaveLine(key: string, ticket: string): void {
+    void this.guard.attempt(() => this.store.run(SEMAPHORE_LEAVE_LINE, this.lineKeys(key), [ticket])).catch(() => {});
+  }
+
+  /**
+   * One admission call. `ticket`: the caller's place in the line (fair mode, a waiter);
+   * `undefined` for a now-or-never call, refused in fair mode while anyone waits.
+   */
   private async take(key: string, count: number, id: string, ticket?: string): Promise<Decision> {
-    void ticket;
-    return parse(await this.store.run(SEMAPHORE_ACQUIRE, this.keys(key), [this.maxConcurrent, count, this.leaseMs, id, KEY_SLACK_MS]));
+    const mode = this.fair ? (ticket ?? '-') : '';
+    const reply = await this.store.run(
+      SEMAPHORE_ACQUIRE,
+      [...this.keys(key), ...this.lineKeys(key)],
+      [this.maxConcurrent, count, this.leaseMs, id, KEY_SLACK_MS, '', mode, this.ticketTtlMs],
+    );
+    const decision = parse(reply);
+    // -1: the units are free but a ticket ahead goes first; the front polls within maxPollMs / 10
+    return decision.waitMs < 0 ? { ...decision, waitMs: this.pollMs({ ...decision, ahead: 0 }) } : decision;
   }
 
   /** A permit for units Redis just granted (count 0: nothing is held); `onReleased` runs on its release. */
@@ -686,7 +645,7 @@ export class RedisSemaphore {
     const backend: SemaphoreBackend = {
       name: this.name,
       maxConcurrent: this.maxConcurrent,
-      maxPollMs: this.maxPollMs,
+      pollMs: (decision) => this.pollMs(decision),
       guard: this.guard,
       take: (key, count, id, ticket) => this.take(key, count, id, ticket),
       grant: (key, count, id, onReleased) => this.grant(key, count, id, onReleased),
@@ -774,9 +733,11 @@ export class RedisSemaphore {
         if (head === undefined || this.closed) return;
         const id = randomUUID();
         const releases = queue.releases;
+        if (this.fair) queue.ticket ??= randomUUID();
+        const ticket = queue.ticket;
         let decision: Decision | typeof STORE_DOWN;
         try {
-          decision = await this.guard.attempt(() => this.take(key, head.count, id));
+          decision = await this.guard.attempt(() => this.take(key, head.count, id, ticket));
         } catch (error) {
           if (!head.settled) {
             this.leave(queue, head);
@@ -799,6 +760,8 @@ export class RedisSemaphore {
           continue;
         }
         if (decision.admitted) {
+          // the grant used up the ticket: the next waiter joins the line at the back
+          if (ticket !== undefined && queue.ticket === ticket) queue.ticket = undefined;
           this.leave(queue, head);
           head.resolve(this.grant(key, head.count, id));
           continue;
@@ -812,10 +775,14 @@ export class RedisSemaphore {
         }
         // a local release landed during the call: units may be free now
         if (queue.releases !== releases) continue;
-        await this.nap(queue, Math.max(1, Math.min(decision.waitMs, this.maxPollMs, left)));
+        await this.nap(queue, Math.max(1, Math.min(decision.waitMs, this.pollMs(decision), left)));
       }
     } finally {
       queue.pumping = false;
+      if (queue.ticket !== undefined && queue.waiters.length === 0) {
+        this.leaveLine(key, queue.ticket);
+        queue.ticket = undefined;
+      }
       if (queue.waiters.length === 0 && this.queues.get(key) === queue) this.queues.delete(key);
     }
   }
