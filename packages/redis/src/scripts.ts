@@ -279,7 +279,7 @@ end
  * Admitted when every bucket holds its cost, or when the longest wait is accepted (a reservation
  * in time: levels go below zero and the caller sleeps the wait); otherwise nothing is written.
  *
- * Reply: { admitted 0|1, wait ms, server now ms }.
+ * Reply: { admitted 0|1, wait ms, server now ms, paused 0|1 (a provider pause is in force) }.
  */
 export const LLM_TAKE = luaScript(
   'llm-take',
@@ -298,12 +298,14 @@ for i = 0, n - 1 do
     if w > wait then wait = w end
   end
 end
+local paused = 0
+if paused_until ~= nil and paused_until > now then paused = 1 end
 if wait > 0 and accept >= 0 and wait > accept then
-  return { 0, num(wait), num(now) }
+  return { 0, num(wait), num(now), paused }
 end
 for i = 0, n - 1 do levels[i + 1] = levels[i + 1] - tonumber(ARGV[5 + 4 * i]) end
 store_levels()
-return { 1, num(wait), num(now) }
+return { 1, num(wait), num(now), paused }
 `,
 );
 
