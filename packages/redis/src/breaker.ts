@@ -10,6 +10,7 @@ import {
   checkFunction,
   checkName,
   checkNumber,
+  EMPTY_PERMIT,
   type Disposer,
 } from '@sluice/core';
 import {
@@ -22,6 +23,13 @@ import {
 } from '@sluice/breaker';
 import { STORE_DOWN, StoreGuard, type StoreFailurePolicy, type StoreGuardOptions, type StoreMode } from './guard.js';
 import { LUA_PRELUDE, luaScript } from './scripts.js';
+import {
+  SharedBreakerGate,
+  checkBreakerGateOptions,
+  type BreakerAdmission,
+  type SharedBreakerBackend,
+  type SharedBreakerGateOptions,
+} from './breaker-gate.js';
 import type { RedisStore, StoreCallError } from './store.js';
 
 /**
@@ -29,7 +37,7 @@ import type { RedisStore, StoreCallError } from './store.js';
  * without `isolated` (there is no manual isolation across instances).
  *
  * - `closed`: every call passes; failures are counted in Redis.
- * - `open`: every call is refused with a `CircuitOpenError` until `openMs` after opening.
+ * - `open`: every call is refused with a `CircuitOpenError` until `halfOpenAfterMs` after opening.
  * - `half-open`: one instance holds the single trial call; every other call is refused.
  */
 export type SharedBreakerState = Exclude<BreakerState, 'isolated'>;
@@ -60,10 +68,17 @@ export interface SharedCircuitBreakerOptions extends StoreGuardOptions {
    */
   readonly windowMs: number;
   /**
-   * How long the circuit stays open before one call may try the dependency again, in ms.
-   * Required: a finite number > 0 (it depends on how fast the dependency recovers).
+   * How long the circuit stays open before one call may try the dependency again, in ms (the
+   * name of `CircuitBreaker`'s option). Required (or its deprecated alias `openMs`): a finite
+   * number > 0 (it depends on how fast the dependency recovers).
    */
-  readonly openMs: number;
+  readonly halfOpenAfterMs?: number;
+  /**
+   * How long the circuit stays open before a trial, ms.
+   *
+   * @deprecated Use `halfOpenAfterMs` (the name `CircuitBreaker` uses); `openMs` still works.
+   */
+  readonly openMs?: number;
   /**
    * How long a half-open trial claim lasts, in ms: the longest a trial call is expected to take.
    * A holder that has not reported by then (it crashed, or its call hangs) loses the claim and
@@ -133,10 +148,10 @@ return { 3, gen, '0', num(now) }
 /**
  * Records the outcome of a call admitted by {@link BREAKER_ACQUIRE}. KEYS as there. ARGV: gen
  * seen at admission, trial token ('' when not a trial), failure member (unique per call),
- * failed 0|1, failureThreshold, windowMs, openMs, retainMs, [now override].
+ * failed 0|1, failureThreshold, windowMs, halfOpenAfterMs, retainMs, [now override].
  *
  * - A trial (its token still holds the claim): success closes the circuit for everyone (the
- *   failure window is emptied), failure opens it again for `openMs`. A token that no longer
+ *   failure window is emptied), failure opens it again for `halfOpenAfterMs`. A token that no longer
  *   holds the claim (it expired, another caller has it) is a stale outcome and changes nothing.
  * - A call admitted while closed: ignored when the circuit opened since (or its gen is older
  *   than the last transition). A failure is added to the window (members older than `windowMs`
@@ -144,7 +159,7 @@ return { 3, gen, '0', num(now) }
  *   `failureThreshold` members by construction and expires `windowMs` after its last failure.
  *
  * Every transition sets gen to the server time (strictly increasing), so an outcome of a call
- * admitted before a transition is recognised as stale. An open state expires `openMs +
+ * admitted before a transition is recognised as stale. An open state expires `halfOpenAfterMs +
  * retainMs` after opening (an idle open circuit forgets itself); a closed state keeps only gen,
  * for `retainMs` after the last transition or failure.
  *
@@ -270,6 +285,7 @@ const SHARED_BREAKER_KEYS = optionKeys<SharedCircuitBreakerOptions>()({
   name: true,
   failureThreshold: true,
   windowMs: true,
+  halfOpenAfterMs: true,
   openMs: true,
   halfOpenTrialMs: true,
   isFailure: true,
@@ -285,10 +301,10 @@ const SHARED_BREAKER_KEYS = optionKeys<SharedCircuitBreakerOptions>()({
  *
  * **Trip rule.** The circuit opens when `failureThreshold` failures — counted over every
  * instance — fall within the last `windowMs` (an exact sliding window on Redis's clock; a
- * success does not reset it, and costs no write). It stays open `openMs`; the first call of any
+ * success does not reset it, and costs no write). It stays open `halfOpenAfterMs`; the first call of any
  * instance after that claims the single half-open trial (a claim with expiry
  * `halfOpenTrialMs`); every other call is refused meanwhile. The trial succeeding closes the
- * circuit for everyone (and empties the window); failing opens it again for `openMs`. A trial
+ * circuit for everyone (and empties the window); failing opens it again for `halfOpenAfterMs`. A trial
  * holder that never reports loses the claim after `halfOpenTrialMs`, and a late report is ignored.
  * Outcomes of calls admitted before a transition (the circuit opened or closed meanwhile) are
  * ignored, as in the in-memory breaker.
@@ -297,7 +313,7 @@ const SHARED_BREAKER_KEYS = optionKeys<SharedCircuitBreakerOptions>()({
  * due) and one after it when there is something to record: a failure, or a trial's outcome. A
  * closed call that succeeds costs one round trip. Each is one Lua script over the circuit's
  * hash-tagged keys (`prefix:{name:circuit}:state`, `…:failures`, `…:trial`; one cluster slot),
- * on Redis's clock, and every key expires once idle. With `retainMs = max(windowMs, openMs,
+ * on Redis's clock, and every key expires once idle. With `retainMs = max(windowMs, halfOpenAfterMs,
  * halfOpenTrialMs)`: the failure window expires `windowMs` after its last failure, the trial claim
  * after `halfOpenTrialMs`, an open state `retainMs` after it became due for its trial (or after
  * the last trial claim expired) — an open circuit nobody called for that long forgets it was open,
@@ -319,7 +335,7 @@ const SHARED_BREAKER_KEYS = optionKeys<SharedCircuitBreakerOptions>()({
  *
  * @example
  * ```ts
- * const breaker = new SharedCircuitBreaker({ store, name: 'payments', failureThreshold: 5, windowMs: 10_000, openMs: 30_000, onStoreError: 'insurance', expectedInstances: 4 });
+ * const breaker = new SharedCircuitBreaker({ store, name: 'payments', failureThreshold: 5, windowMs: 10_000, halfOpenAfterMs: 30_000, onStoreError: 'insurance', expectedInstances: 4 });
  * breaker.onStateChange((state) => log.warn(`payments circuit ${state}`));
  * const receipt = await breaker.run(() => payments.charge(order)); // CircuitOpenError while open
  * ```
@@ -336,11 +352,11 @@ export class SharedCircuitBreaker {
   /** Length of the failure window, ms. */
   readonly windowMs: number;
   /** Time the circuit stays open before a trial, ms. */
-  readonly openMs: number;
+  readonly halfOpenAfterMs: number;
   /** Life of a half-open trial claim, ms. */
   readonly halfOpenTrialMs: number;
   private readonly isFailure: (error: unknown) => boolean;
-  /** How long idle state is kept: `max(windowMs, openMs, halfOpenTrialMs)`, ms. */
+  /** How long idle state is kept: `max(windowMs, halfOpenAfterMs, halfOpenTrialMs)`, ms. */
   private readonly retainMs: number;
   private readonly guard: StoreGuard;
   private readonly keys: readonly [string, string, string];
@@ -349,6 +365,8 @@ export class SharedCircuitBreaker {
   private lastState: SharedBreakerState = 'closed';
   private readonly stateChanges = new Emitter<SharedBreakerState, SharedBreakerState>();
   private local: CircuitBreaker | undefined = undefined;
+  private readonly gates = new Set<SharedBreakerGate>();
+  private backendOf: SharedBreakerBackend | undefined = undefined;
   private closed = false;
 
   /**
@@ -367,12 +385,23 @@ export class SharedCircuitBreaker {
     this.store = store;
     this.failureThreshold = checkNumber(this.name, 'failureThreshold', options.failureThreshold, { min: 1, integer: true });
     this.windowMs = checkNumber(this.name, 'windowMs', options.windowMs, { min: 0, exclusiveMin: true });
-    this.openMs = checkNumber(this.name, 'openMs', options.openMs, { min: 0, exclusiveMin: true });
+    if (options.halfOpenAfterMs !== undefined && options.openMs !== undefined && options.halfOpenAfterMs !== options.openMs) {
+      throw new InvalidArgumentError(
+        this.name,
+        'openMs',
+        `absent, or equal to halfOpenAfterMs (${options.halfOpenAfterMs})`,
+        options.openMs,
+      );
+    }
+    this.halfOpenAfterMs =
+      options.halfOpenAfterMs === undefined && options.openMs !== undefined
+        ? checkNumber(this.name, 'openMs', options.openMs, { min: 0, exclusiveMin: true })
+        : checkNumber(this.name, 'halfOpenAfterMs', options.halfOpenAfterMs, { min: 0, exclusiveMin: true });
     this.halfOpenTrialMs = checkNumber(this.name, 'halfOpenTrialMs', options.halfOpenTrialMs ?? DEFAULT_HALF_OPEN_TRIAL_MS, {
       min: 1,
       integer: true,
     });
-    this.retainMs = Math.max(this.windowMs, this.openMs, this.halfOpenTrialMs);
+    this.retainMs = Math.max(this.windowMs, this.halfOpenAfterMs, this.halfOpenTrialMs);
     checkFunction(this.name, 'isFailure', options.isFailure, true);
     this.isFailure = options.isFailure ?? everyErrorFails;
     // A breaker's insurance needs no instance count to be safe: default 1 (the full threshold).
@@ -396,16 +425,40 @@ export class SharedCircuitBreaker {
     return this.lastState;
   }
 
+  /**
+   * Time the circuit stays open before a trial, ms.
+   *
+   * @deprecated Use {@link SharedCircuitBreaker.halfOpenAfterMs}.
+   */
+  get openMs(): number {
+    return this.halfOpenAfterMs;
+  }
+
   /** True while decisions go to the failure policy because Redis did not answer. */
   get storeDown(): boolean {
     return this.guard.down;
   }
 
   /**
+   * The shared circuit as a sluice `Gate` (see {@link SharedBreakerGate}), for `pipeline`,
+   * `overloadProtection` and the stream `throttle`s: one round trip per admission, a permit
+   * that records its outcome on release, refusals with reason `circuit-open`.
+   *
+   * @throws InvalidArgumentError for a bad option; ClosedError after `close()`.
+   */
+  gate(options?: SharedBreakerGateOptions): SharedBreakerGate {
+    const checked = checkBreakerGateOptions(this.name, options);
+    if (this.closed) throw new ClosedError(this.name);
+    const gate = new SharedBreakerGate(this.backend(), this.store.clock, checked);
+    this.gates.add(gate);
+    return gate;
+  }
+
+  /**
    * Runs `fn` if the shared circuit admits it, and records how it settled.
    *
    * One round trip first: closed admits; open rejects with a `CircuitOpenError` whose
-   * `retryAfterMs` is the time until the trial (server clock); open for `openMs` already, the
+   * `retryAfterMs` is the time until the trial (server clock); open for `halfOpenAfterMs` already, the
    * caller claims the single half-open trial, or — when another caller holds it — is rejected
    * with `retryAfterMs` = the time until that claim expires at the latest. Then `fn` runs; a
    * throw (or rejection) counts as a failure when `isFailure(error)` says so. A failure, or a
@@ -451,6 +504,30 @@ export class SharedCircuitBreaker {
     return this.stateChanges.on(listener);
   }
 
+  /**
+   * Subscribes to moves into `open` this instance observes (as `CircuitBreaker.onOpen`; the
+   * listener gets the state it left); returns an unsubscriber.
+   */
+  onOpen(listener: (previous: SharedBreakerState) => void): Disposer {
+    return this.stateChanges.on((state, previous) => {
+      if (state === 'open') listener(previous);
+    });
+  }
+
+  /** Subscribes to moves into `half-open` this instance observes; returns an unsubscriber. */
+  onHalfOpen(listener: (previous: SharedBreakerState) => void): Disposer {
+    return this.stateChanges.on((state, previous) => {
+      if (state === 'half-open') listener(previous);
+    });
+  }
+
+  /** Subscribes to moves into `closed` this instance observes; returns an unsubscriber. */
+  onClose(listener: (previous: SharedBreakerState) => void): Disposer {
+    return this.stateChanges.on((state, previous) => {
+      if (state === 'closed') listener(previous);
+    });
+  }
+
   /** Subscribes to store failures (each failed call or probe); returns an unsubscriber. */
   onStoreFailure(listener: (error: StoreCallError) => void): Disposer {
     return this.guard.onStoreFailure(listener);
@@ -471,6 +548,8 @@ export class SharedCircuitBreaker {
   close(): void {
     if (this.closed) return;
     this.closed = true;
+    for (const gate of this.gates) gate.close();
+    this.gates.clear();
     this.guard.close();
     this.dropLocal();
   }
@@ -493,7 +572,7 @@ export class SharedCircuitBreaker {
       failed ? 1 : 0,
       this.failureThreshold,
       this.windowMs,
-      this.openMs,
+      this.halfOpenAfterMs,
       this.retainMs,
     ])) as [number, string, number, string, string, number];
     return { state: STATE_NAMES[Number(reply[0])] ?? 'closed' };
@@ -507,6 +586,41 @@ export class SharedCircuitBreaker {
     } catch {
       // only a malformed reply can land here: the caller's call must not fail because of it
     }
+  }
+
+  /** What the gates of this breaker use (made once). */
+  private backend(): SharedBreakerBackend {
+    if (this.backendOf !== undefined) return this.backendOf;
+    const self = this;
+    this.backendOf = {
+      name: this.name,
+      get state() {
+        return self.lastState;
+      },
+      probeIntervalMs: this.guard.probeIntervalMs,
+      judge: (error) => this.judge(error),
+      admit: async (): Promise<BreakerAdmission> => {
+        const member = `${this.instanceId}:${++this.calls}`;
+        const admission = await this.guard.attempt(() => this.acquireRemote(member));
+        if (admission === STORE_DOWN) {
+          if (this.policy === 'fail-closed') return { kind: 'fallback', result: undefined };
+          if (this.policy === 'fail-open') return { kind: 'fallback', result: EMPTY_PERMIT };
+          return { kind: 'fallback', result: this.insurance().tryAcquire() };
+        }
+        this.observe(admission.code === ADMIT_CLOSED ? 'closed' : admission.code === REFUSE_OPEN ? 'open' : 'half-open');
+        if (admission.code === REFUSE_OPEN || admission.code === REFUSE_TRIAL_HELD)
+          return { kind: 'open', retryAfterMs: admission.retryAfterMs };
+        const trial = admission.code === ADMIT_TRIAL;
+        return {
+          kind: 'admit',
+          settle: (failed) => {
+            if (failed === undefined || !(failed || trial)) return;
+            void this.record(admission, member, trial, failed);
+          },
+        };
+      },
+    };
+    return this.backendOf;
   }
 
   private judge(error: unknown): boolean {
@@ -536,7 +650,7 @@ export class SharedCircuitBreaker {
       this.local = new CircuitBreaker({
         name: `${this.name} (insurance)`,
         trip: failuresInWindow(Math.max(1, Math.ceil(this.failureThreshold / this.guard.instances)), this.windowMs),
-        halfOpenAfterMs: this.openMs,
+        halfOpenAfterMs: this.halfOpenAfterMs,
         isFailure: (outcome) => outcome.ok === false && this.judge(outcome.error),
         clock: this.store.clock,
       });

@@ -38,6 +38,7 @@ export {
   type SemaphoreDecidedBy,
   type SemaphorePermit,
 } from './semaphore.js';
+export { SharedBreakerGate, type SharedBreakerGateOptions } from './breaker-gate.js';
 export {
   BREAKER_ACQUIRE,
   BREAKER_RECORD,
