@@ -542,16 +542,20 @@ export class SharedCircuitBreaker {
   }
 
   /**
-   * Stops the store probe and drops the insurance breaker; later `run`s reject with a
-   * `ClosedError`. Calls in flight still record their outcome (best effort). Idempotent.
+   * Stops the store probe, closes the gates made by {@link SharedCircuitBreaker.gate} and drops
+   * the insurance breaker; later `run`s reject with a `ClosedError`. Calls in flight still record
+   * their outcome (best effort). Returns a promise like every Redis component's `close()`; it is
+   * already resolved (nothing is left to wait for), so calling it without `await` is fine.
+   * Idempotent.
    */
-  close(): void {
-    if (this.closed) return;
+  close(): Promise<void> {
+    if (this.closed) return Promise.resolve();
     this.closed = true;
     for (const gate of this.gates) gate.close();
     this.gates.clear();
     this.guard.close();
     this.dropLocal();
+    return Promise.resolve();
   }
 
   private async acquireRemote(member: string): Promise<Admission> {

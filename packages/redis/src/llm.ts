@@ -362,15 +362,21 @@ export class RedisLlmLimiter {
     return this.guard.onModeChange(listener);
   }
 
-  /** Stops the probe and rejects sleeping waiters with a `ClosedError` (their reservations go back). Idempotent. */
-  close(): void {
-    if (this.closed) return;
+  /**
+   * Stops the probe and the pause timer, rejects sleeping waiters with a `ClosedError` and gives
+   * their reservations back, and drops the insurance limiters. Returns at once (call it without
+   * awaiting, as a sync close); the promise resolves when the reservations are back in Redis (best
+   * effort: never rejects). Idempotent.
+   */
+  close(): Promise<void> {
+    if (this.closed) return Promise.resolve();
     this.closed = true;
     if (this.resumeTimer !== undefined) this.store.clock.clearTimer(this.resumeTimer);
     this.resumeTimer = undefined;
     this.guard.close();
-    this.sleepers.wakeAll(new ClosedError(this.name));
+    const returned = this.sleepers.wakeAll(new ClosedError(this.name));
     this.locals.clear();
+    return returned;
   }
 
   private refusal(reason: Refusal['reason'], retryAfterMs: number | undefined): Refusal {

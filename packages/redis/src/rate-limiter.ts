@@ -395,8 +395,9 @@ export class RedisRateLimiter {
   }
 
   /**
-   * Stops the probe, rejects every sleeping waiter with a `ClosedError`, and gives unspent
-   * leased units back to Redis (best effort; await the returned promise to know they are back).
+   * Stops the probe, rejects every sleeping waiter with a `ClosedError` (their reservations go
+   * back), and gives unspent leased units back to Redis (best effort; the returned promise
+   * resolves when they are back and never rejects; calling it without `await` is fine).
    * Idempotent.
    */
   close(): Promise<void> {
@@ -404,7 +405,7 @@ export class RedisRateLimiter {
     const returning = [...this.leases.keys()].map((key) => this.returnLease(key));
     this.closed = true;
     this.guard.close();
-    this.sleepers.wakeAll(new ClosedError(this.name));
+    returning.push(this.sleepers.wakeAll(new ClosedError(this.name)));
     this.locals.clear();
     return Promise.all(returning).then(() => undefined);
   }
