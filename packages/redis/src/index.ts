@@ -11,6 +11,8 @@ export {
 } from './rate-limiter.js';
 export { STORE_DOWN, StoreGuard, type StoreFailurePolicy, type StoreGuardOptions, type StoreMode } from './guard.js';
 export {
+  BREAKER_ACQUIRE,
+  BREAKER_RECORD,
   GCRA_LEASE,
   GCRA_REFUND,
   GCRA_TAKE,
@@ -40,8 +42,6 @@ export {
 } from './semaphore.js';
 export { SharedBreakerGate, type SharedBreakerGateOptions } from './breaker-gate.js';
 export {
-  BREAKER_ACQUIRE,
-  BREAKER_RECORD,
   DEFAULT_HALF_OPEN_TRIAL_MS,
   DEFAULT_SHARED_BREAKER_NAME,
   SharedCircuitBreaker,

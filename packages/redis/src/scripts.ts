@@ -518,5 +518,120 @@ return removed
 `,
 );
 
+// ---- the shared circuit breaker (SharedCircuitBreaker, SharedBreakerGate) ----
+
+/**
+ * Admission of a shared circuit breaker, one round trip before each call. KEYS: the state hash
+ * { s: 'open' or absent (closed), until: server ms the open period ends, gen: server ms of the
+ * last transition }, the failure window (a sorted set), the trial claim (a string with a
+ * TTL). ARGV: trial token, halfOpenTrialMs, retainMs, [now override].
+ *
+ * Closed admits. Open before `until` refuses with the time left. Open past `until`: if a live
+ * claim exists the call is refused with the claim's time left (half-open); otherwise this caller
+ * claims the single trial (`SET token PX halfOpenTrialMs`, in the same atomic script as the
+ * check, so exactly one caller of all instances gets it) and the open state is kept at least
+ * `retainMs` past the claim's expiry. A claim whose holder never reports expires by itself.
+ *
+ * Reply: { 0 admit (closed) | 1 refuse (open) | 2 refuse (half-open, trial held) | 3 admit as
+ * the trial, gen, retry ms, server now ms }.
+ */
+export const BREAKER_ACQUIRE = luaScript(
+  'breaker-acquire',
+  `${LUA_PRELUDE}
+local trial_ms = math.ceil(tonumber(ARGV[2]))
+local retain_ms = tonumber(ARGV[3])
+local now = now_ms(ARGV[4])
+local st = redis.call('HMGET', KEYS[1], 's', 'until', 'gen')
+local gen = st[3] or '0'
+if st[1] ~= 'open' then return { 0, gen, '0', num(now) } end
+local due = tonumber(st[2]) or 0
+if now < due then return { 1, gen, num(due - now), num(now) } end
+local held = redis.call('PTTL', KEYS[3])
+if held > 0 then return { 2, gen, num(held), num(now) } end
+redis.call('SET', KEYS[3], ARGV[1], 'PX', trial_ms)
+local keep = math.ceil(trial_ms + retain_ms)
+if redis.call('PTTL', KEYS[1]) < keep then redis.call('PEXPIRE', KEYS[1], keep) end
+return { 3, gen, '0', num(now) }
+`,
+);
+
+/**
+ * Records the outcome of a call admitted by {@link BREAKER_ACQUIRE}. KEYS as there. ARGV: gen
+ * seen at admission, trial token ('' when not a trial), failure member (unique per call),
+ * failed 0|1, failureThreshold, windowMs, halfOpenAfterMs, retainMs, [now override].
+ *
+ * - A trial (its token still holds the claim): success closes the circuit for everyone (the
+ *   failure window is emptied), failure opens it again for `halfOpenAfterMs`. A token that no longer
+ *   holds the claim (it expired, another caller has it) is a stale outcome and changes nothing.
+ * - A call admitted while closed: ignored when the circuit opened since (or its gen is older
+ *   than the last transition). A failure is added to the window (members older than `windowMs`
+ *   are dropped first); `failureThreshold` failures open the circuit. The window holds fewer than
+ *   `failureThreshold` members by construction and expires `windowMs` after its last failure.
+ *
+ * Every transition sets gen to the server time (strictly increasing), so an outcome of a call
+ * admitted before a transition is recognised as stale. An open state expires `halfOpenAfterMs +
+ * retainMs` after opening (an idle open circuit forgets itself); a closed state keeps only gen,
+ * for `retainMs` after the last transition or failure.
+ *
+ * Reply: { state 0 closed | 1 open | 2 half-open, gen, transition 0 none | 1 tripped |
+ * 2 reopened (trial failed) | 3 closed (trial succeeded) | 4 stale outcome, retry ms, server now
+ * ms, failures in the window }.
+ */
+export const BREAKER_RECORD = luaScript(
+  'breaker-record',
+  `${LUA_PRELUDE}
+local given = tonumber(ARGV[1]) or 0
+local token = ARGV[2]
+local member = ARGV[3]
+local failed = ARGV[4] == '1'
+local threshold = tonumber(ARGV[5])
+local w = tonumber(ARGV[6])
+local open_ms = tonumber(ARGV[7])
+local retain_ms = math.ceil(tonumber(ARGV[8]))
+local now = now_ms(ARGV[9])
+local st = redis.call('HMGET', KEYS[1], 's', 'until', 'gen')
+local gen = tonumber(st[3]) or 0
+local function reply(code, transition, retry, failures)
+  return { code, num(gen), transition, num(retry), num(now), failures }
+end
+local function current(transition)
+  if st[1] ~= 'open' then return reply(0, transition, 0, 0) end
+  local due = tonumber(st[2]) or 0
+  if now < due then return reply(1, transition, due - now, 0) end
+  local held = redis.call('PTTL', KEYS[3])
+  if held > 0 then return reply(2, transition, held, 0) end
+  return reply(1, transition, 0, 0)
+end
+local function next_gen() gen = math.max(now, gen + 0.001) end
+local function open(transition, failures)
+  next_gen()
+  redis.call('HSET', KEYS[1], 's', 'open', 'until', num(now + open_ms), 'gen', num(gen))
+  redis.call('PEXPIRE', KEYS[1], math.ceil(open_ms + retain_ms))
+  redis.call('DEL', KEYS[2])
+  return reply(1, transition, open_ms, failures)
+end
+if token ~= '' then
+  if redis.call('GET', KEYS[3]) ~= token then return current(4) end
+  redis.call('DEL', KEYS[3])
+  if failed then return open(2, 1) end
+  next_gen()
+  redis.call('HDEL', KEYS[1], 's', 'until')
+  redis.call('HSET', KEYS[1], 'gen', num(gen))
+  redis.call('PEXPIRE', KEYS[1], retain_ms)
+  redis.call('DEL', KEYS[2])
+  return reply(0, 3, 0, 0)
+end
+if st[1] == 'open' or given < gen then return current(4) end
+if not failed then return reply(0, 0, 0, 0) end
+redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', num(now - w))
+redis.call('ZADD', KEYS[2], num(now), member)
+local count = redis.call('ZCARD', KEYS[2])
+if count >= threshold then return open(1, count) end
+redis.call('PEXPIRE', KEYS[2], math.ceil(w))
+redis.call('PEXPIRE', KEYS[1], retain_ms)
+return reply(0, 0, 0, count)
+`,
+);
+
 /** A cheap round trip that proves the server runs scripts again (the insurance hand-back probe). */
 export const PING = luaScript('ping', 'return 1');
