@@ -26,6 +26,7 @@ export {
   SEMAPHORE_LEAVE_LINE,
   SEMAPHORE_RELEASE,
   SEMAPHORE_RENEW,
+  SLIDING_REFUND,
   SLIDING_TAKE,
   luaScript,
   type LuaScript,

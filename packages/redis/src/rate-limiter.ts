@@ -21,7 +21,7 @@ import { Gcra, SlidingWindow, gcraParameters } from '@sluice/rate-limit';
 import { RedisGate, checkGateOptions, type RedisGateOptions, type RemoteBudget } from './gate.js';
 import { Sleepers } from './sleepers.js';
 import { Coalescer } from './coalesce.js';
-import { GCRA_LEASE, GCRA_REFUND, GCRA_TAKE, GCRA_TAKE_MANY, SLIDING_TAKE } from './scripts.js';
+import { GCRA_LEASE, GCRA_REFUND, GCRA_TAKE, GCRA_TAKE_MANY, SLIDING_REFUND, SLIDING_TAKE } from './scripts.js';
 import { InsuranceLocals, STORE_DOWN, StoreGuard, type StoreFailurePolicy, type StoreGuardOptions, type StoreMode } from './guard.js';
 import type { StoreCallError, RedisStore } from './store.js';
 
@@ -281,6 +281,9 @@ export class RedisRateLimiter {
       reserves: false,
       async take(limiter, key, count) {
         return parse(await limiter.store.run(SLIDING_TAKE, [limiter.store.key(limiter.name, key, 'sw')], [limit, windowMs, count]));
+      },
+      async refund(limiter, key, count) {
+        await limiter.store.run(SLIDING_REFUND, [limiter.store.key(limiter.name, key, 'sw')], [windowMs, count]);
       },
       local: (instances) =>
         new SlidingWindow({

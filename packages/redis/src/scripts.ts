@@ -361,6 +361,40 @@ return lowered
 `,
 );
 
+/**
+ * Gives `count` units back to a sliding window (a permit released as not run). KEYS[1] as in
+ * {@link SLIDING_TAKE}. ARGV: windowMs, count, [now override]. The window is rolled forward as a
+ * take would roll it; the units come off the current window's count, and what it does not hold
+ * off the previous one (units taken in the previous window and refunded from the current one
+ * give back at most `count × (1 − overlap)` more than they weighed: a refund never takes a count
+ * below zero, so the limit's capacity is never exceeded). Nothing is written for a missing key.
+ * Reply: 1.
+ */
+export const SLIDING_REFUND = luaScript(
+  'sliding-refund',
+  `${LUA_PRELUDE}
+local w = tonumber(ARGV[1])
+local count = tonumber(ARGV[2])
+local now = now_ms(ARGV[3])
+local s = redis.call('HMGET', KEYS[1], 'ws', 'p', 'c')
+local ws = tonumber(s[1])
+if ws == nil then return 1 end
+local p = tonumber(s[2]) or 0
+local c = tonumber(s[3]) or 0
+local start = math.floor(now / w) * w
+if start - ws >= 2 * w then return 1 end
+if start - ws >= w then
+  ws = start; p = c; c = 0
+end
+local fromCurrent = math.min(c, count)
+c = c - fromCurrent
+p = math.max(0, p - (count - fromCurrent))
+redis.call('HSET', KEYS[1], 'ws', num(ws), 'p', num(p), 'c', num(c))
+redis.call('PEXPIRE', KEYS[1], math.max(1, math.ceil(ws + 2 * w - now)))
+return 1
+`,
+);
+
 // ---- the semaphore (RedisSemaphore, RedisSemaphoreGate) ----
 
 // Lua helpers of the semaphore scripts. KEYS[1] is the holders ZSET (lease id → expiry, server

@@ -38,6 +38,25 @@ describe('Redis gates: a refused or unused request spends nothing', () => {
     await limiter.close();
   });
 
+  it('RedisRateLimiter.slidingWindow gate: pipeline(gate, pool) — three refused by the pool leave 4 of 5; NOT_RUN refunds once', async () => {
+    const limiter = RedisRateLimiter.slidingWindow({
+      store: new RedisStore({ client: redis() }),
+      name: `nr-window-${++names}`,
+      limit: 5,
+      windowMs: 60_000,
+      onStoreError: 'fail-closed',
+    });
+    const first = await oneInThreeRefused(limiter.gate('k'));
+    expect((await limiter.take('k', 4)).granted).toBe(true);
+    expect((await limiter.take('k', 1)).granted).toBe(false);
+    first.release(NOT_RUN);
+    first.release(NOT_RUN);
+    await sleep(50);
+    expect((await limiter.take('k', 1)).granted).toBe(true);
+    expect((await limiter.take('k', 1)).granted).toBe(false);
+    await limiter.close();
+  });
+
   it('RedisRateLimiter.gate: release(NOT_RUN) twice refunds once', async () => {
     const limiter = RedisRateLimiter.gcra({
       store: new RedisStore({ client: redis() }),
