@@ -329,7 +329,8 @@ export class SharedCircuitBreaker {
   /**
    * The shared circuit as a sluice `Gate` (see {@link SharedBreakerGate}), for `pipeline`,
    * `overloadProtection` and the stream `throttle`s: one round trip per admission, a permit
-   * that records its outcome on release, refusals with reason `circuit-open`.
+   * that records its outcome on release, refusals with reason `circuit-open`. The breaker
+   * keeps each gate until its own `close()` (which closes them): make one and reuse it.
    *
    * @throws InvalidArgumentError for a bad option; ClosedError after `close()`.
    */

@@ -470,7 +470,9 @@ export class RedisSemaphore {
    * distributed counterpart of a `ConcurrencyLimiter`: `tryAcquire`/`tryAcquireNow` return a
    * `Refusal` instead of `undefined`, `acquire` rejects with the core error classes, and it goes
    * into `pipeline`, `overloadProtection` and the stream `throttle`s. Each call makes a new gate
-   * (with its own local queue); they share the key's units with every other holder.
+   * (with its own local queue); they share the key's units with every other holder. The
+   * semaphore keeps each gate (to wake it on local releases) until the gate or the semaphore is
+   * closed: make one gate per key and reuse it, not one per request.
    *
    * @throws InvalidArgumentError for a bad key or option; ClosedError after `close()`.
    */
