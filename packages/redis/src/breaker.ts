@@ -10,6 +10,7 @@ import {
   checkFunction,
   checkName,
   checkNumber,
+  EMPTY_PERMIT,
   type Disposer,
 } from '@sluice/core';
 import {
@@ -21,7 +22,14 @@ import {
   type TripStrategy,
 } from '@sluice/breaker';
 import { STORE_DOWN, StoreGuard, type StoreFailurePolicy, type StoreGuardOptions, type StoreMode } from './guard.js';
-import { LUA_PRELUDE, luaScript } from './scripts.js';
+import { BREAKER_ACQUIRE, BREAKER_RECORD } from './scripts.js';
+import {
+  SharedBreakerGate,
+  checkBreakerGateOptions,
+  type BreakerAdmission,
+  type SharedBreakerBackend,
+  type SharedBreakerGateOptions,
+} from './breaker-gate.js';
 import type { RedisStore, StoreCallError } from './store.js';
 
 /**
@@ -29,7 +37,7 @@ import type { RedisStore, StoreCallError } from './store.js';
  * without `isolated` (there is no manual isolation across instances).
  *
  * - `closed`: every call passes; failures are counted in Redis.
- * - `open`: every call is refused with a `CircuitOpenError` until `openMs` after opening.
+ * - `open`: every call is refused with a `CircuitOpenError` until `halfOpenAfterMs` after opening.
  * - `half-open`: one instance holds the single trial call; every other call is refused.
  */
 export type SharedBreakerState = Exclude<BreakerState, 'isolated'>;
@@ -60,10 +68,17 @@ export interface SharedCircuitBreakerOptions extends StoreGuardOptions {
    */
   readonly windowMs: number;
   /**
-   * How long the circuit stays open before one call may try the dependency again, in ms.
-   * Required: a finite number > 0 (it depends on how fast the dependency recovers).
+   * How long the circuit stays open before one call may try the dependency again, in ms (the
+   * name of `CircuitBreaker`'s option). Required (or its deprecated alias `openMs`): a finite
+   * number > 0 (it depends on how fast the dependency recovers).
    */
-  readonly openMs: number;
+  readonly halfOpenAfterMs?: number;
+  /**
+   * How long the circuit stays open before a trial, ms.
+   *
+   * @deprecated Use `halfOpenAfterMs` (the name `CircuitBreaker` uses); `openMs` still works.
+   */
+  readonly openMs?: number;
   /**
    * How long a half-open trial claim lasts, in ms: the longest a trial call is expected to take.
    * A holder that has not reported by then (it crashed, or its call hangs) loses the claim and
@@ -94,119 +109,6 @@ const ADMIT_TRIAL = 3;
 
 // State codes in record replies.
 const STATE_NAMES: readonly SharedBreakerState[] = ['closed', 'open', 'half-open'];
-
-/**
- * Admission of a shared circuit breaker, one round trip before each call. KEYS: the state hash
- * { s: 'open' or absent (closed), until: server ms the open period ends, gen: server ms of the
- * last transition }, the failure window (a sorted set), the trial claim (a string with a
- * TTL). ARGV: trial token, halfOpenTrialMs, retainMs, [now override].
- *
- * Closed admits. Open before `until` refuses with the time left. Open past `until`: if a live
- * claim exists the call is refused with the claim's time left (half-open); otherwise this caller
- * claims the single trial (`SET token PX halfOpenTrialMs`, in the same atomic script as the
- * check, so exactly one caller of all instances gets it) and the open state is kept at least
- * `retainMs` past the claim's expiry. A claim whose holder never reports expires by itself.
- *
- * Reply: { 0 admit (closed) | 1 refuse (open) | 2 refuse (half-open, trial held) | 3 admit as
- * the trial, gen, retry ms, server now ms }.
- */
-export const BREAKER_ACQUIRE = luaScript(
-  'breaker-acquire',
-  `${LUA_PRELUDE}
-local trial_ms = math.ceil(tonumber(ARGV[2]))
-local retain_ms = tonumber(ARGV[3])
-local now = now_ms(ARGV[4])
-local st = redis.call('HMGET', KEYS[1], 's', 'until', 'gen')
-local gen = st[3] or '0'
-if st[1] ~= 'open' then return { 0, gen, '0', num(now) } end
-local due = tonumber(st[2]) or 0
-if now < due then return { 1, gen, num(due - now), num(now) } end
-local held = redis.call('PTTL', KEYS[3])
-if held > 0 then return { 2, gen, num(held), num(now) } end
-redis.call('SET', KEYS[3], ARGV[1], 'PX', trial_ms)
-local keep = math.ceil(trial_ms + retain_ms)
-if redis.call('PTTL', KEYS[1]) < keep then redis.call('PEXPIRE', KEYS[1], keep) end
-return { 3, gen, '0', num(now) }
-`,
-);
-
-/**
- * Records the outcome of a call admitted by {@link BREAKER_ACQUIRE}. KEYS as there. ARGV: gen
- * seen at admission, trial token ('' when not a trial), failure member (unique per call),
- * failed 0|1, failureThreshold, windowMs, openMs, retainMs, [now override].
- *
- * - A trial (its token still holds the claim): success closes the circuit for everyone (the
- *   failure window is emptied), failure opens it again for `openMs`. A token that no longer
- *   holds the claim (it expired, another caller has it) is a stale outcome and changes nothing.
- * - A call admitted while closed: ignored when the circuit opened since (or its gen is older
- *   than the last transition). A failure is added to the window (members older than `windowMs`
- *   are dropped first); `failureThreshold` failures open the circuit. The window holds fewer than
- *   `failureThreshold` members by construction and expires `windowMs` after its last failure.
- *
- * Every transition sets gen to the server time (strictly increasing), so an outcome of a call
- * admitted before a transition is recognised as stale. An open state expires `openMs +
- * retainMs` after opening (an idle open circuit forgets itself); a closed state keeps only gen,
- * for `retainMs` after the last transition or failure.
- *
- * Reply: { state 0 closed | 1 open | 2 half-open, gen, transition 0 none | 1 tripped |
- * 2 reopened (trial failed) | 3 closed (trial succeeded) | 4 stale outcome, retry ms, server now
- * ms, failures in the window }.
- */
-export const BREAKER_RECORD = luaScript(
-  'breaker-record',
-  `${LUA_PRELUDE}
-local given = tonumber(ARGV[1]) or 0
-local token = ARGV[2]
-local member = ARGV[3]
-local failed = ARGV[4] == '1'
-local threshold = tonumber(ARGV[5])
-local w = tonumber(ARGV[6])
-local open_ms = tonumber(ARGV[7])
-local retain_ms = math.ceil(tonumber(ARGV[8]))
-local now = now_ms(ARGV[9])
-local st = redis.call('HMGET', KEYS[1], 's', 'until', 'gen')
-local gen = tonumber(st[3]) or 0
-local function reply(code, transition, retry, failures)
-  return { code, num(gen), transition, num(retry), num(now), failures }
-end
-local function current(transition)
-  if st[1] ~= 'open' then return reply(0, transition, 0, 0) end
-  local due = tonumber(st[2]) or 0
-  if now < due then return reply(1, transition, due - now, 0) end
-  local held = redis.call('PTTL', KEYS[3])
-  if held > 0 then return reply(2, transition, held, 0) end
-  return reply(1, transition, 0, 0)
-end
-local function next_gen() gen = math.max(now, gen + 0.001) end
-local function open(transition, failures)
-  next_gen()
-  redis.call('HSET', KEYS[1], 's', 'open', 'until', num(now + open_ms), 'gen', num(gen))
-  redis.call('PEXPIRE', KEYS[1], math.ceil(open_ms + retain_ms))
-  redis.call('DEL', KEYS[2])
-  return reply(1, transition, open_ms, failures)
-end
-if token ~= '' then
-  if redis.call('GET', KEYS[3]) ~= token then return current(4) end
-  redis.call('DEL', KEYS[3])
-  if failed then return open(2, 1) end
-  next_gen()
-  redis.call('HDEL', KEYS[1], 's', 'until')
-  redis.call('HSET', KEYS[1], 'gen', num(gen))
-  redis.call('PEXPIRE', KEYS[1], retain_ms)
-  redis.call('DEL', KEYS[2])
-  return reply(0, 3, 0, 0)
-end
-if st[1] == 'open' or given < gen then return current(4) end
-if not failed then return reply(0, 0, 0, 0) end
-redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', num(now - w))
-redis.call('ZADD', KEYS[2], num(now), member)
-local count = redis.call('ZCARD', KEYS[2])
-if count >= threshold then return open(1, count) end
-redis.call('PEXPIRE', KEYS[2], math.ceil(w))
-redis.call('PEXPIRE', KEYS[1], retain_ms)
-return reply(0, 0, 0, count)
-`,
-);
 
 /** {@link failuresInWindow} tripped: `failures` failures fell within `windowMs`. */
 interface WindowTripReason extends TripReason {
@@ -270,6 +172,7 @@ const SHARED_BREAKER_KEYS = optionKeys<SharedCircuitBreakerOptions>()({
   name: true,
   failureThreshold: true,
   windowMs: true,
+  halfOpenAfterMs: true,
   openMs: true,
   halfOpenTrialMs: true,
   isFailure: true,
@@ -285,10 +188,10 @@ const SHARED_BREAKER_KEYS = optionKeys<SharedCircuitBreakerOptions>()({
  *
  * **Trip rule.** The circuit opens when `failureThreshold` failures — counted over every
  * instance — fall within the last `windowMs` (an exact sliding window on Redis's clock; a
- * success does not reset it, and costs no write). It stays open `openMs`; the first call of any
+ * success does not reset it, and costs no write). It stays open `halfOpenAfterMs`; the first call of any
  * instance after that claims the single half-open trial (a claim with expiry
  * `halfOpenTrialMs`); every other call is refused meanwhile. The trial succeeding closes the
- * circuit for everyone (and empties the window); failing opens it again for `openMs`. A trial
+ * circuit for everyone (and empties the window); failing opens it again for `halfOpenAfterMs`. A trial
  * holder that never reports loses the claim after `halfOpenTrialMs`, and a late report is ignored.
  * Outcomes of calls admitted before a transition (the circuit opened or closed meanwhile) are
  * ignored, as in the in-memory breaker.
@@ -297,7 +200,7 @@ const SHARED_BREAKER_KEYS = optionKeys<SharedCircuitBreakerOptions>()({
  * due) and one after it when there is something to record: a failure, or a trial's outcome. A
  * closed call that succeeds costs one round trip. Each is one Lua script over the circuit's
  * hash-tagged keys (`prefix:{name:circuit}:state`, `…:failures`, `…:trial`; one cluster slot),
- * on Redis's clock, and every key expires once idle. With `retainMs = max(windowMs, openMs,
+ * on Redis's clock, and every key expires once idle. With `retainMs = max(windowMs, halfOpenAfterMs,
  * halfOpenTrialMs)`: the failure window expires `windowMs` after its last failure, the trial claim
  * after `halfOpenTrialMs`, an open state `retainMs` after it became due for its trial (or after
  * the last trial claim expired) — an open circuit nobody called for that long forgets it was open,
@@ -319,7 +222,7 @@ const SHARED_BREAKER_KEYS = optionKeys<SharedCircuitBreakerOptions>()({
  *
  * @example
  * ```ts
- * const breaker = new SharedCircuitBreaker({ store, name: 'payments', failureThreshold: 5, windowMs: 10_000, openMs: 30_000, onStoreError: 'insurance', expectedInstances: 4 });
+ * const breaker = new SharedCircuitBreaker({ store, name: 'payments', failureThreshold: 5, windowMs: 10_000, halfOpenAfterMs: 30_000, onStoreError: 'insurance', expectedInstances: 4 });
  * breaker.onStateChange((state) => log.warn(`payments circuit ${state}`));
  * const receipt = await breaker.run(() => payments.charge(order)); // CircuitOpenError while open
  * ```
@@ -336,11 +239,11 @@ export class SharedCircuitBreaker {
   /** Length of the failure window, ms. */
   readonly windowMs: number;
   /** Time the circuit stays open before a trial, ms. */
-  readonly openMs: number;
+  readonly halfOpenAfterMs: number;
   /** Life of a half-open trial claim, ms. */
   readonly halfOpenTrialMs: number;
   private readonly isFailure: (error: unknown) => boolean;
-  /** How long idle state is kept: `max(windowMs, openMs, halfOpenTrialMs)`, ms. */
+  /** How long idle state is kept: `max(windowMs, halfOpenAfterMs, halfOpenTrialMs)`, ms. */
   private readonly retainMs: number;
   private readonly guard: StoreGuard;
   private readonly keys: readonly [string, string, string];
@@ -349,6 +252,8 @@ export class SharedCircuitBreaker {
   private lastState: SharedBreakerState = 'closed';
   private readonly stateChanges = new Emitter<SharedBreakerState, SharedBreakerState>();
   private local: CircuitBreaker | undefined = undefined;
+  private readonly gates = new Set<SharedBreakerGate>();
+  private backendOf: SharedBreakerBackend | undefined = undefined;
   private closed = false;
 
   /**
@@ -367,12 +272,23 @@ export class SharedCircuitBreaker {
     this.store = store;
     this.failureThreshold = checkNumber(this.name, 'failureThreshold', options.failureThreshold, { min: 1, integer: true });
     this.windowMs = checkNumber(this.name, 'windowMs', options.windowMs, { min: 0, exclusiveMin: true });
-    this.openMs = checkNumber(this.name, 'openMs', options.openMs, { min: 0, exclusiveMin: true });
+    if (options.halfOpenAfterMs !== undefined && options.openMs !== undefined && options.halfOpenAfterMs !== options.openMs) {
+      throw new InvalidArgumentError(
+        this.name,
+        'openMs',
+        `absent, or equal to halfOpenAfterMs (${options.halfOpenAfterMs})`,
+        options.openMs,
+      );
+    }
+    this.halfOpenAfterMs =
+      options.halfOpenAfterMs === undefined && options.openMs !== undefined
+        ? checkNumber(this.name, 'openMs', options.openMs, { min: 0, exclusiveMin: true })
+        : checkNumber(this.name, 'halfOpenAfterMs', options.halfOpenAfterMs, { min: 0, exclusiveMin: true });
     this.halfOpenTrialMs = checkNumber(this.name, 'halfOpenTrialMs', options.halfOpenTrialMs ?? DEFAULT_HALF_OPEN_TRIAL_MS, {
       min: 1,
       integer: true,
     });
-    this.retainMs = Math.max(this.windowMs, this.openMs, this.halfOpenTrialMs);
+    this.retainMs = Math.max(this.windowMs, this.halfOpenAfterMs, this.halfOpenTrialMs);
     checkFunction(this.name, 'isFailure', options.isFailure, true);
     this.isFailure = options.isFailure ?? everyErrorFails;
     // A breaker's insurance needs no instance count to be safe: default 1 (the full threshold).
@@ -396,16 +312,41 @@ export class SharedCircuitBreaker {
     return this.lastState;
   }
 
+  /**
+   * Time the circuit stays open before a trial, ms.
+   *
+   * @deprecated Use {@link SharedCircuitBreaker.halfOpenAfterMs}.
+   */
+  get openMs(): number {
+    return this.halfOpenAfterMs;
+  }
+
   /** True while decisions go to the failure policy because Redis did not answer. */
   get storeDown(): boolean {
     return this.guard.down;
   }
 
   /**
+   * The shared circuit as a sluice `Gate` (see {@link SharedBreakerGate}), for `pipeline`,
+   * `overloadProtection` and the stream `throttle`s: one round trip per admission, a permit
+   * that records its outcome on release, refusals with reason `circuit-open`. The breaker
+   * keeps each gate until its own `close()` (which closes them): make one and reuse it.
+   *
+   * @throws InvalidArgumentError for a bad option; ClosedError after `close()`.
+   */
+  gate(options?: SharedBreakerGateOptions): SharedBreakerGate {
+    const checked = checkBreakerGateOptions(this.name, options);
+    if (this.closed) throw new ClosedError(this.name);
+    const gate = new SharedBreakerGate(this.backend(), this.store.clock, checked);
+    this.gates.add(gate);
+    return gate;
+  }
+
+  /**
    * Runs `fn` if the shared circuit admits it, and records how it settled.
    *
    * One round trip first: closed admits; open rejects with a `CircuitOpenError` whose
-   * `retryAfterMs` is the time until the trial (server clock); open for `openMs` already, the
+   * `retryAfterMs` is the time until the trial (server clock); open for `halfOpenAfterMs` already, the
    * caller claims the single half-open trial, or — when another caller holds it — is rejected
    * with `retryAfterMs` = the time until that claim expires at the latest. Then `fn` runs; a
    * throw (or rejection) counts as a failure when `isFailure(error)` says so. A failure, or a
@@ -451,6 +392,30 @@ export class SharedCircuitBreaker {
     return this.stateChanges.on(listener);
   }
 
+  /**
+   * Subscribes to moves into `open` this instance observes (as `CircuitBreaker.onOpen`; the
+   * listener gets the state it left); returns an unsubscriber.
+   */
+  onOpen(listener: (previous: SharedBreakerState) => void): Disposer {
+    return this.stateChanges.on((state, previous) => {
+      if (state === 'open') listener(previous);
+    });
+  }
+
+  /** Subscribes to moves into `half-open` this instance observes; returns an unsubscriber. */
+  onHalfOpen(listener: (previous: SharedBreakerState) => void): Disposer {
+    return this.stateChanges.on((state, previous) => {
+      if (state === 'half-open') listener(previous);
+    });
+  }
+
+  /** Subscribes to moves into `closed` this instance observes; returns an unsubscriber. */
+  onClose(listener: (previous: SharedBreakerState) => void): Disposer {
+    return this.stateChanges.on((state, previous) => {
+      if (state === 'closed') listener(previous);
+    });
+  }
+
   /** Subscribes to store failures (each failed call or probe); returns an unsubscriber. */
   onStoreFailure(listener: (error: StoreCallError) => void): Disposer {
     return this.guard.onStoreFailure(listener);
@@ -465,14 +430,20 @@ export class SharedCircuitBreaker {
   }
 
   /**
-   * Stops the store probe and drops the insurance breaker; later `run`s reject with a
-   * `ClosedError`. Calls in flight still record their outcome (best effort). Idempotent.
+   * Stops the store probe, closes the gates made by {@link SharedCircuitBreaker.gate} and drops
+   * the insurance breaker; later `run`s reject with a `ClosedError`. Calls in flight still record
+   * their outcome (best effort). Returns a promise like every Redis component's `close()`; it is
+   * already resolved (nothing is left to wait for), so calling it without `await` is fine.
+   * Idempotent.
    */
-  close(): void {
-    if (this.closed) return;
+  close(): Promise<void> {
+    if (this.closed) return Promise.resolve();
     this.closed = true;
+    for (const gate of this.gates) gate.close();
+    this.gates.clear();
     this.guard.close();
     this.dropLocal();
+    return Promise.resolve();
   }
 
   private async acquireRemote(member: string): Promise<Admission> {
@@ -493,7 +464,7 @@ export class SharedCircuitBreaker {
       failed ? 1 : 0,
       this.failureThreshold,
       this.windowMs,
-      this.openMs,
+      this.halfOpenAfterMs,
       this.retainMs,
     ])) as [number, string, number, string, string, number];
     return { state: STATE_NAMES[Number(reply[0])] ?? 'closed' };
@@ -507,6 +478,41 @@ export class SharedCircuitBreaker {
     } catch {
       // only a malformed reply can land here: the caller's call must not fail because of it
     }
+  }
+
+  /** What the gates of this breaker use (made once). */
+  private backend(): SharedBreakerBackend {
+    if (this.backendOf !== undefined) return this.backendOf;
+    const self = this;
+    this.backendOf = {
+      name: this.name,
+      get state() {
+        return self.lastState;
+      },
+      probeIntervalMs: this.guard.probeIntervalMs,
+      judge: (error) => this.judge(error),
+      admit: async (): Promise<BreakerAdmission> => {
+        const member = `${this.instanceId}:${++this.calls}`;
+        const admission = await this.guard.attempt(() => this.acquireRemote(member));
+        if (admission === STORE_DOWN) {
+          if (this.policy === 'fail-closed') return { kind: 'fallback', result: undefined };
+          if (this.policy === 'fail-open') return { kind: 'fallback', result: EMPTY_PERMIT };
+          return { kind: 'fallback', result: this.insurance().tryAcquire() };
+        }
+        this.observe(admission.code === ADMIT_CLOSED ? 'closed' : admission.code === REFUSE_OPEN ? 'open' : 'half-open');
+        if (admission.code === REFUSE_OPEN || admission.code === REFUSE_TRIAL_HELD)
+          return { kind: 'open', retryAfterMs: admission.retryAfterMs };
+        const trial = admission.code === ADMIT_TRIAL;
+        return {
+          kind: 'admit',
+          settle: (failed) => {
+            if (failed === undefined || !(failed || trial)) return;
+            void this.record(admission, member, trial, failed);
+          },
+        };
+      },
+    };
+    return this.backendOf;
   }
 
   private judge(error: unknown): boolean {
@@ -536,7 +542,7 @@ export class SharedCircuitBreaker {
       this.local = new CircuitBreaker({
         name: `${this.name} (insurance)`,
         trip: failuresInWindow(Math.max(1, Math.ceil(this.failureThreshold / this.guard.instances)), this.windowMs),
-        halfOpenAfterMs: this.openMs,
+        halfOpenAfterMs: this.halfOpenAfterMs,
         isFailure: (outcome) => outcome.ok === false && this.judge(outcome.error),
         clock: this.store.clock,
       });

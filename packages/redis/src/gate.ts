@@ -8,6 +8,7 @@ import {
   checkNumber,
   type Clock,
   type Gate,
+  type Outcome,
   type Permit,
   type Refusal,
   type TimerHandle,
@@ -31,6 +32,17 @@ export interface RemoteBudget {
   refund(key: string, count: number): Promise<void>;
   /** The local limiter of `key` under the `insurance` policy. */
   insurance(key: string): Pick<Gate, 'tryAcquire'>;
+  /**
+   * False when each `take` must be one request (an LLM quota counts requests too): the gate then
+   * asks for the head waiter's count only, never for several waiters at once. Default true.
+   */
+  readonly batches?: boolean;
+  /**
+   * Settles a released permit of `count` units: gives back what was not used (`NOT_RUN`: all of
+   * it, once) and reconciles a reported cost or usage. Default: a `cost` below `count` (0 for
+   * `NOT_RUN`) refunds the difference through {@link RemoteBudget.refund}.
+   */
+  settle?(key: string, count: number, outcome: Outcome): void;
 }
 
 /** One answer of {@link RemoteBudget.take}. */
@@ -62,7 +74,9 @@ export interface RedisGateOptions {
  *
  * `tryAcquire` is synchronous, so it can only spend units this process already holds (rarely
  * any); {@link RedisGate.tryAcquireNow} is its authoritative form: one round trip, never waits.
- * Permits need no release (a rate is not given back), but releasing them is harmless.
+ * A permit released as not run (`NOT_RUN`, `cost: 0`: a later pipeline stage refused, the
+ * caller gave up before starting) gives its units back to Redis, exactly once; a `cost` below
+ * the count gives back the difference. Otherwise a rate is spent, not given back.
  */
 export class RedisGate extends GateBase {
   /** Largest count one request can take. */
@@ -122,6 +136,18 @@ export class RedisGate extends GateBase {
     return this.credit;
   }
 
+  protected override onRelease(count: number, outcome: Outcome | undefined): void {
+    if (outcome === undefined) return;
+    if (this.budget.settle !== undefined) {
+      this.budget.settle(this.key, count, outcome);
+      return;
+    }
+    const cost = outcome.cost;
+    if (cost === undefined || !(cost < count)) return;
+    const back = count - Math.max(0, Math.ceil(cost));
+    if (back > 0) void this.budget.refund(this.key, back).catch(() => {});
+  }
+
   protected override retryAfterRefusalMs(): number | undefined {
     return this.lastHintMs;
   }
@@ -154,7 +180,8 @@ export class RedisGate extends GateBase {
     }
     const head = this.queue.peek();
     if (head === undefined) return;
-    const units = Math.min(need, this.capacity);
+    // one request per take when the budget counts requests: never several waiters in one call
+    const units = Math.min(need, this.budget.batches === false ? head.count : this.capacity);
     let accept = 0;
     if (this.budget.reserves) accept = head.deadline === Infinity ? -1 : Math.max(0, head.deadline - this.clock.now());
     this.inFlight = true;

@@ -11,6 +11,8 @@ export {
 } from './rate-limiter.js';
 export { STORE_DOWN, StoreGuard, type StoreFailurePolicy, type StoreGuardOptions, type StoreMode } from './guard.js';
 export {
+  BREAKER_ACQUIRE,
+  BREAKER_RECORD,
   GCRA_LEASE,
   GCRA_REFUND,
   GCRA_TAKE,
@@ -20,25 +22,27 @@ export {
   LLM_TAKE,
   LUA_PRELUDE,
   PING,
+  SEMAPHORE_ACQUIRE,
+  SEMAPHORE_LEAVE_LINE,
+  SEMAPHORE_RELEASE,
+  SEMAPHORE_RENEW,
+  SLIDING_REFUND,
   SLIDING_TAKE,
   luaScript,
   type LuaScript,
 } from './scripts.js';
 export { RedisLlmLimiter, type RedisLlmLimiterOptions, type RedisLlmRefusal, type RedisLlmWaitOptions } from './llm.js';
 export { RedisGate, type RedisGateOptions, type RemoteBudget, type RemoteDecision } from './gate.js';
+export { DEFAULT_SEMAPHORE_QUEUE_LIMIT, RedisSemaphoreGate, type RedisSemaphoreGateOptions } from './semaphore-gate.js';
 export {
   DEFAULT_SEMAPHORE_POLL_MS,
   RedisSemaphore,
-  SEMAPHORE_ACQUIRE,
-  SEMAPHORE_RELEASE,
-  SEMAPHORE_RENEW,
   type RedisSemaphoreOptions,
   type SemaphoreDecidedBy,
   type SemaphorePermit,
 } from './semaphore.js';
+export { SharedBreakerGate, type SharedBreakerGateOptions } from './breaker-gate.js';
 export {
-  BREAKER_ACQUIRE,
-  BREAKER_RECORD,
   DEFAULT_HALF_OPEN_TRIAL_MS,
   DEFAULT_SHARED_BREAKER_NAME,
   SharedCircuitBreaker,

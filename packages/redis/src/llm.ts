@@ -10,8 +10,11 @@ import {
   checkAcquireOptions,
   checkName,
   checkNumber,
+  Emitter,
   type Disposer,
   type Outcome,
+  type Refusal,
+  type TimerHandle,
   type WaitOptions,
 } from '@sluice/core';
 import {
@@ -25,8 +28,10 @@ import {
   type LlmObservation,
   type LlmPermit,
   type LlmRequest,
+  type PauseEvent,
   type ResponseLike,
 } from '@sluice/llm';
+import { RedisGate, checkGateOptions, type RedisGateOptions, type RemoteBudget } from './gate.js';
 import { InsuranceLocals, STORE_DOWN, StoreGuard, type StoreGuardOptions, type StoreMode } from './guard.js';
 import { LLM_ADJUST, LLM_OBSERVE, LLM_TAKE } from './scripts.js';
 import { Sleepers } from './sleepers.js';
@@ -52,6 +57,14 @@ export interface RedisLlmLimiterOptions
   readonly store: RedisStore;
   /** Part of every key (`prefix:{name:key}:llm`) and of errors; default `'llm'`. */
   readonly name?: string;
+  /**
+   * Multiplies the length of every window (a minute, a day); default 1. Tests only: the quota
+   * runs on Redis's clock, which no virtual clock can speed up, so a test shortens the minute
+   * instead (0.001 makes it 60 ms).
+   *
+   * @internal
+   */
+  readonly windowScale?: number;
 }
 
 /** Options of {@link RedisLlmLimiter.acquire} and {@link RedisLlmLimiter.tryAcquire}. */
@@ -60,13 +73,14 @@ export interface RedisLlmWaitOptions extends WaitOptions {
   readonly key?: string;
 }
 
-/** A refusal of {@link RedisLlmLimiter.tryAcquire}. */
-export interface RedisLlmRefusal {
-  /** Always `false`. */
-  readonly granted: false;
-  /** Ms until the request would pass; `undefined` when the store is down under `fail-closed`. */
-  readonly retryAfterMs: number | undefined;
-}
+/**
+ * A refusal of {@link RedisLlmLimiter.tryAcquire}: the core `Refusal` (`reason` `exhausted`, or
+ * `paused` while a provider's 429 pauses the quota; `gate` the limiter's name; `retryAfterMs` the
+ * ms until the request would pass, `undefined` when the store is down under `fail-closed`).
+ *
+ * @deprecated Use `Refusal` from `@sluice/core`; this is the same type.
+ */
+export type RedisLlmRefusal = Refusal;
 
 interface Dimension {
   /** The dimension, as `@sluice/llm` names it in header observations. */
@@ -108,6 +122,7 @@ const REDIS_LLM_LIMITER_KEYS = optionKeys<RedisLlmLimiterOptions>()({
   requestsPerDay: true,
   tokensPerDay: true,
   headroom: true,
+  windowScale: true,
 });
 
 /**
@@ -137,6 +152,14 @@ export class RedisLlmLimiter {
   private readonly localOptions: ConstructorParameters<typeof LlmLimiter>[0];
   private readonly locals: InsuranceLocals<LlmLimiter>;
   private readonly sleepers: Sleepers;
+  /** Largest plain count of {@link RedisLlmLimiter.gate}: tokens when a token limit is set, else requests. */
+  private readonly plainCapacity: number;
+  /** Whether a plain count is tokens (with one request) rather than requests, as in `LlmLimiter`. */
+  readonly countsTokens: boolean;
+  private budgetOf: RemoteBudget | undefined = undefined;
+  private pauseEvents: Emitter<PauseEvent> | undefined = undefined;
+  private resumeEvents: Emitter<void> | undefined = undefined;
+  private resumeTimer: TimerHandle | undefined = undefined;
   private closed = false;
 
   /** @throws InvalidArgumentError for a bad limit, headroom, store or policy, or no limit at all. */
@@ -158,8 +181,10 @@ export class RedisLlmLimiter {
       ['requestsPerDay', 'requests-per-day', 'rpd', DAY, () => 1],
       ['tokensPerDay', 'tokens-per-day', 'tpd', DAY, (i, o) => i + o],
     ];
+    const scale = checkNumber(this.name, 'windowScale', options.windowScale ?? 1, { min: 0, exclusiveMin: true, max: 1 });
     const dimensions: Dimension[] = [];
-    for (const [option, name, field, windowMs, cost] of specs) {
+    for (const [option, name, field, window, cost] of specs) {
+      const windowMs = window * scale;
       const value = options[option];
       if (value === undefined) continue;
       const limit = checkNumber(this.name, option, value, { min: 0, exclusiveMin: true });
@@ -175,6 +200,10 @@ export class RedisLlmLimiter {
       );
     }
     this.dimensions = dimensions;
+    this.countsTokens = dimensions.some((d) => d.field !== 'rpm' && d.field !== 'rpd');
+    const plain = dimensions.filter((d) => this.plainCost(d, 1) !== 0 && (d.field === 'rpm' || d.field === 'rpd') !== this.countsTokens);
+    const smallest = Math.min(...plain.map((d) => d.capacity));
+    this.plainCapacity = smallest === Infinity ? Number.MAX_SAFE_INTEGER : Math.max(1, Math.floor(smallest));
     this.guard = new StoreGuard(this.name, store, options);
     const share = (value: number | undefined) => (value === undefined ? undefined : value / this.guard.instances);
     this.localOptions = Object.fromEntries(
@@ -222,18 +251,56 @@ export class RedisLlmLimiter {
     return this.permit(key, input, output);
   }
 
-  /** Reserves the request now or not at all (one round trip); resolves with the permit or a refusal. */
-  async tryAcquire(request: LlmRequest = {}, options: { readonly key?: string } = NO_OPTIONS): Promise<LlmPermit | RedisLlmRefusal> {
+  /**
+   * Reserves the request now or not at all (one round trip); resolves with the permit or a core
+   * `Refusal` as `LlmLimiter.tryAcquire` gives: `reason` `exhausted` (or `paused` while a
+   * provider's 429 pauses the quota), `gate` this limiter's name, `retryAfterMs` until it would
+   * pass (`undefined` when the store is down under `fail-closed`).
+   */
+  async tryAcquire(request: LlmRequest = {}, options: { readonly key?: string } = NO_OPTIONS): Promise<LlmPermit | Refusal> {
     const [input, output, key] = this.check(request, options);
     const reply = await this.guard.attempt(() => this.store.run(LLM_TAKE, [this.redisKey(key)], this.takeArgs(input, output, 0)));
     if (reply === STORE_DOWN) {
-      if (this.guard.policy === 'fail-closed') return { granted: false, retryAfterMs: undefined };
+      if (this.guard.policy === 'fail-closed') return this.refusal('exhausted', undefined);
       if (this.guard.policy === 'fail-open') return this.openPermit(input, output);
       const local = this.locals.get(key).tryAcquire({ inputTokens: input, maxOutputTokens: output });
-      return local.granted ? local : { granted: false, retryAfterMs: local.retryAfterMs };
+      return local.granted ? local : this.refusal(local.reason, local.retryAfterMs);
     }
-    const [admitted, wait] = reply as [number, string, string];
-    return admitted === 1 ? this.permit(key, input, output) : { granted: false, retryAfterMs: Number(wait) };
+    const [admitted, wait, , paused] = reply as [number, string, string, number | undefined];
+    return admitted === 1 ? this.permit(key, input, output) : this.refusal(paused === 1 ? 'paused' : 'exhausted', Math.ceil(Number(wait)));
+  }
+
+  /**
+   * One key of this quota as a sluice `Gate` (a {@link RedisGate}), to put in a `pipeline`,
+   * `overloadProtection` or a stream's `throttle`, as an in-memory `LlmLimiter` goes. A count is
+   * in the limiter's unit, as in `LlmLimiter`: tokens (input, with one request) when a token
+   * limit is set, else requests. Each waiter's units are reserved in Redis by one call of its
+   * own (never batched: every call is one request). A permit released as not run (`NOT_RUN`)
+   * gives everything back once; one released with `usage` (or a smaller `cost`) reconciles the
+   * tokens.
+   *
+   * @param key - which quota; default `'default'`.
+   * @throws InvalidArgumentError for a bad key or option; ClosedError after `close()`.
+   */
+  gate(key = 'default', options?: RedisGateOptions): RedisGate {
+    if (typeof key !== 'string' || key.length === 0) throw new InvalidArgumentError(this.name, 'key', 'a non-empty string', key);
+    const checked = checkGateOptions(this.name, options);
+    if (this.closed) throw new ClosedError(this.name);
+    return new RedisGate(this.budget(), key, this.store.clock, checked);
+  }
+
+  /**
+   * Subscribes to pauses this process's {@link RedisLlmLimiter.observe} put on the shared quota
+   * (a retryable 429/529/503 with a wait), as `LlmLimiter.onPause`; returns an unsubscriber.
+   * Pauses observed by other processes hold here too, but are not reported.
+   */
+  onPause(listener: (event: PauseEvent) => void): Disposer {
+    return (this.pauseEvents ??= new Emitter<PauseEvent>()).on(listener);
+  }
+
+  /** Subscribes to the end of a pause reported by {@link RedisLlmLimiter.onPause}; returns an unsubscriber. */
+  onResume(listener: () => void): Disposer {
+    return (this.resumeEvents ??= new Emitter<void>()).on(listener);
   }
 
   /**
@@ -279,6 +346,7 @@ export class RedisLlmLimiter {
     }
     args.push(pauseMs);
     const reply = await this.guard.attempt(() => this.store.run(LLM_OBSERVE, [this.redisKey(key)], args));
+    if (pauseMs > 0 && reply !== STORE_DOWN && !this.closed) this.paused(pauseMs, triage);
     const lowered = reply === STORE_DOWN ? [] : (reply as string[]).slice(0, -1);
     const corrected = this.dimensions.filter((d) => lowered.includes(d.field)).map((d) => d.name);
     return { snapshot, triage, corrected };
@@ -294,13 +362,92 @@ export class RedisLlmLimiter {
     return this.guard.onModeChange(listener);
   }
 
-  /** Stops the probe and rejects sleeping waiters with a `ClosedError` (their reservations go back). Idempotent. */
-  close(): void {
-    if (this.closed) return;
+  /**
+   * Stops the probe and the pause timer, rejects sleeping waiters with a `ClosedError` and gives
+   * their reservations back, and drops the insurance limiters. Returns at once (call it without
+   * awaiting, as a sync close); the promise resolves when the reservations are back in Redis (best
+   * effort: never rejects). Idempotent.
+   */
+  close(): Promise<void> {
+    if (this.closed) return Promise.resolve();
     this.closed = true;
+    if (this.resumeTimer !== undefined) this.store.clock.clearTimer(this.resumeTimer);
+    this.resumeTimer = undefined;
     this.guard.close();
-    this.sleepers.wakeAll(new ClosedError(this.name));
+    const returned = this.sleepers.wakeAll(new ClosedError(this.name));
     this.locals.clear();
+    return returned;
+  }
+
+  private refusal(reason: Refusal['reason'], retryAfterMs: number | undefined): Refusal {
+    return Object.freeze({ granted: false as const, reason, gate: this.name, retryAfterMs });
+  }
+
+  /** Reports a pause this process put on the quota, and its end. */
+  private paused(ms: number, triage: PauseEvent['triage']): void {
+    this.pauseEvents?.emit({ durationMs: ms, triage }, undefined);
+    if (this.resumeTimer !== undefined) this.store.clock.clearTimer(this.resumeTimer);
+    this.resumeTimer = this.store.clock.setTimer(() => {
+      this.resumeTimer = undefined;
+      this.resumeEvents?.emit(undefined, undefined);
+    }, ms);
+  }
+
+  /** What one plain unit costs in `d`: a token and one request, or a request (see {@link RedisLlmLimiter.gate}). */
+  private plainCost(d: Dimension, count: number): number {
+    if (d.field === 'rpm' || d.field === 'rpd') return this.countsTokens ? 1 : count;
+    return this.countsTokens ? d.cost(count, 0) : 0;
+  }
+
+  /** ARGV of LLM_TAKE / LLM_ADJUST for a plain count (`sign` −1 gives back for an adjust: positive deltas give back). */
+  private plainArgs(count: number, scale: number, tokensOnly: boolean): (string | number)[] {
+    const args: (string | number)[] = [this.dimensions.length];
+    for (const d of this.dimensions) {
+      const requests = d.field === 'rpm' || d.field === 'rpd';
+      const cost = tokensOnly && requests && this.countsTokens ? 0 : this.plainCost(d, count);
+      args.push(d.field, d.capacity, d.ratePerMs, cost * scale);
+    }
+    return args;
+  }
+
+  /** The remote budget of {@link RedisLlmLimiter.gate} (made once). */
+  private budget(): RemoteBudget {
+    if (this.budgetOf !== undefined) return this.budgetOf;
+    const run = (key: string, script: typeof LLM_TAKE, args: (string | number)[]) => this.store.run(script, [this.redisKey(key)], args);
+    const refund = async (key: string, count: number, tokensOnly: boolean): Promise<void> => {
+      await this.guard.attempt(() => run(key, LLM_ADJUST, this.plainArgs(count, 1, tokensOnly)));
+    };
+    this.budgetOf = {
+      name: this.name,
+      capacity: this.plainCapacity,
+      reserves: true,
+      guard: this.guard,
+      batches: false,
+      take: async (key, count, acceptWaitMs) => {
+        const reply = (await run(key, LLM_TAKE, [...this.plainArgs(count, 1, false), acceptWaitMs])) as [number, string];
+        return { admitted: reply[0] === 1, waitMs: Number(reply[1]) };
+      },
+      refund: (key, count) => refund(key, count, false),
+      insurance: (key) => this.locals.get(key),
+      settle: (key, count, outcome) => {
+        if (outcome.cost === 0) {
+          void refund(key, count, false).catch(() => {});
+          return;
+        }
+        // usage (or a cost) reconciles the tokens; the request was made
+        const used = outcome.usage === undefined ? outcome.cost : this.usedTokens(outcome.usage, count);
+        if (used === undefined || used === count || !this.countsTokens) return;
+        const delta = count - Math.max(0, Math.ceil(used));
+        if (delta !== 0)
+          void this.guard.attempt(() => run(key, LLM_ADJUST, this.plainArgs(Math.abs(delta), Math.sign(delta), true))).catch(() => {});
+      },
+    };
+    return this.budgetOf;
+  }
+
+  /** Tokens a plain-count permit really used, from the provider's usage. */
+  private usedTokens(usage: NonNullable<Outcome['usage']>, count: number): number {
+    return usage.totalTokens ?? (usage.inputTokens ?? count) + (usage.outputTokens ?? 0);
   }
 
   private check(request: LlmRequest, options: { readonly key?: string }): [number, number, string] {

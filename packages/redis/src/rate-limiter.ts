@@ -21,7 +21,7 @@ import { Gcra, SlidingWindow, gcraParameters } from '@sluice/rate-limit';
 import { RedisGate, checkGateOptions, type RedisGateOptions, type RemoteBudget } from './gate.js';
 import { Sleepers } from './sleepers.js';
 import { Coalescer } from './coalesce.js';
-import { GCRA_LEASE, GCRA_REFUND, GCRA_TAKE, GCRA_TAKE_MANY, SLIDING_TAKE } from './scripts.js';
+import { GCRA_LEASE, GCRA_REFUND, GCRA_TAKE, GCRA_TAKE_MANY, SLIDING_REFUND, SLIDING_TAKE } from './scripts.js';
 import { InsuranceLocals, STORE_DOWN, StoreGuard, type StoreFailurePolicy, type StoreGuardOptions, type StoreMode } from './guard.js';
 import type { StoreCallError, RedisStore } from './store.js';
 
@@ -282,6 +282,9 @@ export class RedisRateLimiter {
       async take(limiter, key, count) {
         return parse(await limiter.store.run(SLIDING_TAKE, [limiter.store.key(limiter.name, key, 'sw')], [limit, windowMs, count]));
       },
+      async refund(limiter, key, count) {
+        await limiter.store.run(SLIDING_REFUND, [limiter.store.key(limiter.name, key, 'sw')], [windowMs, count]);
+      },
       local: (instances) =>
         new SlidingWindow({
           name: `${where} (insurance)`,
@@ -395,8 +398,9 @@ export class RedisRateLimiter {
   }
 
   /**
-   * Stops the probe, rejects every sleeping waiter with a `ClosedError`, and gives unspent
-   * leased units back to Redis (best effort; await the returned promise to know they are back).
+   * Stops the probe, rejects every sleeping waiter with a `ClosedError` (their reservations go
+   * back), and gives unspent leased units back to Redis (best effort; the returned promise
+   * resolves when they are back and never rejects; calling it without `await` is fine).
    * Idempotent.
    */
   close(): Promise<void> {
@@ -404,7 +408,7 @@ export class RedisRateLimiter {
     const returning = [...this.leases.keys()].map((key) => this.returnLease(key));
     this.closed = true;
     this.guard.close();
-    this.sleepers.wakeAll(new ClosedError(this.name));
+    returning.push(this.sleepers.wakeAll(new ClosedError(this.name)));
     this.locals.clear();
     return Promise.all(returning).then(() => undefined);
   }

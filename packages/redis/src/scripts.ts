@@ -279,7 +279,7 @@ end
  * Admitted when every bucket holds its cost, or when the longest wait is accepted (a reservation
  * in time: levels go below zero and the caller sleeps the wait); otherwise nothing is written.
  *
- * Reply: { admitted 0|1, wait ms, server now ms }.
+ * Reply: { admitted 0|1, wait ms, server now ms, paused 0|1 (a provider pause is in force) }.
  */
 export const LLM_TAKE = luaScript(
   'llm-take',
@@ -298,12 +298,14 @@ for i = 0, n - 1 do
     if w > wait then wait = w end
   end
 end
+local paused = 0
+if paused_until ~= nil and paused_until > now then paused = 1 end
 if wait > 0 and accept >= 0 and wait > accept then
-  return { 0, num(wait), num(now) }
+  return { 0, num(wait), num(now), paused }
 end
 for i = 0, n - 1 do levels[i + 1] = levels[i + 1] - tonumber(ARGV[5 + 4 * i]) end
 store_levels()
-return { 1, num(wait), num(now) }
+return { 1, num(wait), num(now), paused }
 `,
 );
 
@@ -356,6 +358,312 @@ end
 store_levels()
 lowered[#lowered + 1] = num(now)
 return lowered
+`,
+);
+
+/**
+ * Gives `count` units back to a sliding window (a permit released as not run). KEYS[1] as in
+ * {@link SLIDING_TAKE}. ARGV: windowMs, count, [now override]. The window is rolled forward as a
+ * take would roll it; the units come off the current window's count, and what it does not hold
+ * off the previous one (units taken in the previous window and refunded from the current one
+ * give back at most `count × (1 − overlap)` more than they weighed: a refund never takes a count
+ * below zero, so the limit's capacity is never exceeded). Nothing is written for a missing key.
+ * Reply: 1.
+ */
+export const SLIDING_REFUND = luaScript(
+  'sliding-refund',
+  `${LUA_PRELUDE}
+local w = tonumber(ARGV[1])
+local count = tonumber(ARGV[2])
+local now = now_ms(ARGV[3])
+local s = redis.call('HMGET', KEYS[1], 'ws', 'p', 'c')
+local ws = tonumber(s[1])
+if ws == nil then return 1 end
+local p = tonumber(s[2]) or 0
+local c = tonumber(s[3]) or 0
+local start = math.floor(now / w) * w
+if start - ws >= 2 * w then return 1 end
+if start - ws >= w then
+  ws = start; p = c; c = 0
+end
+local fromCurrent = math.min(c, count)
+c = c - fromCurrent
+p = math.max(0, p - (count - fromCurrent))
+redis.call('HSET', KEYS[1], 'ws', num(ws), 'p', num(p), 'c', num(c))
+redis.call('PEXPIRE', KEYS[1], math.max(1, math.ceil(ws + 2 * w - now)))
+return 1
+`,
+);
+
+// ---- the semaphore (RedisSemaphore, RedisSemaphoreGate) ----
+
+// Lua helpers of the semaphore scripts. KEYS[1] is the holders ZSET (lease id → expiry, server
+// ms), KEYS[2] the counts HASH (lease id → units). Both carry the same hash tag, so one script
+// touches one cluster slot. Ids go to ZREM/HDEL/HMGET in batches (Lua's unpack has a stack limit).
+const LUA_SEMAPHORE = `${LUA_PRELUDE}
+local function each_batch(list, fn)
+  for i = 1, #list, 1000 do fn(unpack(list, i, math.min(i + 999, #list))) end
+end
+local function drop_expired(now)
+  local expired = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', num(now))
+  if #expired == 0 then return end
+  redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', num(now))
+  each_batch(expired, function(...) redis.call('HDEL', KEYS[2], ...) end)
+end
+local function keep_keys(now, slack)
+  local last = redis.call('ZRANGE', KEYS[1], -1, -1, 'WITHSCORES')
+  if last[2] == nil then return end
+  local ttl = math.max(1, math.ceil(tonumber(last[2]) - now)) + slack
+  redis.call('PEXPIRE', KEYS[1], ttl)
+  redis.call('PEXPIRE', KEYS[2], ttl)
+end
+`;
+
+/**
+ * Semaphore admission. KEYS: holders, counts, line, line expiries. ARGV: limit, count, leaseMs,
+ * lease id, key slack ms, [now override], line mode, ticket ttl ms.
+ *
+ * Drops expired holders (ZSET and HASH), sums the live holders' counts (the ZSET is the truth: a
+ * holder whose count is missing counts as 1), and admits when used + max(count, 1) ≤ limit: the
+ * id is added with expiry now + leaseMs and its count, and both keys expire `slack` ms after the
+ * latest lease. A count of 0 is a probe: admitted when one unit is free, writing nothing. A
+ * refused call writes nothing but the cleanup of expired holders (and, fair, its ticket).
+ *
+ * The line (fair mode): KEYS[3] is a ZSET of waiting tickets scored by their arrival (server ms),
+ * KEYS[4] a ZSET of the same tickets scored by their expiry. Line mode `''`: no line (the
+ * unfair semaphore). `'-'`: a now-or-never call, refused while any live ticket waits. Any other
+ * value is the caller's ticket: it joins the line if it is not in it (at the back), its expiry
+ * becomes now + ticket ttl (each poll is a heartbeat), and it is admitted only at the front of
+ * the line; the admission removes the ticket. Expired tickets (a process that died or stopped
+ * polling) are dropped first, so they never block the line longer than their ttl.
+ *
+ * Reply: { admitted 0|1, ms until the earliest lease expires (0 when admitted; -1 when the units
+ * are free but a ticket ahead goes first), units held after, server now ms, tickets ahead of the
+ * caller's (0: it is at the front; -1: no ticket) }.
+ */
+export const SEMAPHORE_ACQUIRE = luaScript(
+  'semaphore-acquire',
+  `${LUA_SEMAPHORE}
+local limit = tonumber(ARGV[1])
+local count = tonumber(ARGV[2])
+local lease = tonumber(ARGV[3])
+local id = ARGV[4]
+local slack = tonumber(ARGV[5])
+local now = now_ms(ARGV[6])
+local mode = ARGV[7] or ''
+local ticket_ttl = tonumber(ARGV[8] or '0')
+drop_expired(now)
+local used = 0
+local holders = redis.call('ZRANGE', KEYS[1], 0, -1)
+each_batch(holders, function(...)
+  local counts = redis.call('HMGET', KEYS[2], ...)
+  for i = 1, select('#', ...) do used = used + (tonumber(counts[i]) or 1) end
+end)
+local need = count
+if need < 1 then need = 1 end
+local fits = used + need <= limit
+local behind = false
+local rank = -1
+if mode ~= '' then
+  local gone = redis.call('ZRANGEBYSCORE', KEYS[4], '-inf', num(now))
+  if #gone > 0 then
+    redis.call('ZREMRANGEBYSCORE', KEYS[4], '-inf', num(now))
+    each_batch(gone, function(...) redis.call('ZREM', KEYS[3], ...) end)
+  end
+  if mode == '-' then
+    behind = redis.call('ZCARD', KEYS[3]) > 0
+  else
+    if redis.call('ZSCORE', KEYS[3], mode) == false then redis.call('ZADD', KEYS[3], num(now), mode) end
+    redis.call('ZADD', KEYS[4], num(now + ticket_ttl), mode)
+    rank = redis.call('ZRANK', KEYS[3], mode)
+    behind = rank > 0
+    if fits and not behind then
+      redis.call('ZREM', KEYS[3], mode)
+      redis.call('ZREM', KEYS[4], mode)
+    end
+    local last = redis.call('ZRANGE', KEYS[4], -1, -1, 'WITHSCORES')
+    if last[2] ~= nil then
+      local ttl = math.max(1, math.ceil(tonumber(last[2]) - now)) + slack
+      redis.call('PEXPIRE', KEYS[3], ttl)
+      redis.call('PEXPIRE', KEYS[4], ttl)
+    end
+  end
+end
+if not fits then
+  local first = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
+  local wait = 0
+  if first[2] ~= nil then wait = math.max(0, tonumber(first[2]) - now) end
+  return { 0, num(wait), used, num(now), rank }
+end
+if behind then return { 0, '-1', used, num(now), rank } end
+if count > 0 then
+  redis.call('ZADD', KEYS[1], num(now + lease), id)
+  redis.call('HSET', KEYS[2], id, count)
+  used = used + count
+  keep_keys(now, slack)
+end
+return { 1, '0', used, num(now), rank }
+`,
+);
+
+/**
+ * Takes a ticket out of the semaphore's line (a process whose waiters all left). KEYS: line,
+ * line expiries. ARGV: ticket. Reply: 1 if it was in the line.
+ */
+export const SEMAPHORE_LEAVE_LINE = luaScript(
+  'semaphore-leave-line',
+  `local removed = redis.call('ZREM', KEYS[1], ARGV[1])
+redis.call('ZREM', KEYS[2], ARGV[1])
+return removed
+`,
+);
+
+/**
+ * Extends a lease: ARGV: leaseMs, lease id, key slack ms, [now override]. When the id is still
+ * held (its expiry is after now), its expiry becomes now + leaseMs and the keys' TTL follows;
+ * reply 1. When it is gone or expired (the permit was lost: its units may be someone else's now),
+ * what is left of it is removed; reply 0.
+ */
+export const SEMAPHORE_RENEW = luaScript(
+  'semaphore-renew',
+  `${LUA_SEMAPHORE}
+local lease = tonumber(ARGV[1])
+local id = ARGV[2]
+local slack = tonumber(ARGV[3])
+local now = now_ms(ARGV[4])
+local expiry = tonumber(redis.call('ZSCORE', KEYS[1], id))
+if expiry == nil or expiry <= now then
+  redis.call('ZREM', KEYS[1], id)
+  redis.call('HDEL', KEYS[2], id)
+  return 0
+end
+redis.call('ZADD', KEYS[1], 'XX', num(now + lease), id)
+keep_keys(now, slack)
+return 1
+`,
+);
+
+/** Frees a lease: ARGV: lease id. Reply: 1 if it was held, 0 if it had already gone. */
+export const SEMAPHORE_RELEASE = luaScript(
+  'semaphore-release',
+  `local removed = redis.call('ZREM', KEYS[1], ARGV[1])
+redis.call('HDEL', KEYS[2], ARGV[1])
+return removed
+`,
+);
+
+// ---- the shared circuit breaker (SharedCircuitBreaker, SharedBreakerGate) ----
+
+/**
+ * Admission of a shared circuit breaker, one round trip before each call. KEYS: the state hash
+ * { s: 'open' or absent (closed), until: server ms the open period ends, gen: server ms of the
+ * last transition }, the failure window (a sorted set), the trial claim (a string with a
+ * TTL). ARGV: trial token, halfOpenTrialMs, retainMs, [now override].
+ *
+ * Closed admits. Open before `until` refuses with the time left. Open past `until`: if a live
+ * claim exists the call is refused with the claim's time left (half-open); otherwise this caller
+ * claims the single trial (`SET token PX halfOpenTrialMs`, in the same atomic script as the
+ * check, so exactly one caller of all instances gets it) and the open state is kept at least
+ * `retainMs` past the claim's expiry. A claim whose holder never reports expires by itself.
+ *
+ * Reply: { 0 admit (closed) | 1 refuse (open) | 2 refuse (half-open, trial held) | 3 admit as
+ * the trial, gen, retry ms, server now ms }.
+ */
+export const BREAKER_ACQUIRE = luaScript(
+  'breaker-acquire',
+  `${LUA_PRELUDE}
+local trial_ms = math.ceil(tonumber(ARGV[2]))
+local retain_ms = tonumber(ARGV[3])
+local now = now_ms(ARGV[4])
+local st = redis.call('HMGET', KEYS[1], 's', 'until', 'gen')
+local gen = st[3] or '0'
+if st[1] ~= 'open' then return { 0, gen, '0', num(now) } end
+local due = tonumber(st[2]) or 0
+if now < due then return { 1, gen, num(due - now), num(now) } end
+local held = redis.call('PTTL', KEYS[3])
+if held > 0 then return { 2, gen, num(held), num(now) } end
+redis.call('SET', KEYS[3], ARGV[1], 'PX', trial_ms)
+local keep = math.ceil(trial_ms + retain_ms)
+if redis.call('PTTL', KEYS[1]) < keep then redis.call('PEXPIRE', KEYS[1], keep) end
+return { 3, gen, '0', num(now) }
+`,
+);
+
+/**
+ * Records the outcome of a call admitted by {@link BREAKER_ACQUIRE}. KEYS as there. ARGV: gen
+ * seen at admission, trial token ('' when not a trial), failure member (unique per call),
+ * failed 0|1, failureThreshold, windowMs, halfOpenAfterMs, retainMs, [now override].
+ *
+ * - A trial (its token still holds the claim): success closes the circuit for everyone (the
+ *   failure window is emptied), failure opens it again for `halfOpenAfterMs`. A token that no longer
+ *   holds the claim (it expired, another caller has it) is a stale outcome and changes nothing.
+ * - A call admitted while closed: ignored when the circuit opened since (or its gen is older
+ *   than the last transition). A failure is added to the window (members older than `windowMs`
+ *   are dropped first); `failureThreshold` failures open the circuit. The window holds fewer than
+ *   `failureThreshold` members by construction and expires `windowMs` after its last failure.
+ *
+ * Every transition sets gen to the server time (strictly increasing), so an outcome of a call
+ * admitted before a transition is recognised as stale. An open state expires `halfOpenAfterMs +
+ * retainMs` after opening (an idle open circuit forgets itself); a closed state keeps only gen,
+ * for `retainMs` after the last transition or failure.
+ *
+ * Reply: { state 0 closed | 1 open | 2 half-open, gen, transition 0 none | 1 tripped |
+ * 2 reopened (trial failed) | 3 closed (trial succeeded) | 4 stale outcome, retry ms, server now
+ * ms, failures in the window }.
+ */
+export const BREAKER_RECORD = luaScript(
+  'breaker-record',
+  `${LUA_PRELUDE}
+local given = tonumber(ARGV[1]) or 0
+local token = ARGV[2]
+local member = ARGV[3]
+local failed = ARGV[4] == '1'
+local threshold = tonumber(ARGV[5])
+local w = tonumber(ARGV[6])
+local open_ms = tonumber(ARGV[7])
+local retain_ms = math.ceil(tonumber(ARGV[8]))
+local now = now_ms(ARGV[9])
+local st = redis.call('HMGET', KEYS[1], 's', 'until', 'gen')
+local gen = tonumber(st[3]) or 0
+local function reply(code, transition, retry, failures)
+  return { code, num(gen), transition, num(retry), num(now), failures }
+end
+local function current(transition)
+  if st[1] ~= 'open' then return reply(0, transition, 0, 0) end
+  local due = tonumber(st[2]) or 0
+  if now < due then return reply(1, transition, due - now, 0) end
+  local held = redis.call('PTTL', KEYS[3])
+  if held > 0 then return reply(2, transition, held, 0) end
+  return reply(1, transition, 0, 0)
+end
+local function next_gen() gen = math.max(now, gen + 0.001) end
+local function open(transition, failures)
+  next_gen()
+  redis.call('HSET', KEYS[1], 's', 'open', 'until', num(now + open_ms), 'gen', num(gen))
+  redis.call('PEXPIRE', KEYS[1], math.ceil(open_ms + retain_ms))
+  redis.call('DEL', KEYS[2])
+  return reply(1, transition, open_ms, failures)
+end
+if token ~= '' then
+  if redis.call('GET', KEYS[3]) ~= token then return current(4) end
+  redis.call('DEL', KEYS[3])
+  if failed then return open(2, 1) end
+  next_gen()
+  redis.call('HDEL', KEYS[1], 's', 'until')
+  redis.call('HSET', KEYS[1], 'gen', num(gen))
+  redis.call('PEXPIRE', KEYS[1], retain_ms)
+  redis.call('DEL', KEYS[2])
+  return reply(0, 3, 0, 0)
+end
+if st[1] == 'open' or given < gen then return current(4) end
+if not failed then return reply(0, 0, 0, 0) end
+redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', num(now - w))
+redis.call('ZADD', KEYS[2], num(now), member)
+local count = redis.call('ZCARD', KEYS[2])
+if count >= threshold then return open(1, count) end
+redis.call('PEXPIRE', KEYS[2], math.ceil(w))
+redis.call('PEXPIRE', KEYS[1], retain_ms)
+return reply(0, 0, 0, count)
 `,
 );
 

@@ -22,109 +22,16 @@ import {
 } from '@sluice/core';
 import { ConcurrencyLimiter } from '@sluice/concurrency';
 import { STORE_DOWN, StoreGuard, type StoreFailurePolicy, type StoreGuardOptions, type StoreMode } from './guard.js';
-import { LUA_PRELUDE, luaScript } from './scripts.js';
+import { SEMAPHORE_ACQUIRE, SEMAPHORE_LEAVE_LINE, SEMAPHORE_RELEASE, SEMAPHORE_RENEW } from './scripts.js';
 import type { RedisStore, StoreCallError } from './store.js';
-
-// Lua helpers of the semaphore scripts. KEYS[1] is the holders ZSET (lease id → expiry, server
-// ms), KEYS[2] the counts HASH (lease id → units). Both carry the same hash tag, so one script
-// touches one cluster slot. Ids go to ZREM/HDEL/HMGET in batches (Lua's unpack has a stack limit).
-const LUA_SEMAPHORE = `${LUA_PRELUDE}
-local function each_batch(list, fn)
-  for i = 1, #list, 1000 do fn(unpack(list, i, math.min(i + 999, #list))) end
-end
-local function drop_expired(now)
-  local expired = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', num(now))
-  if #expired == 0 then return end
-  redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', num(now))
-  each_batch(expired, function(...) redis.call('HDEL', KEYS[2], ...) end)
-end
-local function keep_keys(now, slack)
-  local last = redis.call('ZRANGE', KEYS[1], -1, -1, 'WITHSCORES')
-  if last[2] == nil then return end
-  local ttl = math.max(1, math.ceil(tonumber(last[2]) - now)) + slack
-  redis.call('PEXPIRE', KEYS[1], ttl)
-  redis.call('PEXPIRE', KEYS[2], ttl)
-end
-`;
-
-/**
- * Semaphore admission. ARGV: limit, count, leaseMs, lease id, key slack ms, [now override].
- * Drops expired holders (ZSET and HASH), sums the live holders' counts (the ZSET is the truth: a
- * holder whose count is missing counts as 1), and admits when used + max(count, 1) ≤ limit: the
- * id is added with expiry now + leaseMs and its count, and both keys expire `slack` ms after the
- * latest lease. A count of 0 is a probe: admitted when one unit is free, writing nothing. A
- * refused call writes nothing but the cleanup of expired holders.
- *
- * Reply: { admitted 0|1, ms until the earliest lease expires (0 when admitted), units held after,
- * server now ms }.
- */
-export const SEMAPHORE_ACQUIRE = luaScript(
-  'semaphore-acquire',
-  `${LUA_SEMAPHORE}
-local limit = tonumber(ARGV[1])
-local count = tonumber(ARGV[2])
-local lease = tonumber(ARGV[3])
-local id = ARGV[4]
-local slack = tonumber(ARGV[5])
-local now = now_ms(ARGV[6])
-drop_expired(now)
-local used = 0
-local holders = redis.call('ZRANGE', KEYS[1], 0, -1)
-each_batch(holders, function(...)
-  local counts = redis.call('HMGET', KEYS[2], ...)
-  for i = 1, select('#', ...) do used = used + (tonumber(counts[i]) or 1) end
-end)
-local need = count
-if need < 1 then need = 1 end
-if used + need > limit then
-  local first = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
-  local wait = 0
-  if first[2] ~= nil then wait = math.max(0, tonumber(first[2]) - now) end
-  return { 0, num(wait), used, num(now) }
-end
-if count > 0 then
-  redis.call('ZADD', KEYS[1], num(now + lease), id)
-  redis.call('HSET', KEYS[2], id, count)
-  used = used + count
-  keep_keys(now, slack)
-end
-return { 1, '0', used, num(now) }
-`,
-);
-
-/**
- * Extends a lease: ARGV: leaseMs, lease id, key slack ms, [now override]. When the id is still
- * held (its expiry is after now), its expiry becomes now + leaseMs and the keys' TTL follows;
- * reply 1. When it is gone or expired (the permit was lost: its units may be someone else's now),
- * what is left of it is removed; reply 0.
- */
-export const SEMAPHORE_RENEW = luaScript(
-  'semaphore-renew',
-  `${LUA_SEMAPHORE}
-local lease = tonumber(ARGV[1])
-local id = ARGV[2]
-local slack = tonumber(ARGV[3])
-local now = now_ms(ARGV[4])
-local expiry = tonumber(redis.call('ZSCORE', KEYS[1], id))
-if expiry == nil or expiry <= now then
-  redis.call('ZREM', KEYS[1], id)
-  redis.call('HDEL', KEYS[2], id)
-  return 0
-end
-redis.call('ZADD', KEYS[1], 'XX', num(now + lease), id)
-keep_keys(now, slack)
-return 1
-`,
-);
-
-/** Frees a lease: ARGV: lease id. Reply: 1 if it was held, 0 if it had already gone. */
-export const SEMAPHORE_RELEASE = luaScript(
-  'semaphore-release',
-  `local removed = redis.call('ZREM', KEYS[1], ARGV[1])
-redis.call('HDEL', KEYS[2], ARGV[1])
-return removed
-`,
-);
+import {
+  RedisSemaphoreGate,
+  checkSemaphoreGateOptions,
+  type HeldPermit,
+  type RedisSemaphoreGateOptions,
+  type SemaphoreBackend,
+  type SemaphoreDecision,
+} from './semaphore-gate.js';
 
 /** Default of {@link RedisSemaphoreOptions.maxPollMs}. */
 export const DEFAULT_SEMAPHORE_POLL_MS = 50;
@@ -168,8 +75,17 @@ export interface RedisSemaphoreOptions extends StoreGuardOptions {
    * errors. Every process using the same Redis, name and key shares one limit. Default `'semaphore'`.
    */
   readonly name?: string;
-  /** Most units held at once per key, across every process: an integer ≥ 1. */
-  readonly limit: number;
+  /**
+   * Most units held at once per key, across every process: an integer ≥ 1 (the name of
+   * `ConcurrencyLimiter`'s option). Required (or its deprecated alias `limit`).
+   */
+  readonly maxConcurrent?: number;
+  /**
+   * Most units held at once per key.
+   *
+   * @deprecated Use `maxConcurrent` (the name `ConcurrencyLimiter` uses); `limit` still works.
+   */
+  readonly limit?: number;
   /**
    * Lifetime of a lease in ms (a number ≥ 1): a holder that stops renewing (crashed, frozen,
    * partitioned) loses its units this long after its last renewal, and they go back to the pool.
@@ -189,16 +105,31 @@ export interface RedisSemaphoreOptions extends StoreGuardOptions {
    * (a release by this process wakes the waiter at once).
    */
   readonly maxPollMs?: number;
+  /**
+   * Serve waiters across processes in arrival order; default `true`. Each process whose callers
+   * wait for a key holds one ticket in a line kept in Redis (a ZSET next to the holders); a
+   * freed unit goes to the oldest live ticket, so no process starves however its polls are
+   * timed, and a now-or-never call (`tryAcquire`, a gate's `tryAcquireNow`) is refused while
+   * anyone waits (the in-memory rule: waiters go first). A ticket is refreshed by each poll and
+   * expires `ticketTtlMs` after the last one, so a crashed or frozen process blocks the line for
+   * at most that long. With `false`, whoever polls first after a release wins (one fewer ZSET
+   * per call, and a freed unit is taken within one poll by any waiter, but a process can starve:
+   * in a 3-process run one got 93 permits and another 489).
+   *
+   * The default is `true` because sluice's waiting is fair everywhere else (FIFO within a
+   * priority), and an unfair distributed semaphore turns into timeouts for the unlucky process.
+   */
+  readonly fair?: boolean;
+  /**
+   * Fair mode: how long a waiting process's ticket outlives its last poll, in ms (a number ≥ 1);
+   * default `max(1_000, 20 × maxPollMs)`. A process that stops polling (crashed, partitioned,
+   * its event loop stalled) blocks the line this long at most; a process stalled longer loses
+   * its place and joins again at the back.
+   */
+  readonly ticketTtlMs?: number;
 }
 
-/** One decision of the acquire script. */
-interface Decision {
-  readonly admitted: boolean;
-  /** Refused: ms until the earliest live lease expires. */
-  readonly waitMs: number;
-  /** Units held after the decision. */
-  readonly used: number;
-}
+type Decision = SemaphoreDecision;
 
 /** A caller of `acquire` waiting its turn (FIFO per key, in this process). */
 interface Waiter {
@@ -230,10 +161,12 @@ interface KeyQueue {
    * refused call is still on its way back (no nap to end yet) makes it poll again at once.
    */
   releases: number;
+  /** Fair mode: this queue's ticket in the line, while it waits. */
+  ticket: string | undefined;
 }
 
 /** A permit granted by Redis, with its lease and renewal timer. */
-class LeasePermit implements SemaphorePermit {
+class LeasePermit implements SemaphorePermit, HeldPermit {
   readonly granted = true as const;
   readonly decidedBy = 'redis' as const;
   lost = false;
@@ -245,12 +178,20 @@ class LeasePermit implements SemaphorePermit {
     readonly leaseId: string,
     private readonly onRelease: (permit: LeasePermit) => void,
     private readonly gate: string,
+    private readonly clock: RedisStore['clock'],
+    private readonly onReleased: (() => void) | undefined,
   ) {}
   release(outcome?: Outcome): void {
     checkOutcome(this.gate, outcome);
     if (this.released) return;
     this.released = true;
+    this.onReleased?.();
     this.onRelease(this);
+  }
+  /** Stops the renewal timer (the lease lapses `leaseMs` after its last renewal). */
+  stopRenewal(): void {
+    if (this.timer !== undefined) this.clock.clearTimer(this.timer);
+    this.timer = undefined;
   }
 }
 
@@ -261,7 +202,7 @@ function plainPermit(
   count: number,
   decidedBy: SemaphoreDecidedBy,
   release: (outcome?: Outcome) => void,
-): SemaphorePermit {
+): SemaphorePermit & HeldPermit {
   return Object.freeze({
     granted: true as const,
     key,
@@ -273,24 +214,38 @@ function plainPermit(
       checkOutcome(gate, outcome);
       release(outcome);
     },
+    stopRenewal: NOTHING,
   });
+}
+
+/** Calls `fn` the first time only. */
+function once(fn: (outcome?: Outcome) => void): (outcome?: Outcome) => void {
+  let done = false;
+  return (outcome) => {
+    if (done) return;
+    done = true;
+    fn(outcome);
+  };
 }
 
 const NOTHING = (): void => {};
 const NO_OPTIONS: WaitOptions = Object.freeze({});
 
 function parse(reply: unknown): Decision {
-  const r = reply as [number, string, number, string];
-  return { admitted: r[0] === 1, waitMs: Number(r[1]), used: Number(r[2]) };
+  const r = reply as [number, string, number, string, number | undefined];
+  return { admitted: r[0] === 1, waitMs: Number(r[1]), used: Number(r[2]), ahead: Number(r[4] ?? -1) };
 }
 
 const REDIS_SEMAPHORE_KEYS = optionKeys<RedisSemaphoreOptions>()({
   store: true,
   name: true,
+  maxConcurrent: true,
   limit: true,
   leaseMs: true,
   renew: true,
   maxPollMs: true,
+  fair: true,
+  ticketTtlMs: true,
   onStoreError: true,
   expectedInstances: true,
   probeIntervalMs: true,
@@ -298,7 +253,7 @@ const REDIS_SEMAPHORE_KEYS = optionKeys<RedisSemaphoreOptions>()({
 
 /**
  * A counting semaphore shared by every process that uses the same Redis and name: at most
- * `limit` units held at once per key (`acquire('db:primary', 2)`), with leases that expire, so a
+ * `maxConcurrent` units held at once per key (`acquire('db:primary', 2)`), with leases that expire, so a
  * crashed holder's units come back after `leaseMs` instead of leaking forever.
  *
  * Each key is a ZSET of lease ids scored by their expiry (Redis's clock, `TIME`) and a HASH of
@@ -308,8 +263,9 @@ const REDIS_SEMAPHORE_KEYS = optionKeys<RedisSemaphoreOptions>()({
  *
  * A full semaphore makes `acquire` wait: waiters of one process queue FIFO per key and only the
  * head polls Redis, at the server's hint capped by `maxPollMs` (default 50 ms); a release in this
- * process wakes it at once. Between processes there is no queue: whoever polls first after a
- * release wins.
+ * process wakes it at once. Between processes the waiters are served in arrival order (`fair`,
+ * the default): each waiting process holds a ticket in a line in Redis and a freed unit goes to
+ * the oldest live ticket; with `fair: false` whoever polls first after a release wins.
  *
  * The failure policy is explicit and required (`onStoreError`): `fail-closed` rejects with a
  * `StoreUnavailableError`, `fail-open` grants a permit whose release does nothing, `insurance`
@@ -321,7 +277,7 @@ const REDIS_SEMAPHORE_KEYS = optionKeys<RedisSemaphoreOptions>()({
  *
  * @example
  * ```ts
- * const db = new RedisSemaphore({ store, name: 'db', limit: 20, leaseMs: 30_000, onStoreError: 'insurance', expectedInstances: 4 });
+ * const db = new RedisSemaphore({ store, name: 'db', maxConcurrent: 20, leaseMs: 30_000, onStoreError: 'insurance', expectedInstances: 4 });
  * const permit = await db.acquire('primary', 1, { maxWaitMs: 2_000 });
  * try {
  *   await runQuery();
@@ -337,14 +293,18 @@ export class RedisSemaphore {
   readonly store: RedisStore;
   /** The failure policy. */
   readonly policy: StoreFailurePolicy;
-  /** Most units held at once per key. */
-  readonly limit: number;
+  /** Most units held at once per key, across every process. */
+  readonly maxConcurrent: number;
   /** Lifetime of a lease without renewal, ms. */
   readonly leaseMs: number;
   /** Whether held leases are renewed every `leaseMs / 3`. */
   readonly renews: boolean;
   /** Longest pause between two polls of a waiting `acquire`, ms. */
   readonly maxPollMs: number;
+  /** Whether waiters are served in arrival order across processes (see {@link RedisSemaphoreOptions.fair}). */
+  readonly fair: boolean;
+  /** Fair mode: how long a ticket outlives its last poll, ms. */
+  readonly ticketTtlMs: number;
   /** Slots per key of the local insurance limiter: `floor(limit / expectedInstances)`, at least 1. */
   readonly insuranceLimit: number;
   private readonly guard: StoreGuard;
@@ -358,6 +318,9 @@ export class RedisSemaphore {
   /** Insurance limiters of an earlier outage that still had waiters when Redis came back. */
   private readonly retired = new Set<ConcurrencyLimiter>();
   private readonly lostEvents = new Emitter<SemaphorePermit, void>();
+  /** Gates handed out by {@link RedisSemaphore.gate}, by key. */
+  private readonly gates = new Map<string, Set<RedisSemaphoreGate>>();
+  private backendOf: SemaphoreBackend | undefined = undefined;
   private closed = false;
 
   /** @throws InvalidArgumentError for a missing store, a bad name, limit, leaseMs, maxPollMs, renew or failure policy. */
@@ -370,18 +333,37 @@ export class RedisSemaphore {
       throw new InvalidArgumentError(this.name, 'store', 'a RedisStore', store);
     }
     this.store = store;
-    this.limit = checkNumber(this.name, 'limit', options.limit, { min: 1, integer: true });
+    if (options.maxConcurrent !== undefined && options.limit !== undefined && options.maxConcurrent !== options.limit) {
+      throw new InvalidArgumentError(this.name, 'limit', `absent, or equal to maxConcurrent (${options.maxConcurrent})`, options.limit);
+    }
+    this.maxConcurrent =
+      options.maxConcurrent === undefined && options.limit !== undefined
+        ? checkNumber(this.name, 'limit', options.limit, { min: 1, integer: true })
+        : checkNumber(this.name, 'maxConcurrent', options.maxConcurrent, { min: 1, integer: true });
     this.leaseMs = checkNumber(this.name, 'leaseMs', options.leaseMs, { min: 1 });
     this.maxPollMs = checkNumber(this.name, 'maxPollMs', options.maxPollMs ?? DEFAULT_SEMAPHORE_POLL_MS, { min: 1 });
     const renew = options.renew ?? true;
     if (typeof renew !== 'boolean') throw new InvalidArgumentError(this.name, 'renew', 'a boolean', renew);
     this.renews = renew;
+    const fair = options.fair ?? true;
+    if (typeof fair !== 'boolean') throw new InvalidArgumentError(this.name, 'fair', 'a boolean', fair);
+    this.fair = fair;
+    this.ticketTtlMs = checkNumber(this.name, 'ticketTtlMs', options.ticketTtlMs ?? Math.max(1_000, 20 * this.maxPollMs), { min: 1 });
     this.guard = new StoreGuard(this.name, store, options);
     this.policy = this.guard.policy;
-    this.insuranceLimit = Math.max(1, Math.floor(this.limit / this.guard.instances));
+    this.insuranceLimit = Math.max(1, Math.floor(this.maxConcurrent / this.guard.instances));
     this.guard.onModeChange((mode) => {
       if (mode === 'redis') this.handBack();
     });
+  }
+
+  /**
+   * Most units held at once per key.
+   *
+   * @deprecated Use {@link RedisSemaphore.maxConcurrent}.
+   */
+  get limit(): number {
+    return this.maxConcurrent;
   }
 
   /** True while decisions go to the failure policy because Redis did not answer. */
@@ -447,7 +429,7 @@ export class RedisSemaphore {
     let queue = this.queues.get(key);
     if (maxWaitMs === 0 && queue !== undefined && queue.waiters.length > 0) throw new WaitTimeoutError(this.name, 0, undefined);
     if (queue === undefined) {
-      queue = { waiters: [], pumping: false, pump: undefined, wake: undefined, releases: 0 };
+      queue = { waiters: [], pumping: false, pump: undefined, wake: undefined, releases: 0, ticket: undefined };
       this.queues.set(key, queue);
     }
     const owner = queue;
@@ -483,6 +465,31 @@ export class RedisSemaphore {
     });
   }
 
+  /**
+   * One key of this semaphore as a sluice `Gate` (see {@link RedisSemaphoreGate}), the
+   * distributed counterpart of a `ConcurrencyLimiter`: `tryAcquire`/`tryAcquireNow` return a
+   * `Refusal` instead of `undefined`, `acquire` rejects with the core error classes, and it goes
+   * into `pipeline`, `overloadProtection` and the stream `throttle`s. Each call makes a new gate
+   * (with its own local queue); they share the key's units with every other holder. The
+   * semaphore keeps each gate (to wake it on local releases) until the gate or the semaphore is
+   * closed: make one gate per key and reuse it, not one per request.
+   *
+   * @throws InvalidArgumentError for a bad key or option; ClosedError after `close()`.
+   */
+  gate(key: string, options?: RedisSemaphoreGateOptions): RedisSemaphoreGate {
+    if (typeof key !== 'string' || key.length === 0) throw new InvalidArgumentError(this.name, 'key', 'a non-empty string', key);
+    const checked = checkSemaphoreGateOptions(this.name, options);
+    if (this.closed) throw new ClosedError(this.name);
+    const gate = new RedisSemaphoreGate(this.backend(), key, this.store.clock, checked, this.fair);
+    let gates = this.gates.get(key);
+    if (gates === undefined) {
+      gates = new Set();
+      this.gates.set(key, gates);
+    }
+    gates.add(gate);
+    return gate;
+  }
+
   /** Subscribes to lost leases (a renewal found the permit's lease gone); returns an unsubscriber. */
   onLeaseLost(listener: (permit: SemaphorePermit) => void): Disposer {
     return this.lostEvents.on(listener);
@@ -512,6 +519,8 @@ export class RedisSemaphore {
     const pumps: Promise<void>[] = [];
     if (!this.closed) {
       this.closed = true;
+      for (const gates of [...this.gates.values()]) for (const gate of [...gates]) gate.close();
+      this.gates.clear();
       this.guard.close();
       for (const lease of this.leases) this.stopRenewal(lease);
       const closed = new ClosedError(this.name);
@@ -538,14 +547,46 @@ export class RedisSemaphore {
     return [this.store.key(this.name, key, 'holders'), this.store.key(this.name, key, 'counts')];
   }
 
-  private async take(key: string, count: number, id: string): Promise<Decision> {
-    return parse(await this.store.run(SEMAPHORE_ACQUIRE, this.keys(key), [this.limit, count, this.leaseMs, id, KEY_SLACK_MS]));
+  /**
+   * The nap after a refusal: `maxPollMs`, or a tenth of it (at least 1 ms) for the tickets near
+   * the front of the fair line (fewer than `maxConcurrent` ahead) — the next freed units are
+   * theirs, and a holder in another process cannot wake them, so they poll faster while the
+   * rest of the line keeps the slow pace.
+   */
+  private pollMs(decision: Decision): number {
+    return decision.ahead >= 0 && decision.ahead < this.maxConcurrent ? Math.max(1, Math.ceil(this.maxPollMs / 10)) : this.maxPollMs;
   }
 
-  /** A permit for units Redis just granted (count 0: nothing is held). */
-  private grant(key: string, count: number, id: string): SemaphorePermit {
+  /** The line of `key` (fair mode): tickets by arrival, and by expiry. */
+  private lineKeys(key: string): [string, string] {
+    return [this.store.key(this.name, key, 'line'), this.store.key(this.name, key, 'line-expiry')];
+  }
+
+  /** Takes the ticket out of the line of `key` (fair mode; best effort: it expires anyway). */
+  private leaveLine(key: string, ticket: string): void {
+    void this.guard.attempt(() => this.store.run(SEMAPHORE_LEAVE_LINE, this.lineKeys(key), [ticket])).catch(() => {});
+  }
+
+  /**
+   * One admission call. `ticket`: the caller's place in the line (fair mode, a waiter);
+   * `undefined` for a now-or-never call, refused in fair mode while anyone waits.
+   */
+  private async take(key: string, count: number, id: string, ticket?: string): Promise<Decision> {
+    const mode = this.fair ? (ticket ?? '-') : '';
+    const reply = await this.store.run(
+      SEMAPHORE_ACQUIRE,
+      [...this.keys(key), ...this.lineKeys(key)],
+      [this.maxConcurrent, count, this.leaseMs, id, KEY_SLACK_MS, '', mode, this.ticketTtlMs],
+    );
+    const decision = parse(reply);
+    // -1: the units are free but a ticket ahead goes first; the front polls within maxPollMs / 10
+    return decision.waitMs < 0 ? { ...decision, waitMs: this.pollMs({ ...decision, ahead: 0 }) } : decision;
+  }
+
+  /** A permit for units Redis just granted (count 0: nothing is held); `onReleased` runs on its release. */
+  private grant(key: string, count: number, id: string, onReleased?: () => void): SemaphorePermit & HeldPermit {
     if (count === 0) return plainPermit(this.name, key, 0, 'redis', NOTHING);
-    const permit = new LeasePermit(key, count, id, (p) => this.released(p), this.name);
+    const permit = new LeasePermit(key, count, id, (p) => this.released(p), this.name, this.store.clock, onReleased);
     this.leases.add(permit);
     this.scheduleRenewal(permit);
     return permit;
@@ -572,6 +613,7 @@ export class RedisSemaphore {
             if (!this.closed) this.pendingReleases.set(id, key);
             return;
           }
+          this.wakeGates(key);
           const queue = this.queues.get(key);
           if (queue === undefined) return;
           queue.releases++;
@@ -590,8 +632,56 @@ export class RedisSemaphore {
   }
 
   private stopRenewal(permit: LeasePermit): void {
-    if (permit.timer !== undefined) this.store.clock.clearTimer(permit.timer);
-    permit.timer = undefined;
+    permit.stopRenewal();
+  }
+
+  /** A unit of `key` was freed in this process: its gates poll again. */
+  private wakeGates(key: string): void {
+    const gates = this.gates.get(key);
+    if (gates !== undefined) for (const gate of gates) gate.wake();
+  }
+
+  /** What the gates of this semaphore use (made once). */
+  private backend(): SemaphoreBackend {
+    if (this.backendOf !== undefined) return this.backendOf;
+    const backend: SemaphoreBackend = {
+      name: this.name,
+      maxConcurrent: this.maxConcurrent,
+      pollMs: (decision) => this.pollMs(decision),
+      guard: this.guard,
+      take: (key, count, id, ticket) => this.take(key, count, id, ticket),
+      grant: (key, count, id, onReleased) => this.grant(key, count, id, onReleased),
+      drop: (key, count, id) => this.dropLease(key, count, id),
+      fallback: (key, count, onReleased) => this.fallbackHeld(key, count, onReleased),
+      leaveLine: (key, ticket) => this.leaveLine(key, ticket),
+      forget: (key, gate) => {
+        const gates = this.gates.get(key);
+        gates?.delete(gate);
+        if (gates?.size === 0) this.gates.delete(key);
+      },
+    };
+    this.backendOf = backend;
+    return backend;
+  }
+
+  /** A permit of the failure policy for a gate (no waiting: the gate waits itself); `undefined` when refused. */
+  private fallbackHeld(key: string, count: number, onReleased: () => void): HeldPermit | undefined {
+    if (this.closed || this.policy === 'fail-closed') return undefined;
+    if (this.policy === 'fail-open') return plainPermit(this.name, key, count, 'fail-open', once(onReleased));
+    if (count > this.insuranceLimit) return undefined;
+    const result = this.local(key).tryAcquire(count);
+    if (!result.granted) return undefined;
+    return plainPermit(
+      this.name,
+      key,
+      count,
+      'insurance',
+      once((outcome) => {
+        result.release(outcome);
+        onReleased();
+        this.wakeGates(key);
+      }),
+    );
   }
 
   private async renew(permit: LeasePermit): Promise<void> {
@@ -645,9 +735,11 @@ export class RedisSemaphore {
         if (head === undefined || this.closed) return;
         const id = randomUUID();
         const releases = queue.releases;
+        if (this.fair) queue.ticket ??= randomUUID();
+        const ticket = queue.ticket;
         let decision: Decision | typeof STORE_DOWN;
         try {
-          decision = await this.guard.attempt(() => this.take(key, head.count, id));
+          decision = await this.guard.attempt(() => this.take(key, head.count, id, ticket));
         } catch (error) {
           if (!head.settled) {
             this.leave(queue, head);
@@ -670,6 +762,8 @@ export class RedisSemaphore {
           continue;
         }
         if (decision.admitted) {
+          // the grant used up the ticket: the next waiter joins the line at the back
+          if (ticket !== undefined && queue.ticket === ticket) queue.ticket = undefined;
           this.leave(queue, head);
           head.resolve(this.grant(key, head.count, id));
           continue;
@@ -683,10 +777,14 @@ export class RedisSemaphore {
         }
         // a local release landed during the call: units may be free now
         if (queue.releases !== releases) continue;
-        await this.nap(queue, Math.max(1, Math.min(decision.waitMs, this.maxPollMs, left)));
+        await this.nap(queue, Math.max(1, Math.min(decision.waitMs, this.pollMs(decision), left)));
       }
     } finally {
       queue.pumping = false;
+      if (queue.ticket !== undefined && queue.waiters.length === 0) {
+        this.leaveLine(key, queue.ticket);
+        queue.ticket = undefined;
+      }
       if (queue.waiters.length === 0 && this.queues.get(key) === queue) this.queues.delete(key);
     }
   }
@@ -752,7 +850,7 @@ export class RedisSemaphore {
 
   private check(key: string, count: number): void {
     if (typeof key !== 'string' || key.length === 0) throw new InvalidArgumentError(this.name, 'key', 'a non-empty string', key);
-    checkCount(count, this.limit, this.name);
+    checkCount(count, this.maxConcurrent, this.name);
     if (this.closed) throw new ClosedError(this.name);
   }
 }

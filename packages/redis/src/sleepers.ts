@@ -7,6 +7,8 @@ import type { Clock, TimerHandle } from '@sluice/core';
  */
 export class Sleepers {
   private readonly waking = new Set<(error: unknown) => void>();
+  /** Give-backs started by a wake (abort or wakeAll), until they settle. */
+  private readonly returning = new Set<Promise<unknown>>();
 
   constructor(private readonly clock: Clock) {}
 
@@ -22,7 +24,11 @@ export class Sleepers {
           resolve();
           return;
         }
-        giveBack?.()?.catch(() => {});
+        const back = giveBack?.()?.catch(() => {});
+        if (back !== undefined) {
+          this.returning.add(back);
+          void back.then(() => this.returning.delete(back));
+        }
         reject(error);
       };
       const aborted = (): void => finish(signal?.reason);
@@ -37,8 +43,9 @@ export class Sleepers {
     });
   }
 
-  /** Wakes every sleeper with `error`. */
-  wakeAll(error: unknown): void {
+  /** Wakes every sleeper with `error`; resolves when their give-backs (and earlier ones) have settled. */
+  wakeAll(error: unknown): Promise<void> {
     for (const wake of [...this.waking]) wake(error);
+    return Promise.all([...this.returning]).then(() => undefined);
   }
 }
