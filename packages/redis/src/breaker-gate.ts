@@ -102,7 +102,7 @@ export class SharedBreakerGate extends GateBase {
   async tryAcquireNow(count = 1, options?: TryAcquireOptions): Promise<Permit | Refusal> {
     checkCount(count, this.capacity, this.name);
     if (this.isClosed) return this.tryAcquire(count, options);
-    await this.decide();
+    await this.askStore();
     try {
       return this.tryAcquire(count, options);
     } finally {
@@ -118,7 +118,7 @@ export class SharedBreakerGate extends GateBase {
       return Promise.reject(error);
     }
     if (this.isClosed || options?.signal?.aborted === true) return super.acquire(count, options);
-    return this.decide().then(() => {
+    return this.askStore().then(() => {
       const error = this.arriving === undefined ? this.refusedWith?.error : undefined;
       const result = error === undefined ? super.acquire(count, options) : Promise.reject(error);
       this.settleLeftover();
@@ -149,7 +149,7 @@ export class SharedBreakerGate extends GateBase {
   }
 
   /** One admission round trip: leaves a permit in `arriving`, or the refusal in `refusedWith`. */
-  private async decide(): Promise<void> {
+  private async askStore(): Promise<void> {
     this.arriving = undefined;
     this.refusedWith = undefined;
     const admission = await this.backend.admit();
