@@ -15,6 +15,7 @@ import {
   type WaitOptions,
   WaiterQueue,
   checkClock,
+  type QueuedWaiter,
 } from '@sluice/core';
 import type { ResolvedBufferOptions } from './options.js';
 
@@ -95,6 +96,10 @@ export abstract class BufferBase<T> implements ItemBuffer<T> {
 
   private readonly maxPendingPuts: number;
   private readonly maxPendingTakes: number;
+  /** EWMA of the time between removals while producers wait for room, ms; `NaN` until measured. */
+  private removalGapMs = Number.NaN;
+  /** When the last removal with producers waiting happened; `NaN` before the first. */
+  private lastRemovalAt = Number.NaN;
 
   constructor(options: ResolvedBufferOptions) {
     this.name = options.name;
@@ -110,7 +115,7 @@ export abstract class BufferBase<T> implements ItemBuffer<T> {
       maxStarvationMs: Infinity,
       timeoutReason: (waiter) => {
         this.refusedCount++;
-        return new WaitTimeoutError(this.name, waiter.deadline - waiter.enqueuedAt);
+        return new WaitTimeoutError(this.name, waiter.deadline - waiter.enqueuedAt, this.putRetryAfterMs());
       },
       onLeave: (reason, count) => {
         if (reason === 'abort') this.refusedCount += count;
@@ -171,6 +176,12 @@ export abstract class BufferBase<T> implements ItemBuffer<T> {
    * consumer). Rejects with `WaitTimeoutError` after `maxWaitMs`, with `QueueFullError` when
    * `maxPendingPuts` producers already wait, with the signal's reason when aborted, and with a
    * `ClosedError` after `end()`/`close()` — the item is then not held, and stays the caller's.
+   *
+   * The `WaitTimeoutError` and `QueueFullError` carry `retryAfterMs`: the time the consumer
+   * takes to make room for the producers waiting and this one, from the measured time between
+   * removals while producers waited (a moving average, weight 0.2; one clock read per removal,
+   * only while producers wait) — `ceil(gap × (waiting producers + 1))`, at least 1 ms. Absent
+   * until the buffer has seen a removal with a producer waiting.
    */
   put(item: T, options?: PutOptions): Promise<void> {
     try {
@@ -190,11 +201,11 @@ export abstract class BufferBase<T> implements ItemBuffer<T> {
     const maxWaitMs = options?.maxWaitMs ?? Infinity;
     if (maxWaitMs === 0) {
       this.refusedCount++;
-      return Promise.reject(new WaitTimeoutError(this.name, 0));
+      return Promise.reject(new WaitTimeoutError(this.name, 0, this.putRetryAfterMs()));
     }
     if (this.putters.size >= this.maxPendingPuts) {
       this.refusedCount++;
-      return Promise.reject(new QueueFullError(this.name, this.maxPendingPuts));
+      return Promise.reject(new QueueFullError(this.name, this.maxPendingPuts, this.putRetryAfterMs()));
     }
     const promise = this.putters.enqueue(1, priority, signal, maxWaitMs, item);
     this.refreshSlowAt();
@@ -367,12 +378,36 @@ export abstract class BufferBase<T> implements ItemBuffer<T> {
   protected afterRemoval(): void {
     if (this.paused && this.size <= this.lowWaterMark) this.resume();
     const putters = this.putters;
+    if (putters.size !== 0) this.sampleRemoval();
     while (putters.size !== 0) {
       const head = putters.peek();
       if (head === undefined || this.accept(head.payload, head.priority) === 'refused') break;
       putters.grant(head, undefined);
     }
     this.refreshSlowAt();
+  }
+
+  /**
+   * Folds the consumer's last gap into the average: the time since the previous removal, or
+   * since the longest-waiting producer began to wait if that was later (time nobody waited for
+   * room is not the consumer's pace). Called with producers waiting.
+   */
+  private sampleRemoval(): void {
+    const now = this.clock.now();
+    const last = this.lastRemovalAt;
+    this.lastRemovalAt = now;
+    const waitingSince = (this.putters.peek() as QueuedWaiter<T>).enqueuedAt;
+    const from = last > waitingSince ? last : waitingSince;
+    const gap = now > from ? now - from : 0;
+    const previous = this.removalGapMs;
+    this.removalGapMs = Number.isNaN(previous) ? gap : previous + 0.2 * (gap - previous);
+  }
+
+  /** The retry hint of a refused `put`: room for the waiting producers and one more, whole ms ≥ 1. */
+  private putRetryAfterMs(): number | undefined {
+    const gap = this.removalGapMs;
+    if (Number.isNaN(gap)) return undefined;
+    return Math.max(1, Math.ceil(gap * (this.putters.size + 1) - 1e-6));
   }
 
   /** `removeNext` plus the follow-up a removal needs. */

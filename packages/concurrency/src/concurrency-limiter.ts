@@ -4,6 +4,7 @@ import {
   InvalidArgumentError,
   RunOutcome,
   checkName,
+  checkOutcome,
   checkNumber,
   checkOptions,
   optionKeys,
@@ -60,6 +61,36 @@ export interface ConcurrencyLimiterOptions {
 /** Default of {@link ConcurrencyLimiterOptions.queueLimit}. */
 export const DEFAULT_QUEUE_LIMIT = 1_024;
 
+/**
+ * Weight of the newest measured hold time in {@link ConcurrencyLimiter.serviceTimeMs}, an
+ * exponentially weighted moving average: each sample moves it a fifth of the way, so a change
+ * in service time shows in the hint within a handful of releases while one outlier moves it
+ * little.
+ */
+const SERVICE_TIME_WEIGHT = 0.2;
+
+/** What a slot permit reports when it is released: its units, when it was granted (`NaN`: not measured), the outcome. */
+type SlotRelease = (count: number, grantedAt: number, outcome: Outcome | undefined) => void;
+
+/** A slot permit: frees its units once, and carries the time it was granted when the hold is measured. */
+class SlotPermit implements Permit {
+  readonly granted = true as const;
+  private released = false;
+  constructor(
+    private readonly onRelease: SlotRelease,
+    readonly count: number,
+    private readonly grantedAt: number,
+    private readonly gate: string,
+  ) {}
+  release(outcome?: Outcome): void {
+    // a bad outcome throws before the once-guard, so the permit stays releasable
+    checkOutcome(this.gate, outcome);
+    if (this.released) return;
+    this.released = true;
+    this.onRelease(this.count, this.grantedAt, outcome);
+  }
+}
+
 /** A queued `run`: the work and the signal to hand it. */
 interface Task {
   readonly fn: (context: RunContext) => unknown;
@@ -89,6 +120,10 @@ const CONCURRENCY_LIMITER_KEYS = optionKeys<ConcurrencyLimiterOptions>()({
  *   and starts when admitted.
  * - `fairness` serves waiting work round-robin across tenants (the `key` of each request), with
  *   a cap on what one tenant may have waiting.
+ * - Refusals carry `retryAfterMs` estimated from how long slots are held (see
+ *   {@link ConcurrencyLimiter.serviceTimeMs}): about `serviceTimeMs × (units ahead + count) /
+ *   limit`, at least 1 ms. The same estimate refuses an `acquire` whose `maxWaitMs` it exceeds
+ *   at once, instead of letting it wait out its deadline.
  *
  * @example
  * ```ts
@@ -101,6 +136,11 @@ export class ConcurrencyLimiter extends GateBase {
   private inFlightCount = 0;
   private readonly adaptiveLimit: AdaptiveLimit | undefined;
   private limitEvents: Emitter<LimitChange> | undefined = undefined;
+  /** EWMA of measured hold times, ms; `NaN` until the first one. */
+  private serviceMs = Number.NaN;
+  /** Depth of {@link ConcurrencyLimiter.serve} calls on the stack (it may re-enter through released work). */
+  private serveDepth = 0;
+  private slotRelease: SlotRelease | undefined = undefined;
 
   /** @throws InvalidArgumentError naming a bad option. */
   constructor(options: ConcurrencyLimiterOptions) {
@@ -129,6 +169,28 @@ export class ConcurrencyLimiter extends GateBase {
   /** The current limit (slots). */
   get limit(): number {
     return this.currentLimit;
+  }
+
+  /**
+   * How long a slot is held, in ms: an exponentially weighted moving average of the time between
+   * grant and release (on the limiter's clock) of the permits and `run`s admitted while at least
+   * half the limit was in use — an idle limiter reads no clock, and a refusal only happens near
+   * full. Each sample weighs 0.2. A permit released as not run (`cost: 0`, e.g. `NOT_RUN`) is
+   * not a sample.
+   *
+   * It drives the `retryAfterMs` of every refusal (exhausted, queue full, `maxWaitMs`):
+   * `max(1, serviceTimeMs × (inFlight − limit + units ahead + count) / limit)` ms, rounded up —
+   * the units that must come back first, in waves of `limit` per `serviceTimeMs`. With one slot
+   * and work of 50 ms, the next in line is told 50 ms; with 16 slots, a request behind 15 others
+   * waits for one wave: 50 ms.
+   *
+   * `undefined` until the first sample: before any slot came back the limiter cannot know how
+   * long work takes, and a guessed hint would also refuse `maxWaitMs` waits that could succeed,
+   * so those refusals carry no `retryAfterMs` (the `Refusal` contract's "cannot know").
+   */
+  get serviceTimeMs(): number | undefined {
+    const ms = this.serviceMs;
+    return ms >= 0 ? ms : undefined;
   }
 
   /** Units in flight now. May exceed the limit for a while after it was lowered. */
@@ -201,11 +263,41 @@ export class ConcurrencyLimiter extends GateBase {
   }
 
   protected override onRelease(count: number, outcome: Outcome | undefined): void {
-    this.inFlightCount -= count;
-    if (this.adaptiveLimit !== undefined && outcome !== undefined && outcome.ok !== undefined) {
-      this.learn(outcome.ok, outcome.durationMs ?? 0);
+    this.releaseSlot(count, Number.NaN, outcome);
+  }
+
+  /** A permit that records when it was granted while the limiter is busy. */
+  protected override permitFor(count: number): Permit {
+    const grantedAt = this.isBusy() ? this.clock.now() : Number.NaN;
+    this.slotRelease ??= (n, at, outcome) => this.releaseSlot(n, at, outcome);
+    return new SlotPermit(this.slotRelease, count, grantedAt, this.name);
+  }
+
+  /**
+   * Time until `count` units could be granted behind `unitsAhead`, from the measured hold time:
+   * the units that must come back first, in waves of `limit` per `serviceTimeMs`; at least
+   * 1 ms, so a hint is never 0. `undefined` before the first measured hold.
+   */
+  protected override estimateWaitMs(count: number, unitsAhead: number): number | undefined {
+    const serviceMs = this.serviceMs;
+    if (!(serviceMs >= 0)) return undefined;
+    // `serve` arms a wake timer from this estimate for a head that does not fit (with no units
+    // ahead of it). A slot frees only on a release, which serves by itself: no timer is wanted.
+    if (this.serveDepth !== 0 && unitsAhead === 0) return undefined;
+    const limit = this.currentLimit;
+    // the units that must come back first; none when it fits already (it waits only behind others)
+    const units = this.inFlightCount - limit + unitsAhead + count;
+    const ms = (serviceMs * units) / limit;
+    return ms > 1 ? ms : 1;
+  }
+
+  protected override serve(): void {
+    this.serveDepth++;
+    try {
+      super.serve();
+    } finally {
+      this.serveDepth--;
     }
-    this.serve();
   }
 
   // ---- internals ----
@@ -213,16 +305,17 @@ export class ConcurrencyLimiter extends GateBase {
   /** Runs admitted work: the slot is held until `fn` settles. */
   private async execute(fn: (context: RunContext) => unknown, signal: AbortSignal | undefined, count: number): Promise<unknown> {
     if (fn.length !== 0) return this.executeWithContext(fn, signal, count);
-    const measure = this.adaptiveLimit !== undefined;
+    const sample = this.isBusy();
+    const measure = sample || this.adaptiveLimit !== undefined;
     const start = measure ? this.clock.now() : 0;
     let value: unknown;
     try {
       value = await fn(undefined as unknown as RunContext);
     } catch (error) {
-      this.finish(count, false, measure ? this.clock.now() - start : 0);
+      this.finish(count, false, measure ? this.clock.now() - start : 0, sample);
       throw error;
     }
-    this.finish(count, true, measure ? this.clock.now() - start : 0);
+    this.finish(count, true, measure ? this.clock.now() - start : 0, sample);
     return value;
   }
 
@@ -242,10 +335,35 @@ export class ConcurrencyLimiter extends GateBase {
   }
 
   /** A run's slot comes back: the same as a permit's release, without a permit. */
-  private finish(count: number, ok: boolean, durationMs: number): void {
+  private finish(count: number, ok: boolean, durationMs: number, sample: boolean): void {
     this.inFlightCount -= count;
+    if (sample) this.observe(durationMs);
     if (this.adaptiveLimit !== undefined) this.learn(ok, durationMs);
     this.serve();
+  }
+
+  /** A permit's slot comes back; `grantedAt` is `NaN` when its hold was not measured. */
+  private releaseSlot(count: number, grantedAt: number, outcome: Outcome | undefined): void {
+    this.inFlightCount -= count;
+    // a permit released as not run held its slot for no work: not a service time
+    if (!Number.isNaN(grantedAt) && outcome?.cost !== 0) this.observe(this.clock.now() - grantedAt);
+    if (this.adaptiveLimit !== undefined && outcome !== undefined && outcome.ok !== undefined) {
+      this.learn(outcome.ok, outcome.durationMs ?? 0);
+    }
+    this.serve();
+  }
+
+  /** True when at least half the limit is in use (after the grant being made): hold times are then measured. */
+  private isBusy(): boolean {
+    return this.inFlightCount * 2 >= this.currentLimit;
+  }
+
+  /** Folds one measured hold time into the service-time average. */
+  private observe(heldMs: number): void {
+    // a clock that stepped back (a virtual clock's setTime) must not make the average negative
+    const ms = heldMs > 0 ? heldMs : 0;
+    const previous = this.serviceMs;
+    this.serviceMs = previous >= 0 ? previous + SERVICE_TIME_WEIGHT * (ms - previous) : ms;
   }
 
   private learn(ok: boolean, durationMs: number): void {

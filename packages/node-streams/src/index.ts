@@ -1,7 +1,7 @@
 import { Duplex, Readable, Transform, Writable, type TransformCallback } from 'node:stream';
 import {
   GateMeter,
-  InvalidArgumentError,
+  checkFunction,
   isClosedError,
   optionKeys,
   checkOptions,
@@ -114,7 +114,15 @@ export function fromBuffer<T>(buffer: ItemBuffer<T>, options: BufferStreamOption
   return readable;
 }
 
-const TO_BUFFER_KEYS = optionKeys<{ readonly end?: boolean; readonly highWaterMark?: number }>()({ end: true, highWaterMark: true });
+/** Options of {@link toBuffer}. */
+export interface ToBufferOptions {
+  /** End the buffer (`buffer.end()`, when it has one) when the stream ends; default `false`. */
+  readonly end?: boolean;
+  /** `highWaterMark` of the writable side, in items; default 16. Object mode always. */
+  readonly highWaterMark?: number;
+}
+
+const TO_BUFFER_KEYS = optionKeys<ToBufferOptions>()({ end: true, highWaterMark: true });
 
 /**
  * A `Writable` (object mode) that puts every chunk into a sluice buffer: while the buffer is at
@@ -122,7 +130,7 @@ const TO_BUFFER_KEYS = optionKeys<{ readonly end?: boolean; readonly highWaterMa
  * `'drain'`; a dropping buffer never blocks (its drops are reported through `buffer.onDrop`).
  * Ending the stream does not end the buffer (pass `{ end: true }` for that).
  */
-export function toBuffer<T>(buffer: ItemBuffer<T>, options: { readonly end?: boolean; readonly highWaterMark?: number } = {}): Writable {
+export function toBuffer<T>(buffer: ItemBuffer<T>, options: ToBufferOptions = {}): Writable {
   checkOptions('toBuffer', options, TO_BUFFER_KEYS);
   checkBuffer('toBuffer', buffer);
   const controller = new AbortController();
@@ -147,7 +155,8 @@ export function toBuffer<T>(buffer: ItemBuffer<T>, options: { readonly end?: boo
  * ({@link toBuffer}), what is read comes out of it ({@link fromBuffer}). With a dropping buffer
  * a slow reader gets the freshest items and the writer never waits; drops are counted in the
  * buffer's stats and reported by `onDrop` (and re-emitted here as `'drop'` events). Ending the
- * writable side ends the buffer, so the readable side ends once it is drained.
+ * writable side ends the buffer, so the readable side ends once it is drained. The same name and
+ * behaviour as `bufferStream` in `@sluice/web-streams`.
  */
 export function bufferStream<T>(buffer: ItemBuffer<T>, options: BufferStreamOptions = {}): Duplex {
   checkOptions('bufferStream', options, BUFFER_STREAM_KEYS);
@@ -180,10 +189,11 @@ export function bufferStream<T>(buffer: ItemBuffer<T>, options: BufferStreamOpti
  * A `Duplex` (object mode) for latest-value streams: while the reader keeps up, values pass
  * through; while it lags, incoming values are merged into the one waiting (`merge(older,
  * newer)`, default: keep the newer) instead of queueing, so the reader always gets the freshest
- * state and the writer never waits.
+ * state and the writer never waits. The same name and behaviour as `conflate` in
+ * `@sluice/web-streams`.
  */
 export function conflate<T>(merge: (older: T, newer: T) => T = (_older, newer) => newer): Duplex {
-  if (typeof merge !== 'function') throw new InvalidArgumentError('conflate', 'merge', 'a function (older, newer) => merged', merge);
+  checkFunction('conflate', 'merge', merge);
   let pending: { value: T } | undefined;
   let wanted = false;
   let ended = false;

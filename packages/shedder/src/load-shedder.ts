@@ -48,7 +48,8 @@ const LOAD_SHEDDER_KEYS = optionKeys<LoadShedderOptions>()({
  * - **Priority thresholds** (the default rule): utilisation = in-flight / `capacity`. Below
  *   `shedThreshold` everything is admitted; above it each level is admitted only up to its own
  *   share (by default `high` to 98 %, `normal` to 95 %, `low` not at all). Refusals say `shed`
- *   and carry `retryAfterMs` from the measured rate at which in-flight work completes.
+ *   and carry `retryAfterMs` from the measured rate at which in-flight work completes (at
+ *   least 1 ms; none before the first ~100 ms of completions were measured).
  * - **Queue-delay shedding** (with `queueLimit` > 0): a request over its level's share waits,
  *   and CoDel watches the wait. When the queue has not been empty, and nothing got through
  *   within `codel.targetMs`, for a whole `codel.intervalMs` (the *minimum* queueing delay over
@@ -200,11 +201,24 @@ export class LoadShedder extends GateBase {
     return this.queueLimit === 0 ? 'shed' : 'exhausted';
   }
 
+  /**
+   * The retry hint (and the wait estimate) from the drain rate: the units over the level's
+   * share, `(inFlight + unitsAhead + count − share) / drain rate`. A request shed for another
+   * reason (a signal, `shedBelow`, a standing queue) is told the time for the waiting work and
+   * its own units to drain — the soonest the load can have changed. At least 1 ms, never 0;
+   * `undefined` until a drain rate was measured (the first ~100 ms window of completions).
+   */
   protected override estimateWaitMs(count: number, unitsAhead: number, priority: number): number | undefined {
-    if (this.drainPerMs <= 0) return undefined;
-    const limit = this.admitLimits[this.levelIndex(priority)] as number;
-    const excess = this.inFlightCount + unitsAhead + count - limit;
-    return excess <= 0 ? 0 : excess / this.drainPerMs;
+    const drainPerMs = this.drainPerMs;
+    if (drainPerMs <= 0) return undefined;
+    const index = this.levelIndex(priority);
+    const excess = this.inFlightCount + unitsAhead + count - (this.admitLimits[index] as number);
+    let ms = excess / drainPerMs;
+    if (excess <= 0) {
+      // the level has room: the request waits only behind others, or was shed on arrival
+      ms = this.shedsOnArrival(priority, index) ? (this.waitingUnits + count) / drainPerMs : 0;
+    }
+    return ms > 1 ? ms : 1;
   }
 
   protected override onRelease(count: number, outcome: Outcome | undefined): void {
@@ -222,7 +236,7 @@ export class LoadShedder extends GateBase {
     if (this.overloaded) {
       // slough: a waiter that has waited more than twice the target will not get a useful answer
       for (let oldest = queue.peek(); oldest !== undefined && now - oldest.enqueuedAt > 2 * codel.targetMs; oldest = queue.peek()) {
-        this.dropWaiter(oldest, 'shed', undefined);
+        this.dropWaiter(oldest, 'shed', this.sloughHintMs());
       }
       if (codel.lifo) return queue.peekNewest();
     }
@@ -230,6 +244,24 @@ export class LoadShedder extends GateBase {
   }
 
   // ---- internals ----
+
+  /**
+   * True when a request of `priority` (at level `index`) is shed on arrival whatever the
+   * in-flight count: below `shedBelow`, a lower level while overloaded, or a signal over its
+   * share. Reads the overload state as last judged; changes nothing.
+   */
+  private shedsOnArrival(priority: number, index: number): boolean {
+    if (priority < this.minimumPriority || (this.overloaded && index !== 0)) return true;
+    const limit = this.admitLimits[index] as number;
+    for (const signal of this.signals) if (signal.value * this.capacity > limit) return true;
+    return false;
+  }
+
+  /** The hint of a waiter dropped from a standing queue: the rest of the queue's drain time, whole ms, at least 1. */
+  private sloughHintMs(): number | undefined {
+    const drainPerMs = this.drainPerMs;
+    return drainPerMs <= 0 ? undefined : Math.max(1, Math.ceil(this.waitingUnits / drainPerMs - 1e-6));
+  }
 
   private levelIndex(priority: number): number {
     const levels = this.levels;

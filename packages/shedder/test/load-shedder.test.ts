@@ -124,6 +124,31 @@ describe('LoadShedder: retry hints from the drain rate', () => {
   });
 });
 
+describe('LoadShedder: retry hints are never 0', () => {
+  it('a request shed by a signal or shedBelow, with room in its level, is told the time its units take to drain', async () => {
+    const clock = new VirtualClock();
+    const lag = { value: 0 };
+    const shedder = new LoadShedder({ capacity: 10, signals: [lag], clock });
+    // one unit completes every 20 ms: 0.05 units per ms
+    let held = shedder.tryAcquire(1) as Permit;
+    for (let t = 0; t < 30; t++) {
+      await clock.advance(20);
+      held.release({ ok: true });
+      held = shedder.tryAcquire(1) as Permit;
+      expect(held.granted).toBe(true);
+    }
+    lag.value = 1;
+    expect(shedder.tryAcquire(1)).toMatchObject({ granted: false, reason: 'shed', retryAfterMs: 20 });
+    expect(shedder.tryAcquire(2)).toMatchObject({ granted: false, reason: 'shed', retryAfterMs: 40 });
+    lag.value = 0;
+    shedder.shedBelow(1);
+    expect(shedder.tryAcquire(1, { priority: 0 })).toMatchObject({ granted: false, reason: 'shed', retryAfterMs: 20 });
+    await expect(shedder.acquire(1, { priority: 0 })).rejects.toMatchObject({ code: 'SHED', retryAfterMs: 20 });
+    shedder.shedBelow(undefined);
+    held.release({ ok: true });
+  });
+});
+
 describe('LoadShedder: signals and shedBelow', () => {
   it('sheds by the largest of in-flight share and every signal', () => {
     const lag: { value: number } = { value: 0 };

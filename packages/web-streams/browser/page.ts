@@ -6,7 +6,7 @@ import { DroppingBuffer, BoundedBuffer } from '@sluice/buffer';
 import { ConcurrencyLimiter } from '@sluice/concurrency';
 import { passThrough } from '@sluice/core';
 import { TokenBucket } from '@sluice/rate-limit';
-import { buffer, conflate, fromBuffer, sseStream, throttle, toBuffer } from '@sluice/web-streams';
+import { bufferStream, conflate, fromBuffer, sseStream, throttle, toBuffer } from '@sluice/web-streams';
 
 function streamOf<T>(items: readonly T[]): ReadableStream<T> {
   let i = 0;
@@ -124,7 +124,7 @@ export const scenarios = {
   /** A bounded buffer as a transform: nothing lost, order kept. */
   async bounded() {
     const items = Array.from({ length: 100 }, (_, i) => i);
-    const out = await collect(streamOf(items).pipeThrough(buffer(new BoundedBuffer<number>({ capacity: 8 }))));
+    const out = await collect(streamOf(items).pipeThrough(bufferStream(new BoundedBuffer<number>({ capacity: 8 }))));
     return { same: out.length === 100 && out.every((v, i) => v === i) };
   },
 

@@ -1,6 +1,7 @@
 import {
+  checkFunction,
+  checkNumber,
   checkOptions,
-  InvalidArgumentError,
   isClosedError,
   optionKeys,
   systemClock,
@@ -13,35 +14,70 @@ import {
   checkBuffer,
 } from '@sluice/core';
 
+import type { TransformPair } from './transform-pair.js';
+
 export { throttle } from './throttle.js';
 export type { PairOptions, ThrottleOptions } from './options.js';
 export type { TransformPair } from './transform-pair.js';
 
-/** Options of {@link buffer}. */
-export interface BufferTransformOptions {
+/** Options of {@link bufferStream} and {@link fromBuffer}. */
+export interface BufferStreamOptions {
   /** Queuing strategy of the readable side; default `{ highWaterMark: 0 }`. */
   readonly readableStrategy?: QueuingStrategy<unknown>;
 }
 
-const BUFFER_TRANSFORM_KEYS = optionKeys<BufferTransformOptions>()({ readableStrategy: true });
+/**
+ * Options of {@link bufferStream} and {@link fromBuffer}.
+ *
+ * @deprecated Renamed {@link BufferStreamOptions}, the name `@sluice/node-streams` uses; this alias
+ * goes in the next major release.
+ */
+export type BufferTransformOptions = BufferStreamOptions;
+
+/** Options of {@link toBuffer}. */
+export interface ToBufferOptions {
+  /** End the buffer (`buffer.end()`, when it has one) when the stream is closed; default `false`. */
+  readonly end?: boolean;
+}
+
+const BUFFER_STREAM_KEYS = optionKeys<BufferStreamOptions>()({ readableStrategy: true });
 
 /**
- * A `TransformStream` backed by a sluice buffer: written chunks go into `target` (a bounded
- * buffer makes the writer wait while it is full; a dropping one never does and counts and
- * reports every drop through `onDrop`), the readable side takes from it as it is read. Closing
- * the writable side ends the buffer (when it can end), so the readable side closes once drained.
+ * A transform pair backed by a sluice buffer: written chunks go into `target` (a bounded buffer
+ * makes the writer wait while it is full; a dropping one never does and counts and reports every
+ * drop through `onDrop`), the readable side takes from it as it is read. Closing the writable
+ * side ends the buffer (when it can end), so the readable side closes once drained. The same name
+ * and behaviour as `bufferStream` in `@sluice/node-streams`.
+ *
+ * It returns the two sides ({@link toBuffer} and {@link fromBuffer} of one buffer), which is what
+ * `pipeThrough` takes — not a `TransformStream` instance: there is no transform between the sides,
+ * the buffer is.
+ *
+ * @example
+ * ```ts
+ * const freshest = readings.pipeThrough(bufferStream(new DroppingBuffer<Reading>({ capacity: 64, strategy: 'drop-oldest' })));
+ * ```
  */
-export function buffer<T>(target: ItemBuffer<T>, options: BufferTransformOptions = {}): TransformStream<T, T> {
-  checkOptions('buffer', options, BUFFER_TRANSFORM_KEYS);
-  return { writable: toBuffer(target, { end: true }), readable: fromBuffer(target, options) } as TransformStream<T, T>;
+export function bufferStream<T>(target: ItemBuffer<T>, options: BufferStreamOptions = {}): TransformPair<T> {
+  checkOptions('bufferStream', options, BUFFER_STREAM_KEYS);
+  checkBuffer('bufferStream', target);
+  return { writable: toBuffer(target, { end: true }), readable: fromBuffer(target, options) };
 }
+
+/**
+ * A transform pair backed by a sluice buffer.
+ *
+ * @deprecated Renamed {@link bufferStream} (the name `@sluice/node-streams` uses); `buffer` is the
+ * same function and goes in the next major release.
+ */
+export const buffer: <T>(target: ItemBuffer<T>, options?: BufferStreamOptions) => TransformPair<T> = bufferStream;
 
 /**
  * A `ReadableStream` of a buffer's items, taken as the reader pulls; it closes when the buffer is
  * ended or closed and empty. Cancelling it removes the pending `take`.
  */
-export function fromBuffer<T>(source: ItemBuffer<T>, options: BufferTransformOptions = {}): ReadableStream<T> {
-  checkOptions('fromBuffer', options, BUFFER_TRANSFORM_KEYS);
+export function fromBuffer<T>(source: ItemBuffer<T>, options: BufferStreamOptions = {}): ReadableStream<T> {
+  checkOptions('fromBuffer', options, BUFFER_STREAM_KEYS);
   checkBuffer('fromBuffer', source);
   const controller = new AbortController();
   const takeOptions = { signal: controller.signal };
@@ -70,14 +106,14 @@ export function fromBuffer<T>(source: ItemBuffer<T>, options: BufferTransformOpt
   );
 }
 
-const TO_BUFFER_KEYS = optionKeys<{ readonly end?: boolean }>()({ end: true });
+const TO_BUFFER_KEYS = optionKeys<ToBufferOptions>()({ end: true });
 
 /**
  * A `WritableStream` that offers each chunk to a buffer, waiting (`put`) while it is full and
  * does not drop. Aborting it removes a pending `put`. With `end: true`, closing it ends the
  * buffer.
  */
-export function toBuffer<T>(target: ItemBuffer<T>, options: { readonly end?: boolean } = {}): WritableStream<T> {
+export function toBuffer<T>(target: ItemBuffer<T>, options: ToBufferOptions = {}): WritableStream<T> {
   checkOptions('toBuffer', options, TO_BUFFER_KEYS);
   checkBuffer('toBuffer', target);
   const controller = new AbortController();
@@ -106,13 +142,18 @@ export function toBuffer<T>(target: ItemBuffer<T>, options: { readonly end?: boo
 }
 
 /**
- * A `TransformStream` for latest-value streams: while the reader keeps up, values pass
- * through; while it lags, each new value is merged into the one waiting (`merge(older, newer)`,
- * default: keep the newer) instead of queueing, so the reader gets the freshest state and the
- * writer never waits.
+ * A transform pair for latest-value streams: while the reader keeps up, values pass through;
+ * while it lags, each new value is merged into the one waiting (`merge(older, newer)`, default:
+ * keep the newer) instead of queueing, so the reader gets the freshest state and the writer
+ * never waits. The same name and behaviour as `conflate` in `@sluice/node-streams`.
+ *
+ * @example
+ * ```ts
+ * const latest = positions.pipeThrough(conflate<Position>());
+ * ```
  */
-export function conflate<T>(merge: (older: T, newer: T) => T = (_older, newer) => newer): TransformStream<T, T> {
-  if (typeof merge !== 'function') throw new InvalidArgumentError('conflate', 'merge', 'a function (older, newer) => merged', merge);
+export function conflate<T>(merge: (older: T, newer: T) => T = (_older, newer) => newer): TransformPair<T> {
+  checkFunction('conflate', 'merge', merge);
   let pending: { value: T } | undefined;
   let waiting: ((value: { value: T } | undefined) => void) | undefined;
   let closed = false;
@@ -154,7 +195,7 @@ export function conflate<T>(merge: (older: T, newer: T) => T = (_older, newer) =
       if (waiting !== undefined && pending === undefined) waiting(undefined);
     },
   });
-  return { readable, writable } as TransformStream<T, T>;
+  return { readable, writable };
 }
 
 /** Options of {@link sseStream}. */
@@ -198,9 +239,7 @@ const SSE_KEYS = optionKeys<SseOptions<never>>()({ gate: true, cost: true, heart
  */
 export function sseStream<E>(events: AsyncIterable<E>, options: SseOptions<E> = {}): ReadableStream<Uint8Array> {
   checkOptions<SseOptions<never>>('sseStream', options, SSE_KEYS);
-  const heartbeatMs = options.heartbeatMs ?? 15_000;
-  if (!(heartbeatMs >= 0) || heartbeatMs === Infinity)
-    throw new InvalidArgumentError('sseStream', 'heartbeatMs', 'a number of ms ≥ 0', heartbeatMs);
+  const heartbeatMs = checkNumber('sseStream', 'heartbeatMs', options.heartbeatMs ?? 15_000, { min: 0 });
   const clock = checkClock('sseStream', options.clock) ?? systemClock;
   const gate = options.gate;
   if (gate !== undefined) checkGate('sseStream', gate);

@@ -1,7 +1,7 @@
 import { describeInvalidOptions, type InvalidOptionsCase } from '@sluice/testing/contract';
 import { passThrough } from '@sluice/core';
 import { BoundedBuffer } from '@sluice/buffer';
-import { buffer, fromBuffer, sseStream, throttle, toBuffer } from '@sluice/web-streams';
+import { bufferStream, fromBuffer, sseStream, throttle, toBuffer } from '@sluice/web-streams';
 
 async function* none(): AsyncIterable<unknown> {}
 const table: InvalidOptionsCase[] = [
@@ -18,9 +18,9 @@ const table: InvalidOptionsCase[] = [
     'throttle: unknown option "readableStratgy"; did you mean "readableStrategy"?',
   ],
   [
-    'buffer',
-    () => buffer(new BoundedBuffer({ capacity: 1 }), { writableStrategy: {} } as never),
-    'buffer: unknown option "writableStrategy"; did you mean "readableStrategy"?',
+    'bufferStream',
+    () => bufferStream(new BoundedBuffer({ capacity: 1 }), { writableStrategy: {} } as never),
+    'bufferStream: unknown option "writableStrategy"; did you mean "readableStrategy"?',
   ],
   [
     'fromBuffer',

@@ -5,7 +5,7 @@ import { BoundedBuffer, DroppingBuffer } from '@sluice/buffer';
 import { ConcurrencyLimiter } from '@sluice/concurrency';
 import { TokenBucket } from '@sluice/rate-limit';
 import { VirtualClock } from '@sluice/testing';
-import { buffer, conflate, fromBuffer, sseStream, throttle, toBuffer } from '@sluice/web-streams';
+import { bufferStream, conflate, fromBuffer, sseStream, throttle, toBuffer } from '@sluice/web-streams';
 
 /** A source that counts how many chunks were pulled from it (highWaterMark 0: it runs only when asked). */
 function countingSource(total: number): { stream: ReadableStream<number>; pulled: () => number } {
@@ -246,7 +246,7 @@ describe('buffers as streams', () => {
         const target = new DroppingBuffer<number>({ capacity, strategy: 'drop-oldest' });
         let reported = 0;
         target.onDrop(() => reported++);
-        const { writable, readable } = buffer(target);
+        const { writable, readable } = bufferStream(target);
         const writer = writable.getWriter();
         for (let i = 0; i < total; i++) await writer.write(i); // never waits: the buffer drops instead
         await writer.close();
@@ -263,7 +263,7 @@ describe('buffers as streams', () => {
   it('bounded: nothing lost, order kept, a full buffer holds the writer back', async () => {
     const target = new BoundedBuffer<number>({ capacity: 3 });
     const source = countingSource(40);
-    const { writable, readable } = buffer(target);
+    const { writable, readable } = bufferStream(target);
     const piping = source.stream.pipeTo(writable);
     await ticks();
     expect(target.size).toBe(3);
