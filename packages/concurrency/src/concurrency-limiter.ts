@@ -122,8 +122,8 @@ const CONCURRENCY_LIMITER_KEYS = optionKeys<ConcurrencyLimiterOptions>()({
  *   a cap on what one tenant may have waiting.
  * - Refusals carry `retryAfterMs` estimated from how long slots are held (see
  *   {@link ConcurrencyLimiter.serviceTimeMs}): about `serviceTimeMs × (units ahead + count) /
- *   limit`, at least 1 ms. The same estimate refuses an `acquire` whose `maxWaitMs` it exceeds
- *   at once, instead of letting it wait out its deadline.
+ *   limit`, at least 1 ms. It is a hint, not a prediction: an `acquire` with `maxWaitMs` still
+ *   waits (a slot may come back sooner) and times out at its limit.
  *
  * @example
  * ```ts
@@ -138,8 +138,6 @@ export class ConcurrencyLimiter extends GateBase {
   private limitEvents: Emitter<LimitChange> | undefined = undefined;
   /** EWMA of measured hold times, ms; `NaN` until the first one. */
   private serviceMs = Number.NaN;
-  /** Depth of {@link ConcurrencyLimiter.serve} calls on the stack (it may re-enter through released work). */
-  private serveDepth = 0;
   private slotRelease: SlotRelease | undefined = undefined;
 
   /** @throws InvalidArgumentError naming a bad option. */
@@ -274,30 +272,20 @@ export class ConcurrencyLimiter extends GateBase {
   }
 
   /**
-   * Time until `count` units could be granted behind `unitsAhead`, from the measured hold time:
-   * the units that must come back first, in waves of `limit` per `serviceTimeMs`; at least
-   * 1 ms, so a hint is never 0. `undefined` before the first measured hold.
+   * The retry hint of a refusal, from the measured hold time: the units that must come back
+   * before `count` units behind `unitsAhead` fit, in waves of `limit` per `serviceTimeMs`; at
+   * least 1 ms, so a hint is never 0. `undefined` before the first measured hold. A hint, not a
+   * prediction: a slot frees only when its holder is done, so a `maxWaitMs` wait is never
+   * refused on it — it waits and times out at its limit.
    */
-  protected override estimateWaitMs(count: number, unitsAhead: number): number | undefined {
+  protected override retryHintMs(count: number, unitsAhead: number): number | undefined {
     const serviceMs = this.serviceMs;
     if (!(serviceMs >= 0)) return undefined;
-    // `serve` arms a wake timer from this estimate for a head that does not fit (with no units
-    // ahead of it). A slot frees only on a release, which serves by itself: no timer is wanted.
-    if (this.serveDepth !== 0 && unitsAhead === 0) return undefined;
     const limit = this.currentLimit;
     // the units that must come back first; none when it fits already (it waits only behind others)
     const units = this.inFlightCount - limit + unitsAhead + count;
     const ms = (serviceMs * units) / limit;
     return ms > 1 ? ms : 1;
-  }
-
-  protected override serve(): void {
-    this.serveDepth++;
-    try {
-      super.serve();
-    } finally {
-      this.serveDepth--;
-    }
   }
 
   // ---- internals ----

@@ -85,15 +85,28 @@ describe('ConcurrencyLimiter: retry hints from the measured hold time', () => {
     expect(full).toBeInstanceOf(QueueFullError);
     expect(full).toMatchObject({ code: 'QUEUE_FULL', retryAfterMs: 60 });
     expect(hintOf(limiter.tryAcquire(1))).toBe(60);
-    // a deadline below the estimate is refused at once, with the estimate
-    const early = await limiter.acquire(1, { maxWaitMs: 10 }).catch((error: unknown) => error);
-    expect(early).toBeInstanceOf(WaitTimeoutError);
-    expect(early).toMatchObject({ retryAfterMs: 60 });
     expect(limiter.stats().waiting).toBe(2);
 
     for (const permit of held) permit.release();
     const granted = await clock.settle(Promise.all(waiters));
     for (const permit of granted) permit.release();
+  });
+
+  it('a hint is no prediction: a deadline below it still waits, and is served if a slot comes back in time', async () => {
+    const clock = new VirtualClock();
+    const limiter = new ConcurrencyLimiter({ maxConcurrent: 1, queueLimit: 4, clock });
+    await hold(clock, limiter, 40);
+    const busy = limiter.tryAcquire(1) as Permit;
+    expect(hintOf(limiter.tryAcquire(1))).toBe(40);
+    const quick = limiter.acquire(1, { maxWaitMs: 10 }).catch((error: unknown) => error);
+    await clock.advance(0);
+    expect(limiter.stats().waiting).toBe(1); // queued, not refused on the hint
+    await clock.advance(5);
+    busy.release(); // this holder was quicker than the average
+    const permit = await quick;
+    expect(permit).toMatchObject({ granted: true });
+    (permit as Permit).release();
+    expect(clock.pendingTimers).toBe(0); // no wake timer was armed from the hint
   });
 
   it('a waiter whose deadline passes is told the wait still ahead of it', async () => {
