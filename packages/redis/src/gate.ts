@@ -1,5 +1,6 @@
 import {
   checkOptions,
+  ReleaseOncePermit,
   GateBase,
   optionKeys,
   StoreUnavailableError,
@@ -85,6 +86,13 @@ export class RedisGate extends GateBase {
   private credit = 0;
   /** Units reserved in Redis whose time has not come yet. */
   private reserved = 0;
+  /**
+   * Of `credit`, the units the failure policy granted while Redis was down (fail-open or
+   * insurance): Redis never counted them, so they are never given back to it.
+   */
+  private unbacked = 0;
+  /** The unbacked units the last `tryTake` handed out, for the permit made right after it. */
+  private takenUnbacked = 0;
   private inFlight = false;
   private readonly timers = new Set<TimerHandle>();
   private lastHintMs: number | undefined = undefined;
@@ -128,8 +136,34 @@ export class RedisGate extends GateBase {
   protected tryTake(count: number): boolean {
     const need = count === 0 ? 1 : count;
     if (this.credit < need) return false;
-    if (count > 0) this.credit -= count;
+    if (count > 0) {
+      this.credit -= count;
+      // unbacked units go first: they are the ones a NOT_RUN release must not hand to Redis
+      const unbacked = this.unbacked < count ? this.unbacked : count;
+      this.unbacked -= unbacked;
+      this.takenUnbacked = unbacked;
+    }
     return true;
+  }
+
+  /** A permit that remembers how many of its units Redis never counted. */
+  protected override permitFor(count: number): Permit {
+    const unbacked = this.takenUnbacked;
+    this.takenUnbacked = 0;
+    return unbacked === 0 ? super.permitFor(count) : new UnbackedPermit(this, count, unbacked);
+  }
+
+  /**
+   * Settles a permit some of whose units came from the failure policy: only the units Redis
+   * counted are reconciled with it; the others are simply dropped.
+   * @internal
+   */
+  settleUnbacked(count: number, unbacked: number, outcome: Outcome | undefined): void {
+    const backed = count - unbacked;
+    if (backed > 0 && outcome !== undefined) {
+      const cost = outcome.cost;
+      this.onRelease(backed, cost === undefined ? outcome : { ...outcome, cost: Math.max(0, cost - unbacked) });
+    }
   }
 
   protected availableUnits(): number {
@@ -160,8 +194,9 @@ export class RedisGate extends GateBase {
   protected override closeCore(): void {
     for (const timer of this.timers) this.clock.clearTimer(timer);
     this.timers.clear();
-    const back = this.credit + this.reserved;
+    const back = this.credit - this.unbacked + this.reserved;
     this.credit = 0;
+    this.unbacked = 0;
     this.reserved = 0;
     if (back > 0) void this.budget.refund(this.key, back).catch(() => {});
   }
@@ -172,9 +207,10 @@ export class RedisGate extends GateBase {
     const need = this.waitingUnits - this.credit - this.reserved;
     if (need <= 0) {
       if (this.waiterCount === 0 && this.credit > 0) {
-        const back = this.credit;
+        const back = this.credit - this.unbacked;
         this.credit = 0;
-        void this.budget.refund(this.key, back).catch(() => {});
+        this.unbacked = 0;
+        if (back > 0) void this.budget.refund(this.key, back).catch(() => {});
       }
       return;
     }
@@ -245,12 +281,12 @@ export class RedisGate extends GateBase {
 
   /** Units from the failure policy while Redis is down; false when insurance refused them. */
   private fallbackUnits(units: number): boolean {
-    if (this.budget.guard.policy === 'fail-open') {
+    if (
+      this.budget.guard.policy === 'fail-open' ||
+      (this.budget.guard.policy === 'insurance' && this.budget.insurance(this.key).tryAcquire(units).granted)
+    ) {
       this.credit += units;
-      return true;
-    }
-    if (this.budget.guard.policy === 'insurance' && this.budget.insurance(this.key).tryAcquire(units).granted) {
-      this.credit += units;
+      this.unbacked += units;
       return true;
     }
     return false;
@@ -279,4 +315,18 @@ const REDIS_GATE_KEYS = optionKeys<RedisGateOptions>()({ name: true, queueLimit:
 export function checkGateOptions(where: string, options: unknown): RedisGateOptions {
   if (options === undefined) return {};
   return checkOptions(where, options as RedisGateOptions, REDIS_GATE_KEYS);
+}
+
+/** The permit of units the failure policy granted in part or whole; see {@link RedisGate.settleUnbacked}. */
+class UnbackedPermit extends ReleaseOncePermit {
+  constructor(
+    private readonly owner: RedisGate,
+    private readonly count: number,
+    private readonly unbacked: number,
+  ) {
+    super(owner.name);
+  }
+  protected settle(outcome: Outcome | undefined): void {
+    this.owner.settleUnbacked(this.count, this.unbacked, outcome);
+  }
 }
