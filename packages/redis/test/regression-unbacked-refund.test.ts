@@ -1,4 +1,3 @@
-import { Redis } from 'ioredis';
 import { describe, expect, it } from 'vitest';
 import { NOT_RUN, type Permit } from '@sluice/core';
 import { RedisRateLimiter, RedisStore } from '@sluice/redis';
