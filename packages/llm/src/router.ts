@@ -103,7 +103,7 @@ const KEYED_LLM_LIMITER_KEYS = optionKeys<KeyedLlmLimiterOptions>()({ limits: tr
  * this class (and release every one of them: a permit never released keeps its key forever).
  *
  * **Eviction**, when a new key finds the map full, is the second-chance scan of
- * {@link BoundedKeyMap} (from `@sluice/rate-limit`): keys with work outstanding are moved to the
+ * `BoundedKeyMap` (from `@sluice/rate-limit`): keys with work outstanding are moved to the
  * back and never evicted; a key used since the scan last passed it gets a second chance; the
  * first key whose every bucket is full again and that is not paused is evicted; failing that,
  * the first key without outstanding work (counted in `evictedBusy`: its partly used budget is

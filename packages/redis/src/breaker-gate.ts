@@ -84,7 +84,11 @@ export class SharedBreakerGate extends GateBase {
   private arriving: Permit | undefined = undefined;
   private refusedWith: { reason: RefusalReason; retryAfterMs: number | undefined; error: Error | undefined } | undefined = undefined;
 
-  /** Use `SharedCircuitBreaker.gate()`. @throws InvalidArgumentError for a bad option. */
+  /**
+   * Use `SharedCircuitBreaker.gate()`.
+   * @throws InvalidArgumentError for a bad option.
+   * @hidden
+   */
   constructor(
     private readonly backend: SharedBreakerBackend,
     clock: Clock,
@@ -110,6 +114,11 @@ export class SharedBreakerGate extends GateBase {
     }
   }
 
+  /**
+   * One round trip, then as in memory: a permit (closed, or the trial), or a rejection with the
+   * error of the refusal (`CircuitOpenError` with `retryAfterMs` while open; `ClosedError` after
+   * `close()`). A breaker never queues.
+   */
   override acquire(count = 1, options?: AcquireOptions): Promise<Permit> {
     try {
       checkCount(count, this.capacity, this.name);

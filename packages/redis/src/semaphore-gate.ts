@@ -110,7 +110,11 @@ export class RedisSemaphoreGate extends GateBase {
   /** This gate's place in the cross-process line (fair mode), while it has waiters. */
   private ticket: string | undefined = undefined;
 
-  /** Use `RedisSemaphore.gate(key)`. @throws InvalidArgumentError for a bad option. */
+  /**
+   * Use `RedisSemaphore.gate(key)`.
+   * @throws InvalidArgumentError for a bad option.
+   * @hidden
+   */
   constructor(
     private readonly backend: SemaphoreBackend,
     key: string,
