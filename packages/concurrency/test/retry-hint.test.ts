@@ -46,17 +46,17 @@ describe('ConcurrencyLimiter: retry hints from the measured hold time', () => {
     expect(hintOf(limiter.tryAcquire(1))).toBe(80);
     await clock.advance(200);
     permit.release();
-    for (let i = 0; i < 40; i++) await hold(clock, limiter, 200);
+    for (let i = 0; i < 320; i++) await hold(clock, limiter, 200);
     const slow = limiter.tryAcquire(1) as Permit;
-    // 80 + 120 × (1 − 0.8^40), rounded up
+    // past the first 16 holds one in 8 is sampled: ≥ 40 samples, 80 + 120 × (1 − 0.8^40) rounded up
     expect(hintOf(limiter.tryAcquire(1))).toBe(200);
     slow.release();
-    for (let i = 0; i < 40; i++) await hold(clock, limiter, 10);
+    for (let i = 0; i < 320; i++) await hold(clock, limiter, 10);
     const fast = limiter.tryAcquire(1) as Permit;
-    // 10 + 190 × 0.8^40 ≈ 10.03, rounded up: the old service time has all but gone
+    // 40 samples: 10 + 190 × 0.8^40 ≈ 10.03, rounded up: the old service time has all but gone
     expect(hintOf(limiter.tryAcquire(1))).toBe(11);
     fast.release();
-    for (let i = 0; i < 40; i++) await hold(clock, limiter, 10);
+    for (let i = 0; i < 320; i++) await hold(clock, limiter, 10);
     expect(limiter.serviceTimeMs).toBeCloseTo(10, 2);
   });
 
@@ -174,5 +174,19 @@ describe('ConcurrencyLimiter: retry hints from the measured hold time', () => {
     expect(clock.firedTimers).toBe(fired);
     busy.release();
     (await waiter).release();
+  });
+});
+
+describe('ConcurrencyLimiter: hold times are sampled', () => {
+  it('measures the first 16 busy grants, then one in eight (two clock reads per measured hold)', async () => {
+    const clock = new VirtualClock();
+    const limiter = new ConcurrencyLimiter({ maxConcurrent: 1, queueLimit: 0, clock });
+    for (let i = 0; i < 16; i++) await hold(clock, limiter, 10);
+    expect(limiter.serviceTimeMs).toBe(10);
+    // seven unsampled holds of 90 ms change nothing; the eighth is a sample
+    for (let i = 0; i < 7; i++) await hold(clock, limiter, 90);
+    expect(limiter.serviceTimeMs).toBe(10);
+    await hold(clock, limiter, 90);
+    expect(limiter.serviceTimeMs).toBeCloseTo(10 + 0.2 * 80, 9);
   });
 });
