@@ -72,7 +72,7 @@ const SERVICE_TIME_WEIGHT = 0.2;
 /** What a slot permit reports when it is released: its units, when it was granted (`NaN`: not measured), the outcome. */
 type SlotRelease = (count: number, grantedAt: number, outcome: Outcome | undefined) => void;
 
-/** A slot permit: frees its units once, and carries the time it was granted when the hold is measured. */
+/** A slot permit whose hold is measured: frees its units once, and carries the time it was granted. */
 class SlotPermit implements Permit {
   readonly granted = true as const;
   private released = false;
@@ -266,11 +266,15 @@ export class ConcurrencyLimiter extends GateBase {
     this.releaseSlot(count, Number.NaN, outcome);
   }
 
-  /** A permit that records when it was granted while the limiter is busy. */
+  /**
+   * A permit that records when it was granted, for a hold that is measured; else the kernel's
+   * plain permit (no time field: a number field that may hold a fraction makes V8 box it on every
+   * permit, measurable on the uncontended path).
+   */
   protected override permitFor(count: number): Permit {
-    const grantedAt = this.isBusy() ? this.clock.now() : Number.NaN;
+    if (!this.isBusy()) return super.permitFor(count);
     this.slotRelease ??= (n, at, outcome) => this.releaseSlot(n, at, outcome);
-    return new SlotPermit(this.slotRelease, count, grantedAt, this.name);
+    return new SlotPermit(this.slotRelease, count, this.clock.now(), this.name);
   }
 
   /**

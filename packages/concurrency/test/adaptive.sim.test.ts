@@ -45,7 +45,7 @@ describe('adaptive limit under load (virtual time)', () => {
     // the backend stays busy (≥ 95 % of its 500/s) while work waits far less than with 100
     expect(result.completed).toBeGreaterThan(0.95 * 500 * 60);
     expect(result.serviceLatency.p50).toBeLessThan(fixed.result.serviceLatency.p50 / 3);
-  });
+  }, 30_000); // a long virtual run: seconds of real time on a loaded machine
 
   it('aimd: backs off on slow windows and settles near the backend too', async () => {
     const fixed = await run(undefined);
